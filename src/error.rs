@@ -1,0 +1,85 @@
+//! The top error type: every subsystem's error folds into it, and exit codes are decided here
+//! and nowhere else.
+
+use std::fmt;
+
+use crate::{image, overlay, registry, sandbox};
+
+/// Exit code for a failure of cove itself (docker's and podman's 125).
+pub const EXIT_ENGINE: i32 = 125;
+/// Exit code when the container command exists but cannot be invoked.
+pub const EXIT_CANNOT_INVOKE: i32 = 126;
+/// Exit code when the container command is not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+#[derive(Debug)]
+pub enum Error {
+    Registry(registry::Error),
+    Overlay(overlay::Error),
+    Image(image::Error),
+    Sandbox(sandbox::Error),
+    /// Any other engine failure, already worded for the user.
+    Engine(String),
+    /// The process should exit with this code and print nothing more (a container's own
+    /// status, or a command that already reported its failure).
+    Exit(i32),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn msg(text: impl Into<String>) -> Error {
+        Error::Engine(text.into())
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exit(code) => *code,
+            _ => EXIT_ENGINE,
+        }
+    }
+
+    /// The one line printed after `Error: `, or None when nothing should be printed.
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Error::Exit(_) => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Registry(e) => write!(f, "{e}"),
+            Error::Overlay(e) => write!(f, "{e}"),
+            Error::Image(e) => write!(f, "{e}"),
+            Error::Sandbox(e) => write!(f, "{e}"),
+            Error::Engine(e) => write!(f, "{e}"),
+            Error::Exit(code) => write!(f, "exit status {code}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<registry::Error> for Error {
+    fn from(e: registry::Error) -> Error {
+        Error::Registry(e)
+    }
+}
+impl From<overlay::Error> for Error {
+    fn from(e: overlay::Error) -> Error {
+        Error::Overlay(e)
+    }
+}
+impl From<image::Error> for Error {
+    fn from(e: image::Error) -> Error {
+        Error::Image(e)
+    }
+}
+impl From<sandbox::Error> for Error {
+    fn from(e: sandbox::Error) -> Error {
+        Error::Sandbox(e)
+    }
+}

@@ -1,0 +1,143 @@
+//! Where cove keeps its state: the data root (images, layers, containers), the run root
+//! (pids, sockets, locks; on tmpfs so a reboot clears it) and the config directories.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// Images, layers, volumes and container records.
+    pub root: PathBuf,
+    /// Run state: pids, sockets, locks, exit files.
+    pub runroot: PathBuf,
+    /// Config directories, most specific first (cove's own, then containers-style ones).
+    pub config_dirs: Vec<PathBuf>,
+    /// The caller's home directory (for `~/.docker/config.json`).
+    pub home: Option<PathBuf>,
+    /// `$XDG_RUNTIME_DIR` when set and ours (for `containers/auth.json`).
+    pub runtime_dir: Option<PathBuf>,
+    /// True when the caller is not root and cove works in a user namespace.
+    pub rootless: bool,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Paths {
+    /// Resolve the store locations for the calling user. `root` and `runroot` override the
+    /// defaults (the global `--root` and `--runroot` flags).
+    pub fn resolve(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Result<Paths> {
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        let rootless = uid != 0;
+        let home = home_dir(uid);
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let owned_runtime_dir = runtime_dir
+            .clone()
+            .filter(|d| std::fs::metadata(d).map(|m| m.uid() == uid).unwrap_or(false));
+
+        if !rootless {
+            return Ok(Paths {
+                root: root.unwrap_or_else(|| PathBuf::from("/var/lib/cove")),
+                runroot: runroot.unwrap_or_else(|| PathBuf::from("/run/cove")),
+                config_dirs: vec![PathBuf::from("/etc/cove"), PathBuf::from("/etc/containers")],
+                home,
+                runtime_dir: owned_runtime_dir,
+                rootless,
+                uid,
+                gid,
+            });
+        }
+
+        let root = match root {
+            Some(r) => r,
+            None => data_home(home.as_deref())?.join("cove"),
+        };
+        let runroot = match runroot {
+            Some(r) => r,
+            None => match (&runtime_dir, &owned_runtime_dir) {
+                (_, Some(dir)) => dir.join("cove"),
+                (None, None) => {
+                    return Err(Error::msg(format!(
+                        "XDG_RUNTIME_DIR is not set: cove needs a per-user runtime directory; \
+                         log in through a session manager, or create one and export it \
+                         (mkdir -m 700 /tmp/run-{uid} && export XDG_RUNTIME_DIR=/tmp/run-{uid}), \
+                         or pass --runroot DIR"
+                    )))
+                }
+                (Some(dir), None) => {
+                    return Err(Error::msg(format!(
+                        "XDG_RUNTIME_DIR {} is not a directory owned by uid {uid}: \
+                         point it at a directory you own, or pass --runroot DIR",
+                        dir.display()
+                    )))
+                }
+            },
+        };
+        let mut config_dirs = Vec::new();
+        if let Some(cfg) = config_home(home.as_deref()) {
+            config_dirs.push(cfg.join("cove"));
+            config_dirs.push(cfg.join("containers"));
+        }
+        config_dirs.push(PathBuf::from("/etc/cove"));
+        config_dirs.push(PathBuf::from("/etc/containers"));
+        Ok(Paths {
+            root,
+            runroot,
+            config_dirs,
+            home,
+            runtime_dir: owned_runtime_dir,
+            rootless,
+            uid,
+            gid,
+        })
+    }
+
+    /// The first existing file named `name` in the config directories, most specific first.
+    pub fn config_file(&self, name: &str) -> Option<PathBuf> {
+        self.config_dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
+    }
+
+    /// cove's own writable config directory (`~/.config/cove`, or `/etc/cove` as root).
+    pub fn own_config_dir(&self) -> PathBuf {
+        self.config_dirs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("/etc/cove"))
+    }
+}
+
+fn home_dir(uid: u32) -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return Some(PathBuf::from(h));
+    }
+    // /etc/passwd read by hand: a static glibc binary must not use NSS.
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse::<u32>().ok() == Some(uid))
+            .then(|| PathBuf::from(fields[5]))
+    })
+}
+
+fn data_home(home: Option<&Path>) -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    match home {
+        Some(h) => Ok(h.join(".local/share")),
+        None => Err(Error::msg(
+            "cannot find a home directory: set HOME or XDG_DATA_HOME, or pass --root DIR",
+        )),
+    }
+}
+
+fn config_home(home: Option<&Path>) -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".config")))
+}
