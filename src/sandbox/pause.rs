@@ -1,0 +1,154 @@
+//! The pause process that holds a user's namespaces, and the byte protocol by which the cove
+//! command that forks it maps its ids before it sets up its mount namespace.
+//!
+//! Protocol on two pipes: the pause sends `U` + its pid (u32 LE) once it owns a new user
+//! namespace, waits for `M` (ids mapped, record written), unshares its mount namespace and sends
+//! `R`. Any failure is `E` + stage + errno (i32 LE), after which the pause exits.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::ForkResult;
+
+use super::sys;
+
+pub const MSG_USERNS: u8 = b'U';
+pub const MSG_MAPPED: u8 = b'M';
+pub const MSG_READY: u8 = b'R';
+pub const MSG_ERROR: u8 = b'E';
+
+/// The name in /proc/PID/comm by which a pause process is recognised.
+pub const PAUSE_NAME: &str = "cove-pause";
+
+/// Where a pause process failed, carried in an `E` message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Fork = 1,
+    UnshareUser = 2,
+    UnshareMount = 3,
+    MountSlave = 4,
+}
+
+impl Stage {
+    pub fn from_byte(b: u8) -> Option<Stage> {
+        [
+            Stage::Fork,
+            Stage::UnshareUser,
+            Stage::UnshareMount,
+            Stage::MountSlave,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == b)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::Fork => "fork",
+            Stage::UnshareUser => "unshare(CLONE_NEWUSER)",
+            Stage::UnshareMount => "unshare(CLONE_NEWNS)",
+            Stage::MountSlave => "making / a recursive slave mount",
+        }
+    }
+}
+
+/// Body of the intermediate child: fork the pause and exit at once, so that the pause is adopted
+/// by init (or the nearest subreaper) and never lingers as a zombie of the short-lived caller.
+pub fn run_intermediate(to_parent: OwnedFd, from_parent: OwnedFd) -> ! {
+    match sys::fork() {
+        Ok(ForkResult::Child) => run_pause(to_parent, from_parent),
+        Ok(ForkResult::Parent { .. }) => sys::exit_now(0),
+        Err(errno) => {
+            let mut out = File::from(to_parent);
+            send_error(&mut out, Stage::Fork, errno);
+            sys::exit_now(1)
+        }
+    }
+}
+
+fn run_pause(to_parent: OwnedFd, from_parent: OwnedFd) -> ! {
+    // A caller started with stdio closed may have got pipe ends at 0-2, which detach() reuses.
+    let (to_parent, from_parent) = (above_stdio(to_parent), above_stdio(from_parent));
+    detach(&[to_parent.as_raw_fd(), from_parent.as_raw_fd()]);
+    let mut out = File::from(to_parent);
+    let mut input = File::from(from_parent);
+
+    if let Err(errno) = sys::unshare(CloneFlags::CLONE_NEWUSER) {
+        send_error(&mut out, Stage::UnshareUser, errno);
+        sys::exit_now(1);
+    }
+    let mut msg = [MSG_USERNS, 0, 0, 0, 0];
+    msg[1..].copy_from_slice(&std::process::id().to_le_bytes());
+    if out.write_all(&msg).is_err() {
+        sys::exit_now(1);
+    }
+
+    // Until the ids are mapped this process is nobody inside its namespace; the parent also
+    // writes the record before saying `M`, so a joiner never finds a half-made namespace.
+    let mut byte = [0u8; 1];
+    if input.read_exact(&mut byte).is_err() || byte[0] != MSG_MAPPED {
+        sys::exit_now(1);
+    }
+
+    // The mount namespace is owned by the new user namespace, so cove may mount in it.
+    if let Err(errno) = sys::unshare(CloneFlags::CLONE_NEWNS) {
+        send_error(&mut out, Stage::UnshareMount, errno);
+        sys::exit_now(1);
+    }
+    // Slave, not shared: cove's mounts stay in here. Slave, not private: mounts the host makes
+    // later (a new disk, an automounted home) still appear, for the whole life of the pause.
+    let slave = MsFlags::MS_REC | MsFlags::MS_SLAVE;
+    if let Err(errno) = nix::mount::mount(None::<&str>, "/", None::<&str>, slave, None::<&str>) {
+        send_error(&mut out, Stage::MountSlave, errno);
+        sys::exit_now(1);
+    }
+    if out.write_all(&[MSG_READY]).is_err() {
+        sys::exit_now(1);
+    }
+    drop(out);
+    drop(input);
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+/// Cut every tie to the caller: its session and terminal, its stdio pipes (a test or CI step
+/// would wait for them to close), its other descriptors (lock files stay locked while any copy
+/// is open), its cwd (it would keep a file system busy) and its job-control signals.
+fn detach(keep: &[i32]) {
+    let _ = nix::unistd::setsid();
+    let _ = sys::set_process_name(c"cove-pause");
+    for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGPIPE] {
+        let _ = sys::ignore_signal(sig);
+    }
+    if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+        // The descriptor is closed by close_fds_except below (or is 0-2 itself), so it must not
+        // also be closed by a File destructor.
+        let fd = null.into_raw_fd();
+        for target in 0..=2 {
+            if fd != target {
+                let _ = nix::unistd::dup2(fd, target);
+            }
+        }
+    }
+    sys::close_fds_except(keep);
+    let _ = std::env::set_current_dir("/");
+}
+
+fn above_stdio(fd: OwnedFd) -> OwnedFd {
+    if fd.as_raw_fd() > 2 {
+        return fd;
+    }
+    // try_clone duplicates with F_DUPFD_CLOEXEC from 3 upward.
+    fd.try_clone().unwrap_or(fd)
+}
+
+fn send_error(out: &mut File, stage: Stage, errno: Errno) {
+    let mut msg = [MSG_ERROR, stage as u8, 0, 0, 0, 0];
+    msg[2..].copy_from_slice(&(errno as i32).to_le_bytes());
+    let _ = out.write_all(&msg);
+}
