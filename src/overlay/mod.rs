@@ -1,9 +1,40 @@
-//! overlay (being written).
+//! Content-addressed image layers: safe tar unpacking into per-layer diff directories stored by
+//! chain ID, ready to be stacked with kernel overlayfs.
+
+mod at;
+mod decompress;
+mod entry;
+mod path;
+mod store;
+mod sys;
+mod unpack;
+
+#[cfg(test)]
+mod tests_hostile;
+#[cfg(test)]
+mod tests_kit;
+#[cfg(test)]
+mod tests_store;
+#[cfg(test)]
+mod tests_unpack;
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use decompress::decompress;
+pub use store::LayerStore;
+
+/// A layer-store failure, already worded for the user (one line, naming the layer and the cause).
 #[derive(Debug)]
 pub struct Error(pub String);
+
+impl Error {
+    pub(crate) fn new(text: impl Into<String>) -> Error {
+        Error(text.into())
+    }
+}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -12,3 +43,71 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// What the store knows about one unpacked layer; kept as `layer.json` beside its `diff` dir.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    pub chain_id: String,
+    pub diff_id: String,
+    pub parent: Option<String>,
+    /// Sum of the sizes of the regular files in this layer's diff.
+    pub size: u64,
+    /// Entries that could not be reproduced, e.g. `dev/sda: device node`.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+    /// True when some owners could not be set (single-ID user namespace) and files kept ours.
+    #[serde(default)]
+    pub squashed_ids: bool,
+}
+
+/// OCI chain IDs: chain(L0) = diffid(L0), chain(Ln) = sha256(chain(Ln-1) + " " + diffid(Ln)).
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for diff_id in diff_ids {
+        let next = match out.last() {
+            None => diff_id.clone(),
+            Some(prev) => {
+                let sum = Sha256::digest(format!("{prev} {diff_id}").as_bytes());
+                format!("sha256:{}", hex(&sum))
+            }
+        };
+        out.push(next);
+    }
+    out
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The 64 hex digits of a `sha256:<hex>` digest, or None when it is not one (so that an ID can
+/// never smuggle a path into the store).
+pub(crate) fn digest_hex(digest: &str) -> Option<&str> {
+    let hex = digest.strip_prefix("sha256:")?;
+    let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    ok.then_some(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_oci_rule() {
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let ids = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(ids[0], a);
+        let want = hex(&Sha256::digest(format!("{a} {b}").as_bytes()));
+        assert_eq!(ids[1], format!("sha256:{want}"));
+        assert!(chain_ids(&[]).is_empty());
+    }
+
+    #[test]
+    fn digests_are_validated() {
+        assert!(digest_hex(&format!("sha256:{}", "0".repeat(64))).is_some());
+        assert!(digest_hex("sha256:../../etc").is_none());
+        assert!(digest_hex(&format!("sha256:{}", "A".repeat(64))).is_none());
+        assert!(digest_hex(&"0".repeat(64)).is_none());
+    }
+}

@@ -1,0 +1,137 @@
+//! Directory-descriptor helpers for unpacking: every lookup inside a layer starts from the layer's
+//! root descriptor and resolves with RESOLVE_IN_ROOT, so symlinks in the layer cannot lead out.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
+use nix::unistd::{unlinkat, UnlinkatFlags};
+
+use super::path::Rel;
+use super::sys;
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY);
+
+/// The open top directory of a layer being unpacked.
+pub struct Root {
+    fd: OwnedFd,
+}
+
+impl Root {
+    pub fn open_path(path: &Path) -> nix::Result<Root> {
+        let flags = DIR_FLAGS | OFlag::O_NOFOLLOW;
+        let fd = sys::openat(nix::libc::AT_FDCWD, path.as_os_str(), flags, Mode::empty())?;
+        Ok(Root { fd })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Open `rel` inside the layer; `flags` apply to the last component (add O_NOFOLLOW to get
+    /// the symlink itself), earlier symlinks resolve with the layer as "/".
+    pub fn open(&self, rel: &Rel, flags: OFlag) -> nix::Result<OwnedFd> {
+        sys::openat2_in_root(self.fd(), rel.path().as_os_str(), flags)
+    }
+
+    /// Open directory `rel`, creating missing components (0755) as tar does for names whose
+    /// parents are not in the archive.
+    pub fn open_dir(&self, rel: &Rel) -> Result<OwnedFd, String> {
+        let whole = self.open(rel, DIR_FLAGS);
+        if !matches!(whole, Err(Errno::ENOENT)) {
+            return whole.map_err(|e| dir_error(rel, e));
+        }
+        // Slow path: walk down, creating what is missing. Each prefix is resolved afresh from the
+        // root so that a symlink met on the way is followed inside the layer.
+        let mut cur = self
+            .open(&Rel(Vec::new()), DIR_FLAGS)
+            .map_err(|e| dir_error(rel, e))?;
+        for depth in 1..=rel.0.len() {
+            let prefix = Rel(rel.0[..depth].to_vec());
+            cur = match self.open(&prefix, DIR_FLAGS) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) => {
+                    let name = OsStr::from_bytes(&rel.0[depth - 1]);
+                    match mkdirat(Some(cur.as_raw_fd()), name, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) => {}
+                        // ENOENT on the whole prefix but the name exists: a dangling symlink.
+                        Err(Errno::EEXIST) => {
+                            return Err(format!(
+                                "cannot create directory {:?}: a dangling symlink is in the way",
+                                prefix.path()
+                            ))
+                        }
+                        Err(e) => return Err(dir_error(&prefix, e)),
+                    }
+                    let fd = self
+                        .open(&prefix, DIR_FLAGS)
+                        .map_err(|e| dir_error(&prefix, e))?;
+                    // umask must not decide the mode of a directory the tar never described.
+                    fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(0o755))
+                        .map_err(|e| dir_error(&prefix, e))?;
+                    fd
+                }
+                Err(e) => return Err(dir_error(&prefix, e)),
+            };
+        }
+        Ok(cur)
+    }
+}
+
+fn dir_error(rel: &Rel, e: Errno) -> String {
+    match e {
+        Errno::ENOTDIR => format!("cannot open directory {:?}: not a directory", rel.path()),
+        e => format!("cannot open directory {:?}: {}", rel.path(), e.desc()),
+    }
+}
+
+/// The file type of `name` in `parent` without following a symlink; None when absent.
+pub fn kind_at(parent: RawFd, name: &OsStr) -> nix::Result<Option<SFlag>> {
+    match fstatat(Some(parent), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(SFlag::from_bits_truncate(
+            st.st_mode & SFlag::S_IFMT.bits(),
+        ))),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Remove `name` from `parent` whatever it is, directories recursively; never follows a symlink.
+pub fn remove_at(parent: RawFd, name: &OsStr) -> nix::Result<()> {
+    match kind_at(parent, name)? {
+        None => Ok(()),
+        Some(SFlag::S_IFDIR) => {
+            let flags = DIR_FLAGS | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let mut dir = Dir::openat(Some(parent), name, flags, Mode::empty())?;
+            // Collect first: unlinking while reading a directory may skip entries.
+            let mut names: Vec<OsString> = Vec::new();
+            for entry in dir.iter() {
+                let entry = entry?;
+                let n = entry.file_name().to_bytes();
+                if n != b"." && n != b".." {
+                    names.push(OsStr::from_bytes(n).to_os_string());
+                }
+            }
+            for child in &names {
+                remove_at(dir.as_raw_fd(), child)?;
+            }
+            unlinkat(Some(parent), name, UnlinkatFlags::RemoveDir)
+        }
+        Some(_) => unlinkat(Some(parent), name, UnlinkatFlags::NoRemoveDir),
+    }
+}
+
+/// `/proc/self/fd/N[/name]`: a path naming what `fd` (or `name` inside it) is, for the calls that
+/// only take paths (lsetxattr, linkat of an O_PATH descriptor).
+pub fn proc_path(fd: RawFd, name: Option<&OsStr>) -> PathBuf {
+    let mut p = PathBuf::from(format!("/proc/self/fd/{fd}"));
+    if let Some(name) = name {
+        p.push(name);
+    }
+    p
+}

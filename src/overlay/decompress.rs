@@ -1,0 +1,81 @@
+//! Choose the decompressor of a layer blob from its first bytes, as registries do not always say.
+
+use std::io::{BufRead, Cursor, Read};
+
+use super::Error;
+
+const GZIP: &[u8] = &[0x1f, 0x8b];
+const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+/// Wrap a blob stream so that it reads as the uncompressed tar: gzip, zstd, or already plain.
+/// Streams: nothing is buffered beyond the decompressors' own windows.
+pub fn decompress<'a>(
+    mut r: Box<dyn BufRead + Send + 'a>,
+) -> Result<Box<dyn Read + Send + 'a>, Error> {
+    // A short read may return fewer bytes than the magic numbers need: read until 4 or EOF.
+    let mut magic = [0u8; 4];
+    let mut have = 0;
+    while have < magic.len() {
+        match r.read(&mut magic[have..]) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::new(format!("reading layer: {e}"))),
+        }
+    }
+    let head = magic[..have].to_vec();
+    let whole = Cursor::new(head.clone()).chain(r);
+    if head.starts_with(ZSTD) {
+        let dec = zstd::stream::read::Decoder::new(whole)
+            .map_err(|e| Error::new(format!("starting zstd decompression: {e}")))?;
+        Ok(Box::new(dec))
+    } else if head.starts_with(GZIP) {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(whole)))
+    } else {
+        Ok(Box::new(whole))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufReader, Write};
+
+    fn roundtrip(blob: Vec<u8>) -> Vec<u8> {
+        let r: Box<dyn BufRead + Send> = Box::new(BufReader::new(Cursor::new(blob)));
+        let mut out = Vec::new();
+        decompress(r).unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn detects_gzip_zstd_and_plain() {
+        let data = b"ustar-ish payload that is long enough to matter".repeat(100);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&data).unwrap();
+        assert_eq!(roundtrip(gz.finish().unwrap()), data);
+        assert_eq!(roundtrip(zstd::encode_all(&data[..], 3).unwrap()), data);
+        assert_eq!(roundtrip(data.clone()), data);
+        assert_eq!(roundtrip(b"ab".to_vec()), b"ab");
+        assert_eq!(roundtrip(Vec::new()), b"");
+    }
+
+    /// A one-byte-at-a-time stream must still be recognised.
+    #[test]
+    fn detects_through_short_reads() {
+        struct Dribble(Cursor<Vec<u8>>);
+        impl Read for Dribble {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(1);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        let data = b"hello".repeat(50);
+        let blob = zstd::encode_all(&data[..], 3).unwrap();
+        let r: Box<dyn BufRead + Send> =
+            Box::new(BufReader::with_capacity(1, Dribble(Cursor::new(blob))));
+        let mut out = Vec::new();
+        decompress(r).unwrap().read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+    }
+}

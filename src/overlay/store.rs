@@ -1,0 +1,266 @@
+//! The layer store on disk: `<dir>/layers/<hex>/{diff,layer.json}` by chain ID, written through a
+//! temporary directory and a rename so that a layer is either whole or absent.
+
+use std::fs::{self, DirBuilder};
+use std::io::{self, Read};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use sha2::{Digest, Sha256};
+
+use super::unpack::unpack_tree;
+use super::{digest_hex, hex, Error, LayerInfo};
+use crate::fsutil::{write_json_atomic, Lock};
+
+const TMP: &str = ".tmp-";
+const TRASH: &str = ".trash-";
+
+pub struct LayerStore {
+    dir: PathBuf,
+    userxattr: bool,
+}
+
+impl LayerStore {
+    /// `dir` = <data root>/overlay. `userxattr`: running in a user namespace (rootless), so
+    /// overlay attributes live in `user.overlay.*` rather than the privileged `trusted.overlay.*`.
+    pub fn open(dir: PathBuf, userxattr: bool) -> LayerStore {
+        LayerStore { dir, userxattr }
+    }
+
+    fn layers(&self) -> PathBuf {
+        self.dir.join("layers")
+    }
+
+    fn layer_dir(&self, chain_id: &str) -> Option<PathBuf> {
+        digest_hex(chain_id).map(|hex| self.layers().join(hex))
+    }
+
+    /// Fully unpacked: layer.json is written before the rename, so its presence means whole.
+    pub fn exists(&self, chain_id: &str) -> bool {
+        self.layer_dir(chain_id)
+            .is_some_and(|d| d.join("layer.json").is_file())
+    }
+
+    /// `<dir>/layers/<hex>/diff` (an invalid ID yields a path that never exists).
+    pub fn diff_dir(&self, chain_id: &str) -> PathBuf {
+        match self.layer_dir(chain_id) {
+            Some(d) => d.join("diff"),
+            None => self.layers().join(".invalid").join("diff"),
+        }
+    }
+
+    pub fn info(&self, chain_id: &str) -> Result<LayerInfo, Error> {
+        let dir = self.layer_dir(chain_id).ok_or_else(|| invalid(chain_id))?;
+        let path = dir.join("layer.json");
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::new(format!("no such layer: {chain_id}")))
+            }
+            Err(e) => return Err(Error::new(format!("reading {}: {e}", path.display()))),
+        };
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::new(format!("reading {}: {e}", path.display())))
+    }
+
+    pub fn list(&self) -> Result<Vec<String>, Error> {
+        let read = match fs::read_dir(self.layers()) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error("listing layers", &self.layers(), e)),
+        };
+        let mut ids = Vec::new();
+        for entry in read {
+            let entry = entry.map_err(|e| io_error("listing layers", &self.layers(), e))?;
+            let id = format!("sha256:{}", entry.file_name().to_string_lossy());
+            if self.exists(&id) {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Unpack one uncompressed layer tar under a per-layer lock (concurrent pulls sharing a layer
+    /// unpack it once), check the whole stream against `diff_id`, and only then move it into place.
+    pub fn unpack(
+        &self,
+        chain_id: &str,
+        diff_id: &str,
+        parent: Option<&str>,
+        tar: &mut dyn Read,
+    ) -> Result<LayerInfo, Error> {
+        let hex_id = digest_hex(chain_id).ok_or_else(|| invalid(chain_id))?;
+        let want = digest_hex(diff_id).ok_or_else(|| invalid(diff_id))?;
+        let lock_path = self.dir.join("locks").join(format!("{hex_id}.lock"));
+        let _lock = Lock::exclusive(&lock_path).map_err(|e| io_error("locking", &lock_path, e))?;
+        if self.exists(chain_id) {
+            return self.info(chain_id);
+        }
+        let layers = self.layers();
+        let tmp = layers.join(format!("{TMP}{hex_id}-{}", std::process::id()));
+        // A leftover of an earlier process that had our pid; we hold the lock, so it is dead.
+        remove_tree(&tmp).map_err(|e| io_error("removing", &tmp, e))?;
+        fs::create_dir_all(&layers).map_err(|e| io_error("creating", &layers, e))?;
+        let result = self.unpack_into(&tmp, chain_id, diff_id, want, parent, tar);
+        if result.is_err() {
+            let _ = remove_tree(&tmp);
+        }
+        result
+    }
+
+    fn unpack_into(
+        &self,
+        tmp: &Path,
+        chain_id: &str,
+        diff_id: &str,
+        want: &str,
+        parent: Option<&str>,
+        tar: &mut dyn Read,
+    ) -> Result<LayerInfo, Error> {
+        let short = &want[..12];
+        let fail = |what: String| Error::new(format!("layer sha256:{short}: {what}"));
+        let diff = tmp.join("diff");
+        DirBuilder::new()
+            .mode(0o700)
+            .create(tmp)
+            .map_err(|e| io_error("creating", tmp, e))?;
+        DirBuilder::new()
+            .mode(0o755)
+            .create(&diff)
+            .map_err(|e| io_error("creating", &diff, e))?;
+
+        let mut hashing = HashingReader {
+            inner: tar,
+            hasher: Sha256::new(),
+        };
+        let opaque = if self.userxattr {
+            "user.overlay.opaque"
+        } else {
+            "trusted.overlay.opaque"
+        };
+        let report = unpack_tree(&diff, &mut hashing, opaque).map_err(fail)?;
+        // The digest covers the whole blob, padding after the end-of-archive blocks included.
+        io::copy(&mut hashing, &mut io::sink())
+            .map_err(|e| fail(format!("reading layer tar: {e}")))?;
+        let got = hex(&hashing.hasher.finalize());
+        if got != want {
+            return Err(fail(format!(
+                "content does not match its digest {diff_id} (got sha256:{got})"
+            )));
+        }
+        let info = LayerInfo {
+            chain_id: chain_id.to_string(),
+            diff_id: diff_id.to_string(),
+            parent: parent.map(str::to_string),
+            size: report.size,
+            skipped: report.skipped,
+            squashed_ids: report.squashed_ids,
+        };
+        sync_tree(&diff);
+        write_json_atomic(&tmp.join("layer.json"), &info)
+            .map_err(|e| fail(format!("writing layer.json: {e}")))?;
+        let dest = self.layers().join(&want_dir(chain_id));
+        fs::rename(tmp, &dest).map_err(|e| io_error("moving layer into", &dest, e))?;
+        Ok(info)
+    }
+
+    /// Remove a layer; missing is fine. Renamed to a trash name first, so a half-removed layer
+    /// never looks whole to `exists`.
+    pub fn remove(&self, chain_id: &str) -> Result<(), Error> {
+        let dir = self.layer_dir(chain_id).ok_or_else(|| invalid(chain_id))?;
+        let hex_id = want_dir(chain_id);
+        let lock_path = self.dir.join("locks").join(format!("{hex_id}.lock"));
+        let _lock = Lock::exclusive(&lock_path).map_err(|e| io_error("locking", &lock_path, e))?;
+        let trash = self
+            .layers()
+            .join(format!("{TRASH}{hex_id}-{}", std::process::id()));
+        remove_tree(&trash).map_err(|e| io_error("removing", &trash, e))?;
+        match fs::rename(&dir, &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error("removing layer", &dir, e)),
+        }
+        remove_tree(&trash).map_err(|e| io_error("removing layer", &dir, e))
+    }
+
+    /// Delete temporary and trash directories whose owner process is gone (a killed pull or rmi).
+    pub fn clean_stale(&self) -> Result<(), Error> {
+        let layers = self.layers();
+        let read = match fs::read_dir(&layers) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error("listing layers", &layers, e)),
+        };
+        for entry in read {
+            let entry = entry.map_err(|e| io_error("listing layers", &layers, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = stale_owner(&name) else {
+                continue;
+            };
+            if !pid_alive(pid) {
+                let path = entry.path();
+                remove_tree(&path).map_err(|e| io_error("removing", &path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The pid in `.tmp-<hex>-<pid>` or `.trash-<hex>-<pid>`.
+fn stale_owner(name: &str) -> Option<i32> {
+    let rest = name
+        .strip_prefix(TMP)
+        .or_else(|| name.strip_prefix(TRASH))?;
+    let (_, pid) = rest.rsplit_once('-')?;
+    pid.parse().ok().filter(|&p| p > 0)
+}
+
+fn pid_alive(pid: i32) -> bool {
+    !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
+}
+
+fn want_dir(chain_id: &str) -> String {
+    digest_hex(chain_id).unwrap_or(".invalid").to_string()
+}
+
+fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Flush the new layer's data before it is renamed into place, so that after a crash a layer
+/// that looks whole is whole. One syncfs per layer is far cheaper than an fsync per file.
+fn sync_tree(dir: &Path) {
+    if let Ok(f) = fs::File::open(dir) {
+        let _ = nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f));
+    }
+}
+
+fn invalid(id: &str) -> Error {
+    Error::new(format!(
+        "invalid layer id {id:?}: want sha256:<64 hex digits>"
+    ))
+}
+
+fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
+    Error::new(format!("{what} {}: {e}", path.display()))
+}
+
+struct HashingReader<'a> {
+    inner: &'a mut dyn Read,
+    hasher: Sha256,
+}
+
+impl Read for HashingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}

@@ -1,0 +1,352 @@
+//! Extraction of one layer tar into an empty directory, entry by entry, with every path resolved
+//! inside that directory. Never uses tar's own `unpack`: it follows symlinks we must not follow.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{fstat, fstatat, makedev, mkdirat, mknodat, Mode, SFlag};
+use nix::unistd::{linkat, symlinkat};
+use tar::EntryType;
+
+use super::at::{kind_at, proc_path, remove_at, Root};
+use super::entry::{Meta, Report, Target};
+use super::path::{whiteout, Rel, Whiteout};
+use super::sys;
+
+/// Unpack `tar` into the existing empty directory `dest`. `opaque_xattr` is the name overlayfs
+/// reads for opaque directories. Errors name the entry but not the layer (the caller adds it).
+pub fn unpack_tree(dest: &Path, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, String> {
+    let root = Root::open_path(dest)
+        .map_err(|e| format!("cannot open {}: {}", dest.display(), e.desc()))?;
+    let mut u = Unpacker {
+        root,
+        opaque_xattr,
+        report: Report::default(),
+        dirs: Vec::new(),
+    };
+    let mut archive = tar::Archive::new(tar);
+    let entries = archive.entries().map_err(read_error)?;
+    for entry in entries {
+        let mut entry = entry.map_err(read_error)?;
+        u.entry(&mut entry)?;
+    }
+    u.finish_dirs()?;
+    Ok(u.report)
+}
+
+fn read_error(e: io::Error) -> String {
+    format!("reading layer tar: {e}")
+}
+
+struct Unpacker<'a> {
+    root: Root,
+    opaque_xattr: &'a str,
+    report: Report,
+    /// Directory modes and times wait until the end: adding children changes the times, and a
+    /// read-only mode would stop an unprivileged unpack from adding them.
+    dirs: Vec<(Rel, Meta)>,
+}
+
+impl Unpacker<'_> {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), String> {
+        let raw = entry.path_bytes().into_owned();
+        let rel = Rel::parse(&raw).ok_or_else(|| {
+            format!(
+                "entry {:?} escapes the layer",
+                String::from_utf8_lossy(&raw)
+            )
+        })?;
+        let display = rel.path().to_string_lossy().into_owned();
+        let fail = |e: io::Error| format!("entry {display:?}: {e}");
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            return Ok(());
+        }
+        let meta = Meta::read(entry).map_err(fail)?;
+        let Some((parent_rel, name)) = rel.split_last() else {
+            return self
+                .root_entry(kind, rel.clone(), meta, &display)
+                .map_err(fail);
+        };
+        if let Some(w) = whiteout(name) {
+            return self.whiteout(&parent_rel, w, &display);
+        }
+        let parent = self
+            .root
+            .open_dir(&parent_rel)
+            .map_err(|e| format!("entry {display:?}: {e}"))?;
+        let p = parent.as_raw_fd();
+        let done = match kind {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                self.file(p, name, entry, &meta, &display)
+            }
+            EntryType::Directory => self.dir(p, name, &rel, meta, &display),
+            EntryType::Symlink => self.symlink(p, name, entry, &meta, &display),
+            EntryType::Link => return self.hardlink(p, name, entry, &display),
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                self.node(p, name, kind, entry, &meta, &display)
+            }
+            other => {
+                let what = format!(
+                    "{display}: unsupported entry type {:?}",
+                    other.as_byte() as char
+                );
+                self.report.skipped.push(what);
+                Ok(())
+            }
+        };
+        done.map_err(fail)
+    }
+
+    /// `./` itself: the layer's top directory takes the entry's owner, mode and times.
+    fn root_entry(
+        &mut self,
+        kind: EntryType,
+        rel: Rel,
+        meta: Meta,
+        display: &str,
+    ) -> io::Result<()> {
+        if kind != EntryType::Directory {
+            self.report
+                .skipped
+                .push(format!("{display}: not a directory at the layer root"));
+            return Ok(());
+        }
+        let fd = self.root.open(&rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+        let t = Target::Fd(fd.as_raw_fd());
+        meta.apply_owner(t, &mut self.report)?;
+        meta.apply_xattrs(t, display, &mut self.report)?;
+        self.dirs.push((rel, meta));
+        Ok(())
+    }
+
+    fn whiteout(&mut self, parent_rel: &Rel, w: Whiteout, display: &str) -> Result<(), String> {
+        let fail = |what: &str, e: Errno| format!("entry {display:?}: {what}: {}", e.desc());
+        match w {
+            Whiteout::Meta => Ok(()),
+            Whiteout::Bad => Err(format!("entry {display:?} escapes the layer")),
+            Whiteout::Opaque => {
+                let dir = self
+                    .root
+                    .open_dir(parent_rel)
+                    .map_err(|e| format!("entry {display:?}: {e}"))?;
+                sys::fsetxattr(dir.as_raw_fd(), self.opaque_xattr, b"y")
+                    .map_err(|e| fail(&format!("cannot set {}", self.opaque_xattr), e))
+            }
+            Whiteout::Hide(name) => {
+                let dir = self
+                    .root
+                    .open_dir(parent_rel)
+                    .map_err(|e| format!("entry {display:?}: {e}"))?;
+                let p = dir.as_raw_fd();
+                remove_at(p, name).map_err(|e| fail("cannot remove the hidden entry", e))?;
+                // overlayfs's whiteout: a 0:0 character device (allowed in user namespaces too).
+                mknodat(Some(p), name, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+                    .map_err(|e| fail("cannot create whiteout", e))
+            }
+        }
+    }
+
+    /// Make room for a new `name`: anything there goes, except a directory when one is wanted.
+    /// Returns whether a directory was kept.
+    fn replace(&mut self, p: RawFd, name: &OsStr, keep_dir: bool) -> io::Result<bool> {
+        match kind_at(p, name)? {
+            None => Ok(false),
+            Some(SFlag::S_IFDIR) if keep_dir => Ok(true),
+            Some(_) => {
+                remove_at(p, name)?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn file<R: Read>(
+        &mut self,
+        p: RawFd,
+        name: &OsStr,
+        entry: &mut tar::Entry<R>,
+        meta: &Meta,
+        display: &str,
+    ) -> io::Result<()> {
+        self.replace(p, name, false)?;
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
+        let mut file = File::from(sys::openat(
+            p,
+            name,
+            flags,
+            Mode::from_bits_truncate(0o600),
+        )?);
+        self.report.size += io::copy(entry, &mut file)?;
+        let t = Target::Fd(file.as_raw_fd());
+        meta.apply_owner(t, &mut self.report)?;
+        meta.apply_mode(t)?;
+        // After chown and the data: either would clear security.capability.
+        meta.apply_xattrs(t, display, &mut self.report)?;
+        meta.apply_times(t)
+    }
+
+    fn dir(
+        &mut self,
+        p: RawFd,
+        name: &OsStr,
+        rel: &Rel,
+        meta: Meta,
+        display: &str,
+    ) -> io::Result<()> {
+        if !self.replace(p, name, true)? {
+            mkdirat(Some(p), name, Mode::from_bits_truncate(0o700))?;
+        }
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
+        let fd = sys::openat(p, name, flags, Mode::empty())?;
+        let t = Target::Fd(fd.as_raw_fd());
+        meta.apply_owner(t, &mut self.report)?;
+        meta.apply_xattrs(t, display, &mut self.report)?;
+        self.dirs.push((rel.clone(), meta));
+        Ok(())
+    }
+
+    /// The target is data: stored as written, never followed while unpacking.
+    fn symlink<R: Read>(
+        &mut self,
+        p: RawFd,
+        name: &OsStr,
+        entry: &mut tar::Entry<R>,
+        meta: &Meta,
+        display: &str,
+    ) -> io::Result<()> {
+        let target = link_name(entry)?;
+        self.replace(p, name, false)?;
+        symlinkat(OsStr::from_bytes(&target), Some(p), name)?;
+        let t = Target::At(p, name);
+        meta.apply_owner(t, &mut self.report)?;
+        meta.apply_xattrs(t, display, &mut self.report)?;
+        meta.apply_times(t)
+    }
+
+    /// A hard link shares the inode (and so the metadata) of its target, which must already be
+    /// in this layer. The target is opened inside the layer and linked by descriptor, so neither
+    /// `..` nor a symlink on its path can reach a file outside.
+    fn hardlink<R: Read>(
+        &mut self,
+        p: RawFd,
+        name: &OsStr,
+        entry: &mut tar::Entry<R>,
+        display: &str,
+    ) -> Result<(), String> {
+        let fail = |e: io::Error| format!("entry {display:?}: {e}");
+        let raw = link_name(entry).map_err(fail)?;
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let target = Rel::parse(&raw).filter(|t| !t.is_root()).ok_or_else(|| {
+            format!("entry {display:?}: hard link target {shown:?} escapes the layer")
+        })?;
+        let src = match self.root.open(&target, OFlag::O_PATH | OFlag::O_NOFOLLOW) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT | Errno::ENOTDIR) => {
+                return Err(format!(
+                    "entry {display:?}: hard link target {shown:?} is not in this layer"
+                ))
+            }
+            Err(e) => return Err(fail(e.into())),
+        };
+        let st = fstat(src.as_raw_fd()).map_err(|e| fail(e.into()))?;
+        if let Ok(here) = fstatat(Some(p), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            if (here.st_dev, here.st_ino) == (st.st_dev, st.st_ino) {
+                return Ok(());
+            }
+        }
+        if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits() {
+            return Err(format!(
+                "entry {display:?}: hard link target {shown:?} is a directory"
+            ));
+        }
+        self.replace(p, name, false).map_err(fail)?;
+        let from = proc_path(src.as_raw_fd(), None);
+        linkat(
+            None,
+            from.as_path(),
+            Some(p),
+            Path::new(name),
+            AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(|e| format!("entry {display:?}: cannot link to {shown:?}: {}", e.desc()))
+    }
+
+    fn node<R: Read>(
+        &mut self,
+        p: RawFd,
+        name: &OsStr,
+        kind: EntryType,
+        entry: &mut tar::Entry<R>,
+        meta: &Meta,
+        display: &str,
+    ) -> io::Result<()> {
+        let header = entry.header();
+        let dev = makedev(
+            header.device_major()?.unwrap_or(0).into(),
+            header.device_minor()?.unwrap_or(0).into(),
+        );
+        let (sflag, what) = match kind {
+            EntryType::Char => (SFlag::S_IFCHR, "device node"),
+            EntryType::Block => (SFlag::S_IFBLK, "device node"),
+            _ => (SFlag::S_IFIFO, "fifo"),
+        };
+        self.replace(p, name, false)?;
+        match mknodat(
+            Some(p),
+            name,
+            sflag,
+            Mode::from_bits_truncate(meta.mode),
+            dev,
+        ) {
+            Ok(()) => {}
+            // Rootless: only whiteout devices may be created in a user namespace.
+            Err(Errno::EPERM) => {
+                self.report.skipped.push(format!("{display}: {what}"));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let t = Target::At(p, name);
+        meta.apply_owner(t, &mut self.report)?;
+        meta.apply_mode(t)?;
+        meta.apply_xattrs(t, display, &mut self.report)?;
+        meta.apply_times(t)
+    }
+
+    fn finish_dirs(&mut self) -> Result<(), String> {
+        for (rel, meta) in &self.dirs {
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
+            let fd = match self.root.open(rel, flags) {
+                Ok(fd) => fd,
+                // Replaced or whited out by a later entry.
+                Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => continue,
+                Err(e) => return Err(format!("entry {:?}: {}", rel.path(), e.desc())),
+            };
+            let t = Target::Fd(fd.as_raw_fd());
+            meta.apply_mode(t)
+                .and_then(|()| meta.apply_times(t))
+                .map_err(|e| format!("entry {:?}: {e}", rel.path()))?;
+        }
+        Ok(())
+    }
+}
+
+fn link_name<R: Read>(entry: &tar::Entry<R>) -> io::Result<Vec<u8>> {
+    match entry.link_name_bytes() {
+        Some(name) if !name.is_empty() => Ok(name.into_owned()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "link without a target",
+        )),
+    }
+}
