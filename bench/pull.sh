@@ -1,0 +1,278 @@
+#!/bin/bash
+# Compare `cove pull` with rootless `podman pull` from a registry on loopback.
+# Run as root; see bench/README.md. Environment knobs:
+#   ROUNDS=5          cold-pull rounds per tool
+#   REPULL_ROUNDS=10  re-pull rounds per tool
+#   TOOLS="podman cove"  which tools to measure
+#   TIMER=date|hyperfine  how to time (default: hyperfine if installed)
+#   COVE=path         cove binary (default target/x86_64-unknown-linux-gnu/release/cove)
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$BENCH/.." && pwd)
+CACHE=$BENCH/.cache
+ROUNDS=${ROUNDS:-5}
+REPULL_ROUNDS=${REPULL_ROUNDS:-10}
+TOOLS=${TOOLS:-podman cove}
+COVE=${COVE:-$REPO/target/x86_64-unknown-linux-gnu/release/cove}
+BUSER=covebench
+RUNDIR=/tmp/covebench-run
+
+die() { echo "pull.sh: $*" >&2; exit 1; }
+say() { echo "== $*" >&2; }
+
+[ "$(id -u)" = 0 ] || die "run as root (it installs packages and creates the $BUSER user)"
+
+# --- 0. tools -----------------------------------------------------------------
+need=()
+for pair in docker-registry:docker-registry skopeo:skopeo podman:podman runc:runc \
+    newuidmap:uidmap debootstrap:debootstrap fuse-overlayfs:fuse-overlayfs \
+    slirp4netns:slirp4netns curl:curl python3:python3; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ] || ! command -v hyperfine >/dev/null; then
+    say "installing: ${need[*]:-} hyperfine"
+    apt-get update -qq
+    if [ ${#need[@]} -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null 2>&1 ||
+        echo "hyperfine not installed; timing with date" >&2
+fi
+if [ -z "${TIMER:-}" ]; then
+    if command -v hyperfine >/dev/null; then TIMER=hyperfine; else TIMER=date; fi
+fi
+
+# --- 1. image -----------------------------------------------------------------
+# The first bookworm mirror that apt itself uses (sources.list or deb822 .sources).
+apt_mirror() {
+    python3 - <<'EOF'
+import glob, re, sys
+for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        line = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+        if len(line) >= 3 and line[0] == "deb" and line[2] == "bookworm":
+            print(line[1]); sys.exit(0)
+for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for para in open(path).read().split("\n\n"):
+        fields = {}
+        for line in para.splitlines():
+            if line.startswith("#") or ":" not in line or line[0].isspace():
+                continue
+            k, v = line.split(":", 1)
+            fields[k.strip().lower()] = v.split()
+        if (fields.get("enabled", ["yes"])[0] != "no" and "deb" in fields.get("types", [])
+                and "bookworm" in fields.get("suites", []) and fields.get("uris")):
+            print(fields["uris"][0]); sys.exit(0)
+sys.exit("no bookworm mirror in apt's sources")
+EOF
+}
+
+build_image() {
+    local rootfs=$CACHE/rootfs mirror
+    mirror=$(apt_mirror) || die "cannot find a Debian mirror in apt's configuration"
+    say "debootstrap --variant=minbase bookworm from $mirror (a few minutes, once)"
+    rm -rf "$rootfs" "$CACHE/oci" "$CACHE/layer.tar" "$CACHE/layer.tar.gz"
+    mkdir -p "$rootfs"
+    debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
+        { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*_Packages
+    say "tar + gzip"
+    tar --numeric-owner --sort=name --xattrs -C "$rootfs" -cf "$CACHE/layer.tar" .
+    gzip -n -6 -c "$CACHE/layer.tar" >"$CACHE/layer.tar.gz"
+    python3 "$BENCH/lib/mklayout.py" "$CACHE/layer.tar" "$CACHE/layer.tar.gz" "$CACHE/oci" >/dev/null
+    stat -c %s "$CACHE/layer.tar" >"$CACHE/layer.tar.size"
+    rm -rf "$rootfs" "$CACHE/layer.tar"
+    touch "$CACHE/oci/.complete"
+}
+
+mkdir -p "$CACHE"
+[ -f "$CACHE/oci/.complete" ] || build_image
+GZ_SIZE=$(stat -c %s "$CACHE/layer.tar.gz")
+TAR_SIZE=$(cat "$CACHE/layer.tar.size")
+
+# --- 2. registry ----------------------------------------------------------------
+REG_PID=
+cleanup() {
+    if [ -n "$REG_PID" ]; then
+        kill "$REG_PID" 2>/dev/null || true
+        wait "$REG_PID" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$CACHE/registry/data"
+cat >"$CACHE/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $CACHE/registry/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$PORT
+EOF
+docker-registry serve "$CACHE/registry/config.yml" >"$CACHE/registry/log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null && break
+    kill -0 "$REG_PID" 2>/dev/null || { cat "$CACHE/registry/log" >&2; die "registry exited"; }
+    sleep 0.1
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" || die "registry did not answer on 127.0.0.1:$PORT"
+IMAGE=127.0.0.1:$PORT/debian:bookworm
+say "registry on 127.0.0.1:$PORT (pid $REG_PID); pushing $IMAGE"
+skopeo copy -q --dest-tls-verify=false "oci:$CACHE/oci:latest" "docker://$IMAGE" >/dev/null
+
+# --- 3. bench user ----------------------------------------------------------------
+id "$BUSER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$BUSER"
+HOMEDIR=$(getent passwd "$BUSER" | cut -d: -f6)
+for f in subuid subgid; do
+    if ! grep -q "^$BUSER:" "/etc/$f"; then
+        start=$(awk -F: 'BEGIN{m=100000} {e=$2+$3; if (e>m) m=e} END{print m}' "/etc/$f")
+        usermod "--add-${f}s" "$start-$((start + 65535))" "$BUSER"
+    fi
+done
+mkdir -p "$RUNDIR"
+chown "$BUSER:" "$RUNDIR"
+chmod 0700 "$RUNDIR"
+
+cfg=$HOMEDIR/.config/containers
+mkdir -p "$cfg" "$HOMEDIR/bench"
+cat >"$cfg/containers.conf" <<'EOF'
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+cat >"$cfg/storage.conf" <<'EOF'
+[storage]
+driver = "overlay"
+EOF
+cat >"$cfg/registries.conf" <<EOF
+unqualified-search-registries = []
+
+[[registry]]
+location = "127.0.0.1:$PORT"
+insecure = true
+EOF
+COVE_ROOT=$HOMEDIR/bench/cove-root
+COVE_RUNROOT=$RUNDIR/cove-runroot
+install -m 0755 "$BENCH/lib/timeit.sh" "$HOMEDIR/bench/timeit.sh"
+# All images: a tag left by an earlier run (another port) would keep the layers.
+cat >"$HOMEDIR/bench/podman-clean.sh" <<'EOF'
+#!/bin/sh
+podman rmi -a -f >/dev/null 2>&1
+exit 0
+EOF
+# Wiping the root makes the pull cold whatever rmi keeps; layers unpacked in a
+# user namespace may be owned by sub-uids, so the wipe runs in one too.
+cat >"$HOMEDIR/bench/cove-clean.sh" <<EOF
+#!/bin/sh
+$HOMEDIR/bench/cove --root $COVE_ROOT --runroot $COVE_RUNROOT rmi -f $IMAGE >/dev/null 2>&1
+podman unshare rm -rf $COVE_ROOT $COVE_RUNROOT
+EOF
+chmod 0755 "$HOMEDIR/bench/"*-clean.sh
+chown -R "$BUSER:" "$HOMEDIR/.config" "$HOMEDIR/bench"
+
+as_user() {
+    (cd "$HOMEDIR" && runuser -u "$BUSER" -- env -i HOME="$HOMEDIR" USER="$BUSER" LOGNAME="$BUSER" \
+        XDG_RUNTIME_DIR="$RUNDIR" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin TIMER="$TIMER" "$@")
+}
+
+say "podman info (first-time setup, untimed)"
+as_user podman info >"$CACHE/podman-info.log" 2>&1 ||
+    { cat "$CACHE/podman-info.log" >&2; die "podman info failed as $BUSER"; }
+
+# --- 4. timing ----------------------------------------------------------------------
+declare -A MED MIN ERR
+# measure TOOL PULL_CMD CLEAN_SCRIPT
+measure() {
+    local tool=$1 pull=$2 clean=$3 out=$HOMEDIR/bench/times log=$CACHE/$1.err
+    say "$tool: check pull"
+    if ! as_user sh -c "$clean && $pull" >"$log" 2>&1; then
+        ERR[$tool]="$(cat "$log")"
+        return
+    fi
+    say "$tool: $ROUNDS cold pulls"
+    if ! as_user "$HOMEDIR/bench/timeit.sh" "$ROUNDS" "$out" "$clean" "$pull" 2>"$log"; then
+        ERR[$tool]="$(cat "$log")"
+        return
+    fi
+    read -r "MED[$tool,cold]" "MIN[$tool,cold]" < <(python3 "$BENCH/lib/stats.py" <"$out")
+    say "$tool: $REPULL_ROUNDS re-pulls"
+    if ! as_user "$HOMEDIR/bench/timeit.sh" "$REPULL_ROUNDS" "$out" "" "$pull" 2>"$log"; then
+        ERR[$tool]="$(cat "$log")"
+        return
+    fi
+    read -r "MED[$tool,re]" "MIN[$tool,re]" < <(python3 "$BENCH/lib/stats.py" <"$out")
+}
+
+for tool in $TOOLS; do
+    case $tool in
+    podman)
+        measure podman "podman pull -q --tls-verify=false $IMAGE" "$HOMEDIR/bench/podman-clean.sh"
+        ;;
+    cove)
+        if [ ! -x "$COVE" ]; then
+            say "building cove (cargo build --release)"
+            (cd "$REPO" && cargo build --release >&2) || true
+        fi
+        if [ ! -x "$COVE" ]; then
+            ERR[cove]="no cove binary at $COVE"
+            continue
+        fi
+        install -m 0755 "$COVE" "$HOMEDIR/bench/cove"
+        measure cove "$HOMEDIR/bench/cove --root $COVE_ROOT --runroot $COVE_RUNROOT pull -q --tls-verify=false $IMAGE" \
+            "$HOMEDIR/bench/cove-clean.sh"
+        ;;
+    *) die "unknown tool in TOOLS: $tool" ;;
+    esac
+done
+
+# --- report ---------------------------------------------------------------------------
+fmt() { # seconds -> "0.84 s" or "6 ms"
+    python3 -c 'import sys; t=float(sys.argv[1]); print(f"{t:.2f} s" if t >= 1 else f"{t*1000:.0f} ms")' "$1"
+}
+cell() { # KIND TOOL PHASE
+    local -n arr=$1
+    if [ -n "${arr[$2,$3]:-}" ]; then fmt "${arr[$2,$3]}"; else echo "-"; fi
+}
+ratio() { # KIND PHASE
+    local -n arr=$1
+    if [ -n "${arr[cove,$2]:-}" ] && [ -n "${arr[podman,$2]:-}" ]; then
+        python3 -c 'import sys; print(f"{float(sys.argv[1])/float(sys.argv[2]):.2f}")' "${arr[cove,$2]}" "${arr[podman,$2]}"
+    else
+        echo "-"
+    fi
+}
+echo
+printf 'image %s: one layer, %s compressed (%d bytes), %s uncompressed\n' "$IMAGE" \
+    "$(numfmt --to=iec --suffix=B "$GZ_SIZE")" "$GZ_SIZE" "$(numfmt --to=iec --suffix=B "$TAR_SIZE")"
+printf 'cold: %d rounds, re-pull: %d rounds, timer: %s, load average now: %s\n' "$ROUNDS" "$REPULL_ROUNDS" \
+    "$TIMER" "$(cut -d' ' -f1-3 /proc/loadavg)"
+for kind in MED MIN; do
+    [ $kind = MED ] && title=median || title=min
+    echo
+    printf '%-17s%-10s%-10s%s\n' "$title" cove podman ratio
+    printf '%-17s%-10s%-10s%s\n' "pull (cold)" "$(cell $kind cove cold)" "$(cell $kind podman cold)" "$(ratio $kind cold)"
+    printf '%-17s%-10s%-10s%s\n' "re-pull" "$(cell $kind cove re)" "$(cell $kind podman re)" "$(ratio $kind re)"
+done
+
+rc=0
+for tool in $TOOLS; do
+    if [ -n "${ERR[$tool]:-}" ]; then
+        echo
+        echo "$tool failed:"
+        echo "${ERR[$tool]}" | tail -20
+        rc=1
+    fi
+done
+exit $rc
