@@ -1,0 +1,545 @@
+//! Docker-compatible output: `--format`, aligned tables, human times, short IDs and `--filter`.
+
+use serde_json::Value;
+
+#[path = "template.rs"]
+mod template;
+
+pub use template::Template;
+
+/// How a listing command prints its rows, chosen by `--format`.
+#[derive(Debug, Clone)]
+pub enum Format {
+    /// No `--format`, or just `table`: the command's default columns.
+    Default,
+    /// `table {{.A}}\t{{.B}}`: a header row, then aligned rows.
+    Table(Template),
+    /// Any other template: each row rendered, one per line.
+    Template(Template),
+    /// `json`: each row as one line of compact JSON.
+    Json,
+}
+
+/// Parses `--format` as docker's CLI does: a `table` prefix, the word `json`, or a template.
+pub fn parse_format(s: Option<&str>) -> Result<Format, String> {
+    let Some(s) = s else {
+        return Ok(Format::Default);
+    };
+    let parse =
+        |src: &str| Template::parse(src).map_err(|e| format!("template parsing error: {e}"));
+    if let Some(rest) = s.strip_prefix("table") {
+        let rest = rest.trim_matches(' ');
+        if rest.is_empty() {
+            return Ok(Format::Default);
+        }
+        return Ok(Format::Table(parse(rest)?));
+    }
+    match s.trim_matches(' ') {
+        "" => Ok(Format::Default),
+        "json" => Ok(Format::Json),
+        src => Ok(Format::Template(parse(src)?)),
+    }
+}
+
+/// Renders `rows` in `fmt`. `headers` names a field's column ("ID" -> "IMAGE ID");
+/// `default_columns` is the table template used by `Format::Default`.
+pub fn render_rows(
+    fmt: &Format,
+    rows: &[Value],
+    headers: &dyn Fn(&str) -> String,
+    default_columns: &str,
+) -> Result<String, String> {
+    let default;
+    let table = match fmt {
+        Format::Json => {
+            let mut out = String::new();
+            for row in rows {
+                out.push_str(&serde_json::to_string(row).map_err(|e| format!("json: {e}"))?);
+                out.push('\n');
+            }
+            return Ok(out);
+        }
+        Format::Template(t) => {
+            let mut out = String::new();
+            for row in rows {
+                out.push_str(&t.render(row)?);
+                out.push('\n');
+            }
+            return Ok(out);
+        }
+        Format::Table(t) => t,
+        Format::Default => {
+            let src = default_columns
+                .strip_prefix("table")
+                .unwrap_or(default_columns);
+            default = Template::parse(src.trim_matches(' '))?;
+            &default
+        }
+    };
+    let mut text = table.render_header(headers)?;
+    text.push('\n');
+    for row in rows {
+        text.push_str(&table.render(row)?);
+        text.push('\n');
+    }
+    let cells: Vec<Vec<String>> = text
+        .split_terminator('\n')
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    Ok(render_table(&cells))
+}
+
+/// docker's `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`.
+const MIN_WIDTH: usize = 10;
+const PADDING: usize = 3;
+
+/// Aligns cells like Go's text/tabwriter with docker's settings: a column is as wide as its
+/// widest cell plus 3, at least 10; a row's last cell is never padded. As in tabwriter, a
+/// column only aligns across a run of consecutive rows that have a cell after it.
+pub fn render_table(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    let mut widths = Vec::new();
+    table_block(rows, 0, rows.len(), &mut widths, &mut out);
+    out
+}
+
+/// tabwriter's `format`: find each run of rows that have column `widths.len()`, size it,
+/// and recurse for the columns to its right.
+fn table_block(
+    rows: &[Vec<String>],
+    mut line0: usize,
+    line1: usize,
+    widths: &mut Vec<usize>,
+    out: &mut String,
+) {
+    let column = widths.len();
+    let has_column = |row: &Vec<String>| column + 1 < row.len();
+    let mut this = line0;
+    while this < line1 {
+        if !has_column(&rows[this]) {
+            this += 1;
+            continue;
+        }
+        table_lines(&rows[line0..this], widths, out);
+        line0 = this;
+        let mut width = MIN_WIDTH;
+        while this < line1 && has_column(&rows[this]) {
+            width = width.max(rows[this][column].chars().count() + PADDING);
+            this += 1;
+        }
+        widths.push(width);
+        table_block(rows, line0, this, widths, out);
+        widths.pop();
+        line0 = this;
+    }
+    table_lines(&rows[line0..line1], widths, out);
+}
+
+fn table_lines(rows: &[Vec<String>], widths: &[usize], out: &mut String) {
+    for row in rows {
+        let start = out.len();
+        for (j, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if let Some(w) = widths.get(j) {
+                out.extend(std::iter::repeat_n(
+                    ' ',
+                    w.saturating_sub(cell.chars().count()),
+                ));
+            }
+        }
+        // tabwriter would pad before an empty last cell; nobody wants those trailing spaces.
+        let trimmed = out[start..].trim_end_matches(' ').len();
+        out.truncate(start + trimmed);
+        out.push('\n');
+    }
+}
+
+/// docker/go-units `HumanDuration`: "Less than a second", "About a minute", "3 weeks"...
+pub fn human_duration(secs: i64) -> String {
+    if secs < 1 {
+        return "Less than a second".into();
+    }
+    if secs == 1 {
+        return "1 second".into();
+    }
+    if secs < 60 {
+        return format!("{secs} seconds");
+    }
+    let minutes = secs / 60;
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    // go-units rounds hours to the nearest one, but truncates for years.
+    let hours = (secs + 1800) / 3600;
+    match hours {
+        1 => "About an hour".into(),
+        h if h < 48 => format!("{h} hours"),
+        h if h < 24 * 7 * 2 => format!("{} days", h / 24),
+        h if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
+        h if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
+        _ => format!("{} years", secs / 3600 / 24 / 365),
+    }
+}
+
+/// "2 hours ago", as docker prints CREATED.
+pub fn time_ago(unix: i64, now: i64) -> String {
+    format!("{} ago", human_duration(now - unix))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn civil(unix: i64) -> String {
+    let (y, mo, d) = civil_from_days(unix.div_euclid(86_400));
+    let s = unix.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}{}{:02}:{:02}:{:02}",
+        'T',
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// Go's RFC3339Nano in UTC: "2026-11-25T23:40:03.123456789Z", trailing zeros trimmed.
+pub fn rfc3339(unix: i64, nanos: u32) -> String {
+    let unix = unix + i64::from(nanos / 1_000_000_000);
+    let nanos = nanos % 1_000_000_000;
+    let mut s = civil(unix);
+    if nanos > 0 {
+        let frac = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
+/// Parses RFC 3339 (`Z` or `±hh:mm`, any fraction length) into Unix seconds and nanoseconds.
+pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let sep = |i: usize, set: &[u8]| b.get(i).is_some_and(|c| set.contains(c));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d < 1
+        || d > month_days[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || sec > 59
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if sep(i, b".,") {
+        let digits = s[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let frac = &s[i + 1..i + 1 + digits.min(9)];
+        nanos = format!("{frac:0<9}").parse().ok()?;
+        i += 1 + digits;
+    }
+    let offset = match s.get(i..)? {
+        "Z" | "z" => 0,
+        tz if tz.len() == 6 && sep(i + 3, b":") && sep(i, b"+-") => {
+            let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let off = oh * 3600 + om * 60;
+            if tz.starts_with('-') {
+                -off
+            } else {
+                off
+            }
+        }
+        _ => return None,
+    };
+    Some((
+        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset,
+        nanos,
+    ))
+}
+
+/// Go's `time.Time.String()` in UTC, which `docker images --format {{.CreatedAt}}` prints.
+pub fn docker_created_at(unix: i64) -> String {
+    format!("{} +0000 UTC", civil(unix).replacen('T', " ", 1))
+}
+
+/// docker's `stringid.TruncateID`: drop an `algo:` prefix, keep 12 characters.
+pub fn short_id(digest_or_hex: &str) -> String {
+    let hex = digest_or_hex
+        .split_once(':')
+        .map_or(digest_or_hex, |(_, h)| h);
+    hex.chars().take(12).collect()
+}
+
+/// Parses `--filter name=value` arguments; names are lower-cased and both sides trimmed.
+pub fn parse_filters(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    args.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_lowercase(), v.trim().to_string())),
+            None => Err("bad format of filter (expected name=value)".to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_matches_docker_layout() {
+        let rows = vec![
+            vec![
+                "REPOSITORY".into(),
+                "TAG".into(),
+                "IMAGE ID".into(),
+                "CREATED".into(),
+                "SIZE".into(),
+            ],
+            vec![
+                "busybox".into(),
+                "latest".into(),
+                "a416a98b71e2".into(),
+                "4 months ago".into(),
+                "4.26MB".into(),
+            ],
+        ];
+        assert_eq!(
+            render_table(&rows),
+            "REPOSITORY   TAG       IMAGE ID       CREATED        SIZE\n\
+             busybox      latest    a416a98b71e2   4 months ago   4.26MB\n"
+        );
+        // A line without a tab ends tabwriter's column block; an empty last cell leaves no spaces.
+        let rows: Vec<Vec<String>> = [
+            vec!["a", "b"],
+            vec!["solo"],
+            vec!["longer-name", "x"],
+            vec!["c", ""],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect();
+        assert_eq!(
+            render_table(&rows),
+            "a         b\nsolo\nlonger-name   x\nc\n"
+        );
+        assert_eq!(
+            render_table(&[vec!["é".into(), "x".into()]]),
+            "é         x\n"
+        );
+    }
+
+    fn header(f: &str) -> String {
+        match f {
+            "ID" => "IMAGE ID".into(),
+            "CreatedSince" => "CREATED".into(),
+            "CreatedAt" => "CREATED AT".into(),
+            _ => f.to_uppercase(),
+        }
+    }
+
+    #[test]
+    fn render_rows_in_every_format() {
+        let rows = vec![
+            json!({"Repository": "busybox", "Tag": "latest", "ID": "a416a98b71e2", "CreatedSince": "4 months ago", "Size": "4.26MB"}),
+            json!({"Repository": "docker.io/library/alpine", "Tag": "3.20", "ID": "91ef0af61f39", "CreatedSince": "2 weeks ago", "Size": "7.8MB"}),
+        ];
+        let cols = "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
+        let out = render_rows(&parse_format(None).unwrap(), &rows, &header, cols).unwrap();
+        assert_eq!(
+            out,
+            "REPOSITORY                 TAG       IMAGE ID       CREATED        SIZE\n\
+             busybox                    latest    a416a98b71e2   4 months ago   4.26MB\n\
+             docker.io/library/alpine   3.20      91ef0af61f39   2 weeks ago    7.8MB\n"
+        );
+        assert_eq!(
+            render_rows(&parse_format(Some("table")).unwrap(), &rows, &header, cols).unwrap(),
+            out
+        );
+        let t = parse_format(Some(
+            "table {{.Repository}}:{{.Tag | upper}}\\t{{json .ID}}",
+        ))
+        .unwrap();
+        assert_eq!(
+            render_rows(&t, &rows[..1], &header, cols).unwrap(),
+            "REPOSITORY:TAG   IMAGE ID\nbusybox:LATEST   \"a416a98b71e2\"\n"
+        );
+        assert_eq!(
+            render_rows(&t, &[], &header, cols).unwrap(),
+            "REPOSITORY:TAG   IMAGE ID\n"
+        );
+        let t = parse_format(Some("{{.Repository}}\\t{{.Tag}}")).unwrap();
+        assert_eq!(
+            render_rows(&t, &rows, &header, cols).unwrap(),
+            "busybox\tlatest\ndocker.io/library/alpine\t3.20\n"
+        );
+        let j = parse_format(Some("json")).unwrap();
+        let out = render_rows(&j, &rows[..1], &header, cols).unwrap();
+        assert_eq!(out, "{\"CreatedSince\":\"4 months ago\",\"ID\":\"a416a98b71e2\",\"Repository\":\"busybox\",\"Size\":\"4.26MB\",\"Tag\":\"latest\"}\n");
+        assert!(matches!(parse_format(Some(" json ")), Ok(Format::Json)));
+        assert_eq!(
+            parse_format(Some("{{foo}}")).unwrap_err(),
+            r#"template parsing error: template: :1: function "foo" not defined"#
+        );
+        let bad = parse_format(Some("{{.X.Y}}")).unwrap();
+        assert!(render_rows(&bad, &[json!({"X": null})], &header, cols).is_err());
+    }
+
+    #[test]
+    fn human_durations_match_go_units() {
+        let cases = [
+            (-5, "Less than a second"),
+            (0, "Less than a second"),
+            (1, "1 second"),
+            (59, "59 seconds"),
+            (60, "About a minute"),
+            (119, "About a minute"),
+            (120, "2 minutes"),
+            (3599, "59 minutes"),
+            (3600, "About an hour"),
+            (5399, "About an hour"),
+            (5400, "2 hours"),
+            (47 * 3600, "47 hours"),
+            (48 * 3600, "2 days"),
+            (14 * 86400 - 1801, "13 days"),
+            (14 * 86400 - 1800, "2 weeks"),
+            (14 * 86400, "2 weeks"),
+            (60 * 86400, "2 months"),
+            (729 * 86400, "24 months"),
+            (730 * 86400, "2 years"),
+            (3 * 365 * 86400 + 100, "3 years"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(human_duration(secs), want, "{secs}s");
+        }
+        assert_eq!(time_ago(1000, 1000 + 7200), "2 hours ago");
+    }
+
+    #[test]
+    fn times_round_trip() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(1_795_650_003, 123_456_789),
+            "2026-11-25T23:40:03.123456789Z"
+        );
+        assert_eq!(
+            rfc3339(1_795_650_003, 120_000_000),
+            "2026-11-25T23:40:03.12Z"
+        );
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1, 0), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            docker_created_at(1_795_650_003),
+            "2026-11-25 23:40:03 +0000 UTC"
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-25T23:40:03.123456789Z"),
+            Some((1_795_650_003, 123_456_789))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-25T23:40:03Z"),
+            Some((1_795_650_003, 0))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-26T01:40:03.5+02:00"),
+            Some((1_795_650_003, 500_000_000))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-25T20:10:03.1234567891234-03:30"),
+            Some((1_795_650_003, 123_456_789))
+        );
+        assert_eq!(
+            parse_rfc3339("2000-02-29T00:00:00z"),
+            Some((951_782_400, 0))
+        );
+        for bad in [
+            "",
+            "2026-11-25",
+            "2026-13-01T00:00:00Z",
+            "2001-02-29T00:00:00Z",
+            "2026-11-25T24:00:00Z",
+            "2026-11-25T23:40:03",
+            "2026-11-25T23:40:03.Z",
+            "2026-11-25T23:40:03+0200",
+            "2026-11-25T23:40:03Zjunk",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        for t in [0i64, 86_399, 951_782_400, 4_102_444_800, -86_400 * 365] {
+            assert_eq!(parse_rfc3339(&rfc3339(t, 7)), Some((t, 7)));
+        }
+    }
+
+    #[test]
+    fn ids_and_filters() {
+        assert_eq!(
+            short_id("sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824"),
+            "a416a98b71e2"
+        );
+        assert_eq!(short_id("a416a98b71e224a3"), "a416a98b71e2");
+        assert_eq!(short_id("abc"), "abc");
+        let args = vec!["dangling=true".to_string(), " Label = a=b ".to_string()];
+        assert_eq!(
+            parse_filters(&args).unwrap(),
+            vec![
+                ("dangling".into(), "true".into()),
+                ("label".into(), "a=b".into())
+            ]
+        );
+        assert_eq!(
+            parse_filters(&["nope".into()]).unwrap_err(),
+            "bad format of filter (expected name=value)"
+        );
+    }
+}
