@@ -1,14 +1,12 @@
-//! image (being written).
+//! The local image store: tags -> manifest digest -> config, blobs by digest, and the pull
+//! and remove operations that keep it consistent with the layer store.
 
-use std::fmt;
+pub mod config;
+mod error;
+pub mod lookup;
+pub mod pull;
+pub mod remove;
+pub mod store;
 
-#[derive(Debug)]
-pub struct Error(pub String);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
+pub use error::Error;
+pub use store::{ImageRecord, ImageStore};

@@ -1,0 +1,301 @@
+//! Image commands: pull, images, rmi, tag, history, inspect, image prune, manifest inspect.
+
+use clap::{Args, Subcommand};
+
+use super::progress::PullDisplay;
+use super::Context;
+use crate::error::{Error, Result};
+use crate::fsutil::human_size;
+use crate::image::lookup::familiar;
+use crate::image::pull::{self, PullRequest};
+use crate::image::{remove as rm, ImageStore};
+use crate::overlay::LayerStore;
+use crate::paths::Paths;
+use crate::registry::{Client, ClientOptions, Platform, Reference, RegistriesConf};
+use crate::sandbox;
+
+pub use super::images::{list, ListArgs};
+pub use super::inspect::{history, inspect, HistoryArgs, InspectArgs};
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ListArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+}
+
+pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
+    match cmd {
+        ImageCommand::Ls(a) => list(ctx, a),
+        ImageCommand::Rm(a) => remove(ctx, a),
+        ImageCommand::Pull(a) => pull(ctx, a),
+        ImageCommand::Tag(a) => tag(ctx, a),
+        ImageCommand::Inspect(a) => inspect(ctx, a),
+        ImageCommand::History(a) => history(ctx, a),
+        ImageCommand::Prune(a) => prune(ctx, a),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Require HTTPS and verify certificates when contacting registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Image to pull: NAME[:TAG|@DIGEST]
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub name: String,
+}
+
+/// Join the user's namespace when the command changes layers (rootless), and say whether
+/// overlay xattrs must use the `user.` prefix.
+pub fn enter_store(paths: &Paths) -> Result<bool> {
+    let mapping = sandbox::join_user_namespace(paths)?;
+    Ok(mapping != sandbox::IdMapping::Root)
+}
+
+pub fn pull(ctx: &Context, args: PullArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let userxattr = enter_store(&paths)?;
+    let names = if args.all_tags {
+        all_tags(&paths, &conf, &args)?
+    } else {
+        vec![args.name.clone()]
+    };
+    for name in names {
+        // A malformed name fails before anything is printed.
+        Reference::parse(&name, &conf)?;
+        let display = PullDisplay::new(args.quiet, &name);
+        let req = PullRequest {
+            reference: name.clone(),
+            platform: args.platform.clone(),
+            tls_verify: args.tls_verify,
+        };
+        let outcome = pull::pull(&paths, &conf, userxattr, &req, &display)?;
+        display.finish(&outcome);
+    }
+    Ok(0)
+}
+
+fn all_tags(paths: &Paths, conf: &RegistriesConf, args: &PullArgs) -> Result<Vec<String>> {
+    let reference = Reference::parse(&args.name, conf)?;
+    if reference.digest.is_some() || args.name.rsplit('/').next().is_some_and(|l| l.contains(':')) {
+        return Err(Error::msg("tag can't be used with --all-tags/-a"));
+    }
+    let client = Client::new(paths, conf, &reference, client_options(args.tls_verify, None)?)?;
+    let mut tags = client.tags()?;
+    tags.sort();
+    Ok(tags
+        .into_iter()
+        .map(|t| format!("{}:{t}", reference.name()))
+        .collect())
+}
+
+pub fn client_options(tls_verify: Option<bool>, platform: Option<&str>) -> Result<ClientOptions> {
+    Ok(ClientOptions {
+        tls_verify,
+        platform: match platform {
+            Some(p) => Platform::parse(p)?,
+            None => Platform::host(),
+        },
+        user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force removal of the image
+    #[arg(short, long)]
+    pub force: bool,
+    /// Do not delete untagged parents (accepted for compatibility)
+    #[arg(long)]
+    pub no_prune: bool,
+    /// Images to remove: name, name:tag, name@digest or ID (any unique prefix)
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let userxattr = enter_store(&paths)?;
+    let images = ImageStore::open(&paths.root);
+    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let mut failed = None;
+    for name in &args.images {
+        match rm::remove_image(&images, &layers, &conf, name, args.force) {
+            Ok(out) => {
+                for u in out.untagged {
+                    println!("Untagged: {u}");
+                }
+                for d in out.deleted {
+                    println!("Deleted: {d}");
+                }
+            }
+            Err(e) if args.images.len() > 1 => {
+                eprintln!("Error: {e}");
+                failed = Some(Error::Exit(crate::error::EXIT_ENGINE));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// Existing image: name[:tag], name@digest or ID
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    /// New name: name[:tag]
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let target = Reference::parse(&args.target, &conf)?;
+    if target.digest.is_some() {
+        return Err(Error::msg("refusing to create a tag with a digest reference"));
+    }
+    let full = format!(
+        "{}:{}",
+        target.name(),
+        target.tag.clone().unwrap_or_else(|| "latest".into())
+    );
+    let images = ImageStore::open(&paths.root);
+    images.update(|all| {
+        let found = crate::image::lookup::find(all, &args.source, &conf)?;
+        let id = all[found.index].id.clone();
+        for img in all.iter_mut() {
+            if img.id == id {
+                if !img.repo_tags.contains(&full) {
+                    img.repo_tags.push(full.clone());
+                }
+            } else {
+                img.repo_tags.retain(|t| t != &full);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    if !args.force && !confirm(args.all)? {
+        return Ok(0);
+    }
+    let userxattr = enter_store(&paths)?;
+    let images = ImageStore::open(&paths.root);
+    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let out = rm::prune(&images, &layers, args.all)?;
+    if !out.deleted.is_empty() {
+        println!("Deleted Images:");
+        for u in &out.untagged {
+            println!("untagged: {u}");
+        }
+        for d in &out.deleted {
+            println!("deleted: {d}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(out.reclaimed));
+    Ok(0)
+}
+
+/// Ask as docker does; without a terminal on stdin the answer is "no".
+fn confirm(all: bool) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let what = if all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    if !std::io::stdin().is_terminal() {
+        println!();
+        return Ok(false);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::msg(format!("cannot read answer: {e}")))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ManifestCommand {
+    /// Display an image manifest or manifest list from a registry
+    Inspect(ManifestInspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ManifestInspectArgs {
+    /// Allow communication with an insecure registry
+    #[arg(long)]
+    pub insecure: bool,
+    /// Require HTTPS and verify certificates when contacting registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Image reference: NAME[:TAG|@DIGEST]
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub name: String,
+}
+
+pub fn manifest(ctx: &Context, cmd: ManifestCommand) -> Result<i32> {
+    let ManifestCommand::Inspect(args) = cmd;
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let reference = Reference::parse(&args.name, &conf)?;
+    let tls = if args.insecure { Some(false) } else { args.tls_verify };
+    let client = Client::new(&paths, &conf, &reference, client_options(tls, None)?)?;
+    let raw = client.manifest(&reference.tag_or_digest())?;
+    let value: serde_json::Value = serde_json::from_slice(&raw.bytes)
+        .map_err(|e| Error::msg(format!("{reference}: manifest is not JSON: {e}")))?;
+    println!("{}", super::inspect::json_indent(&value));
+    Ok(0)
+}
+
+/// The short name shown for an image tag.
+pub fn show_name(full: &str) -> String {
+    familiar(full)
+}

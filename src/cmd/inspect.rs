@@ -1,0 +1,254 @@
+//! `cove inspect`, `cove image inspect` and `cove history`: docker-shaped JSON and tables.
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::format::{self, Format, Template};
+use super::images::{created, show_id};
+use super::Context;
+use crate::error::{Error, Result};
+use crate::fsutil::human_size;
+use crate::image::lookup::{self, familiar};
+use crate::image::pull::now;
+use crate::image::{ImageRecord, ImageStore};
+use crate::overlay::LayerStore;
+use crate::registry::RegistriesConf;
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format output with a Go template
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Only inspect objects of this type
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["image"])]
+    pub kind: Option<String>,
+    /// Images to inspect
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+}
+
+pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let store = ImageStore::open(&paths.root);
+    let images = store.load()?;
+    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
+    let template = match args.format.as_deref() {
+        None | Some("json") => None,
+        Some(f) => Some(Template::parse(&unescape(f)).map_err(Error::msg)?),
+    };
+    let mut values = Vec::new();
+    let mut missing = None;
+    for name in &args.names {
+        match lookup::find(&images, name, &conf) {
+            Ok(found) => values.push(image_json(&images[found.index], &store, &layers)?),
+            Err(e) => {
+                if args.names.len() == 1 {
+                    return Err(e.into());
+                }
+                missing.get_or_insert(e);
+            }
+        }
+    }
+    match template {
+        None => println!("{}", json_indent(&Value::Array(values))),
+        Some(t) => {
+            for v in &values {
+                println!("{}", t.render(v).map_err(Error::msg)?);
+            }
+        }
+    }
+    match missing {
+        Some(e) => {
+            eprintln!("Error: {e}");
+            Err(Error::Exit(crate::error::EXIT_ENGINE))
+        }
+        None => Ok(0),
+    }
+}
+
+/// Docker's `--format` strings may carry `\t` and `\n` escapes.
+fn unescape(s: &str) -> String {
+    s.replace("\\t", "\t").replace("\\n", "\n")
+}
+
+/// JSON indented with four spaces, as `docker inspect` prints it.
+pub fn json_indent(value: &Value) -> String {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    if value.serialize(&mut ser).is_err() {
+        return value.to_string();
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
+}
+
+fn image_json(img: &ImageRecord, store: &ImageStore, layers: &LayerStore) -> Result<Value> {
+    let cfg = store.config(img)?;
+    let run = cfg.config.clone().unwrap_or_default();
+    let top = img.layers.last();
+    let lower: Vec<String> = img
+        .layers
+        .iter()
+        .rev()
+        .map(|c| layers.diff_dir(c).display().to_string())
+        .collect();
+    let mut out = json!({
+        "Id": img.id,
+        "RepoTags": img.repo_tags.iter().map(|t| familiar(t)).collect::<Vec<_>>(),
+        "RepoDigests": img.repo_digests.iter().map(|d| familiar(d)).collect::<Vec<_>>(),
+        "Parent": "",
+        "Comment": cfg.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        "Created": cfg.created.clone().unwrap_or_default(),
+        "DockerVersion": "",
+        "Author": cfg.author.clone().unwrap_or_default(),
+        "Config": {
+            "Hostname": "",
+            "Domainname": "",
+            "User": run.user.clone().unwrap_or_default(),
+            "AttachStdin": false,
+            "AttachStdout": false,
+            "AttachStderr": false,
+            "ExposedPorts": run.exposed_ports,
+            "Tty": false,
+            "OpenStdin": false,
+            "StdinOnce": false,
+            "Env": run.env,
+            "Cmd": run.cmd,
+            "Image": "",
+            "Volumes": run.volumes,
+            "WorkingDir": run.working_dir.clone().unwrap_or_default(),
+            "Entrypoint": run.entrypoint,
+            "OnBuild": null,
+            "Labels": run.labels,
+            "StopSignal": run.stop_signal,
+        },
+        "Architecture": cfg.architecture,
+        "Os": cfg.os,
+        "Size": img.size,
+        "VirtualSize": img.size,
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "LowerDir": lower.get(1..).map(|l| l.join(":")).unwrap_or_default(),
+                "UpperDir": top.map(|c| layers.diff_dir(c).display().to_string()),
+            }
+        },
+        "RootFS": {
+            "Type": "layers",
+            "Layers": cfg.rootfs.diff_ids,
+        },
+        "Metadata": { "LastTagTime": format::rfc3339(img.stored_at, 0) },
+    });
+    if let Some(v) = &cfg.variant {
+        out["Variant"] = json!(v);
+    }
+    if out["Config"]["StopSignal"].is_null() {
+        if let Some(c) = out["Config"].as_object_mut() {
+            c.remove("StopSignal");
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output with a Go template, "table TEMPLATE" or "json"
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let store = ImageStore::open(&paths.root);
+    let images = store.load()?;
+    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
+    let img = &images[lookup::find(&images, &args.image, &conf)?.index];
+    let cfg = store.config(img)?;
+    let now = now();
+
+    // Sizes of the non-empty history entries come from the layers, in order.
+    let mut layer_sizes = img
+        .layers
+        .iter()
+        .map(|c| layers.info(c).map(|i| i.size).unwrap_or(0));
+    let mut rows = Vec::new();
+    let entries: Vec<_> = if cfg.history.is_empty() {
+        img.layers.iter().map(|_| Default::default()).collect()
+    } else {
+        cfg.history.clone()
+    };
+    for h in &entries {
+        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        let t = h
+            .created
+            .as_deref()
+            .and_then(format::parse_rfc3339)
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| created(img));
+        let by = h.created_by.clone().unwrap_or_default();
+        rows.push((t, by, size, h.comment.clone().unwrap_or_default()));
+    }
+    rows.reverse();
+    let id = show_id(&img.id, args.no_trunc);
+    if args.quiet {
+        for i in 0..rows.len() {
+            println!("{}", if i == 0 { id.as_str() } else { "<missing>" });
+        }
+        return Ok(0);
+    }
+    let values: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (t, by, size, comment))| {
+            let by = if args.no_trunc { by.clone() } else { truncate(by, 45) };
+            json!({
+                "ID": if i == 0 { id.clone() } else { "<missing>".into() },
+                "CreatedSince": if args.human { format::time_ago(*t, now) } else { format::rfc3339(*t, 0) },
+                "CreatedAt": format::rfc3339(*t, 0),
+                "CreatedBy": by,
+                "Size": if args.human { human_size(*size) } else { size.to_string() },
+                "Comment": comment,
+            })
+        })
+        .collect();
+    let fmt = format::parse_format(args.format.as_deref()).map_err(Error::msg)?;
+    let header = |f: &str| match f {
+        "ID" => "IMAGE".to_string(),
+        "CreatedSince" => "CREATED".to_string(),
+        "CreatedAt" => "CREATED AT".to_string(),
+        "CreatedBy" => "CREATED BY".to_string(),
+        other => other.to_ascii_uppercase(),
+    };
+    let default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+    let fmt = match fmt {
+        Format::Default => format::parse_format(Some(default)).map_err(Error::msg)?,
+        f => f,
+    };
+    print!("{}", format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?);
+    Ok(0)
+}
+
+/// Shorten to `max` characters with an ellipsis, as docker does for CREATED BY.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}

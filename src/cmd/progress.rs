@@ -1,0 +1,178 @@
+//! Pull progress as docker shows it: per-layer bars redrawn in place on a terminal, plain
+//! status lines otherwise (CI logs stay readable), nothing but the name with `-q`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::fsutil::human_size;
+use crate::image::lookup::familiar;
+use crate::image::pull::{LayerEvent, Progress, PullOutcome};
+use crate::registry::Reference;
+
+pub struct PullDisplay {
+    mode: Mode,
+    state: Mutex<State>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Quiet,
+    Lines,
+    Terminal,
+}
+
+#[derive(Default)]
+struct State {
+    /// (short digest, status text) in manifest order.
+    layers: Vec<(String, String)>,
+    /// Lines currently drawn below the header (terminal mode).
+    drawn: usize,
+    last_draw: Option<Instant>,
+}
+
+impl PullDisplay {
+    pub fn new(quiet: bool, input: &str) -> PullDisplay {
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stdout().is_terminal() {
+            Mode::Terminal
+        } else {
+            Mode::Lines
+        };
+        let last = input.rsplit('/').next().unwrap_or(input);
+        if mode != Mode::Quiet && !last.contains(':') && !last.contains('@') {
+            println!("Using default tag: latest");
+        }
+        PullDisplay {
+            mode,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn finish(&self, outcome: &PullOutcome) {
+        let r = &outcome.reference;
+        if self.mode != Mode::Quiet {
+            let shown = familiar(&r.to_string());
+            println!("Digest: {}", outcome.digest);
+            if outcome.up_to_date {
+                println!("Status: Image is up to date for {shown}");
+            } else {
+                println!("Status: Downloaded newer image for {shown}");
+            }
+        }
+        println!("{r}");
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Progress for PullDisplay {
+    fn start(&self, reference: &Reference, layers: &[String]) {
+        if self.mode == Mode::Quiet {
+            return;
+        }
+        let path = familiar(&reference.name());
+        let path = path
+            .split_once('/')
+            .filter(|(host, _)| host.contains(['.', ':']) || *host == "localhost")
+            .map(|(_, p)| p.to_string())
+            .unwrap_or(path);
+        let what = reference
+            .tag
+            .clone()
+            .or_else(|| reference.digest.clone())
+            .unwrap_or_else(|| "latest".into());
+        println!("{what}: Pulling from {path}");
+        let mut st = self.state();
+        st.layers = layers.iter().map(|l| (l.clone(), String::new())).collect();
+    }
+
+    fn layer(&self, layer: &str, event: LayerEvent) {
+        let status = match event {
+            LayerEvent::Waiting => "Pulling fs layer".to_string(),
+            LayerEvent::AlreadyExists => "Already exists".to_string(),
+            LayerEvent::Downloading { done, total } if done >= total => "Download complete".into(),
+            LayerEvent::Downloading { done, total } => {
+                if self.mode != Mode::Terminal {
+                    return;
+                }
+                bar(done, total)
+            }
+            LayerEvent::Extracting => "Extracting".to_string(),
+            LayerEvent::Complete => "Pull complete".to_string(),
+        };
+        let mut st = self.state();
+        let changed = match st.layers.iter_mut().find(|(id, _)| id == layer) {
+            Some((_, s)) if *s == status => false,
+            Some((_, s)) => {
+                let kind_changed = s.split(' ').next() != status.split(' ').next();
+                *s = status.clone();
+                kind_changed
+            }
+            None => {
+                st.layers.push((layer.to_string(), status.clone()));
+                true
+            }
+        };
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Lines => {
+                if changed {
+                    println!("{layer}: {status}");
+                }
+            }
+            Mode::Terminal => {
+                let due = st
+                    .last_draw
+                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+                if changed || due {
+                    redraw(&mut st);
+                }
+            }
+        }
+    }
+}
+
+/// Redraw every layer line in place: cursor up over what was drawn, then each line cleared.
+fn redraw(st: &mut State) {
+    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
+    if st.drawn > 0 {
+        text.push_str(&format!("\x1b[{}A", st.drawn));
+    }
+    for (id, status) in &st.layers {
+        text.push_str(&format!("\x1b[2K{id}: {status}\n"));
+    }
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    st.drawn = st.layers.len();
+    st.last_draw = Some(Instant::now());
+}
+
+/// `Downloading [=========>        ]  1.2MB/4.5MB`, 50 columns like docker's.
+fn bar(done: u64, total: u64) -> String {
+    const WIDTH: u64 = 50;
+    let filled = (done.saturating_mul(WIDTH) / total.max(1)).min(WIDTH);
+    let mut b = "=".repeat(filled as usize);
+    if filled < WIDTH {
+        b.push('>');
+        b.push_str(&" ".repeat((WIDTH - filled - 1) as usize));
+    }
+    format!("Downloading [{b}]  {}/{}", human_size(done), human_size(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar;
+
+    #[test]
+    fn bars_are_fifty_wide() {
+        let b = bar(50, 100);
+        assert!(b.starts_with("Downloading [=========================>"));
+        assert_eq!(b.matches(['=', '>', ' ']).count() >= 50, true);
+        assert!(b.ends_with("50B/100B"));
+    }
+}

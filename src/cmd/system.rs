@@ -1,0 +1,236 @@
+//! System commands: info, version, completion, man pages.
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+
+use super::format::Template;
+use super::inspect::json_indent;
+use super::{Cli, Context};
+use crate::error::{Error, Result};
+use crate::fsutil::human_size;
+use crate::image::ImageStore;
+use crate::overlay::LayerStore;
+use crate::registry::RegistriesConf;
+use crate::sandbox;
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+pub fn dispatch(ctx: &Context, cmd: SystemCommand) -> Result<i32> {
+    match cmd {
+        SystemCommand::Info(a) => info(ctx, a),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Format output with a Go template, or "json"
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+pub fn info(ctx: &Context, args: InfoArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let images = ImageStore::open(&paths.root).load()?;
+    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless).list()?;
+    let mapping = match sandbox::current_mapping(&paths) {
+        Some(m) => format!("{m:?}"),
+        None if paths.rootless => "not created yet".into(),
+        None => "Root".into(),
+    };
+    let uname = nix::sys::utsname::uname().map_err(|e| Error::msg(format!("uname: {e}")))?;
+    let info = json!({
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Images": images.len(),
+        "Layers": layers.len(),
+        "Driver": "overlay",
+        "DockerRootDir": paths.root.display().to_string(),
+        "RunRoot": paths.runroot.display().to_string(),
+        "Rootless": paths.rootless,
+        "IDMapping": mapping,
+        "SubIDRange": sandbox::subid_range(&paths).map(|(s, c)| format!("{s}:{c}")),
+        "KernelVersion": uname.release().to_string_lossy(),
+        "OperatingSystem": os_name(),
+        "OSType": "linux",
+        "Architecture": uname.machine().to_string_lossy(),
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem_total(),
+        "CgroupVersion": cgroup_version(),
+        "RegistryConfig": {
+            "Search": conf.unqualified_search_registries(),
+        },
+    });
+    match args.format.as_deref() {
+        Some("json") => println!("{}", json_indent(&info)),
+        Some(f) => {
+            let t = Template::parse(&f.replace("\\n", "\n").replace("\\t", "\t")).map_err(Error::msg)?;
+            println!("{}", t.render(&info).map_err(Error::msg)?);
+        }
+        None => print!("{}", info_text(&info)),
+    }
+    Ok(0)
+}
+
+fn info_text(i: &Value) -> String {
+    let s = |k: &str| match &i[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let search = i["RegistryConfig"]["Search"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    format!(
+        "Client: cove\n Version: {v}\n\nServer:\n Images: {images}\n Server Version: cove {v}\n \
+         Storage Driver: overlay\n  Layers: {layers}\n  ID Mapping: {map}\n  Sub-ID Range: {sub}\n \
+         Cgroup Version: {cg}\n Kernel Version: {kernel}\n Operating System: {os}\n OSType: linux\n \
+         Architecture: {arch}\n CPUs: {cpus}\n Total Memory: {mem}\n Docker Root Dir: {root}\n \
+         Run Root: {run}\n Rootless: {rootless}\n Registries: {search}\n",
+        v = s("ServerVersion"),
+        images = s("Images"),
+        layers = s("Layers"),
+        map = s("IDMapping"),
+        sub = s("SubIDRange"),
+        cg = s("CgroupVersion"),
+        kernel = s("KernelVersion"),
+        os = s("OperatingSystem"),
+        arch = s("Architecture"),
+        cpus = s("NCPU"),
+        mem = human_size(i["MemTotal"].as_u64().unwrap_or(0)),
+        root = s("DockerRootDir"),
+        run = s("RunRoot"),
+        rootless = s("Rootless"),
+    )
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "linux".into())
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// "2" on a unified host, "1 (hybrid)" where v1 controllers sit beside an empty v2 tree.
+fn cgroup_version() -> &'static str {
+    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let hybrid = std::path::Path::new("/sys/fs/cgroup/unified").exists();
+    match (unified, hybrid) {
+        (true, _) => "2",
+        (false, true) => "1 (hybrid)",
+        _ => "1",
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// Format output with a Go template, or "json"
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+pub fn version(args: VersionArgs) -> Result<i32> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let v = json!({
+        "Client": {
+            "Version": env!("CARGO_PKG_VERSION"),
+            "ApiVersion": "1.41",
+            "Os": "linux",
+            "Arch": arch,
+            "Experimental": false,
+        }
+    });
+    match args.format.as_deref() {
+        Some("json") => println!("{}", v),
+        Some(f) => {
+            let t = Template::parse(&f.replace("\\n", "\n").replace("\\t", "\t")).map_err(Error::msg)?;
+            println!("{}", t.render(&v).map_err(Error::msg)?);
+        }
+        None => println!(
+            "Client:\n Version:           {}\n API version:       1.41\n OS/Arch:           linux/{arch}\n Experimental:      false",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
+    Ok(0)
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to print a completion script for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+pub fn completion(args: CompletionArgs) -> Result<i32> {
+    let shell = match args.shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "cove", &mut std::io::stdout());
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Directory to write the pages into
+    pub dir: PathBuf,
+}
+
+/// Write `cove.1` and one page per (sub)command, `cove-image-ls.1` and so on.
+pub fn man(args: ManArgs) -> Result<i32> {
+    std::fs::create_dir_all(&args.dir)
+        .map_err(|e| Error::msg(format!("cannot create {}: {e}", args.dir.display())))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    write_pages(&args.dir, &cmd, "cove")?;
+    Ok(0)
+}
+
+fn write_pages(dir: &std::path::Path, cmd: &clap::Command, name: &str) -> Result<()> {
+    let page = cmd.clone().name(name.to_string());
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut buf)
+        .map_err(|e| Error::msg(format!("cannot render man page {name}: {e}")))?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, buf).map_err(|e| Error::msg(format!("cannot write {}: {e}", path.display())))?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_pages(dir, sub, &format!("{name}-{}", sub.get_name()))?;
+    }
+    Ok(())
+}

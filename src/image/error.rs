@@ -1,0 +1,45 @@
+//! Errors of the image store.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum Error {
+    /// No local image matches what the user typed.
+    NoSuchImage(String),
+    /// A prefix or short name matches more than one image.
+    Ambiguous(String),
+    /// Reading or writing the store failed.
+    Io { what: &'static str, path: PathBuf, source: io::Error },
+    /// A stored file is not what cove wrote.
+    Corrupt { path: PathBuf, reason: String },
+    /// Anything else, already worded.
+    Other(String),
+}
+
+impl Error {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io { what, path: path.into(), source }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoSuchImage(name) => write!(f, "No such image: {name}"),
+            Error::Ambiguous(name) => {
+                write!(f, "{name} matches more than one image: use a longer ID or the full name")
+            }
+            Error::Io { what, path, source } => {
+                write!(f, "{what} {}: {source}", path.display())
+            }
+            Error::Corrupt { path, reason } => {
+                write!(f, "image store file {} is damaged: {reason}", path.display())
+            }
+            Error::Other(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

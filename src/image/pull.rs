@@ -1,0 +1,355 @@
+//! Pull: resolve a reference at its registry, fetch the config, then download and unpack
+//! the missing layers in parallel (streamed: network -> digest check -> blob file and
+//! decompressor -> tar unpack), and record the image only when everything is in place.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::config::ImageConfig;
+use super::{Error, ImageRecord, ImageStore};
+use crate::error::Result;
+use crate::fsutil;
+use crate::overlay::{self, LayerStore};
+use crate::paths::Paths;
+use crate::registry::{Client, ClientOptions, Descriptor, Platform, Reference, RegistriesConf};
+
+/// How many layers download at once.
+const PARALLEL_LAYERS: usize = 3;
+
+pub struct PullRequest {
+    pub reference: String,
+    pub platform: Option<String>,
+    pub tls_verify: Option<bool>,
+}
+
+/// What happens to one layer, for the progress display.
+#[derive(Clone, Copy, Debug)]
+pub enum LayerEvent {
+    Waiting,
+    AlreadyExists,
+    Downloading { done: u64, total: u64 },
+    Extracting,
+    Complete,
+}
+
+/// Receives progress while a pull runs; implemented by the CLI.
+pub trait Progress: Sync {
+    /// Called once the manifest is known, before any layer event.
+    fn start(&self, reference: &Reference, layers: &[String]);
+    /// `layer` is the 12-character short digest of the layer blob.
+    fn layer(&self, layer: &str, event: LayerEvent);
+}
+
+pub struct PullOutcome {
+    /// Full name with tag or digest, as pulled.
+    pub reference: Reference,
+    /// The digest the reference resolved to (index or manifest).
+    pub digest: String,
+    pub id: String,
+    /// The tag already pointed at this image and every layer was present.
+    pub up_to_date: bool,
+}
+
+pub fn pull(
+    paths: &Paths,
+    conf: &RegistriesConf,
+    userxattr: bool,
+    req: &PullRequest,
+    progress: &dyn Progress,
+) -> Result<PullOutcome> {
+    let reference = Reference::parse(&req.reference, conf)?;
+    let platform = match &req.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let opts = ClientOptions {
+        tls_verify: req.tls_verify,
+        platform,
+        user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
+    };
+    let client = Client::new(paths, conf, &reference, opts)?;
+    let resolved = client.resolve(&reference.tag_or_digest())?;
+    let top_digest = resolved
+        .index
+        .as_ref()
+        .map(|i| i.digest.clone())
+        .unwrap_or_else(|| resolved.manifest.digest.clone());
+    let config = ImageConfig::parse(&resolved.config)
+        .map_err(|e| Error::Other(format!("{reference}: {e}")))?;
+    let descriptors = &resolved.parsed.layers;
+    if descriptors.len() != config.rootfs.diff_ids.len() {
+        return Err(Error::Other(format!(
+            "{reference}: manifest lists {} layers but its config lists {}",
+            descriptors.len(),
+            config.rootfs.diff_ids.len()
+        ))
+        .into());
+    }
+    let chain = overlay::chain_ids(&config.rootfs.diff_ids);
+    let images = ImageStore::open(&paths.root);
+    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let full_tag = reference.tag.as_ref().map(|t| format!("{}:{t}", reference.name()));
+    let repo_digest = format!("{}@{}", reference.name(), top_digest);
+
+    let known = images.load()?;
+    let present = chain.iter().all(|c| layers.exists(c));
+    if present {
+        if let Some(img) = known.iter().find(|i| i.id == resolved.config_digest) {
+            let tagged = full_tag.as_ref().is_none_or(|t| img.repo_tags.contains(t));
+            if tagged && img.repo_digests.contains(&repo_digest) {
+                return Ok(PullOutcome {
+                    reference,
+                    digest: top_digest,
+                    id: resolved.config_digest,
+                    up_to_date: true,
+                });
+            }
+        }
+    }
+
+    let short: Vec<String> = descriptors.iter().map(|d| short_digest(&d.digest)).collect();
+    progress.start(&reference, &short);
+    layers.clean_stale()?;
+    images.clean_stale();
+    let sizes = fetch_layers(&client, &images, &layers, descriptors, &config, &chain, progress)?;
+
+    images.write_blob(&resolved.config_digest, &resolved.config)?;
+    images.write_blob(&resolved.manifest.digest, &resolved.manifest.bytes)?;
+    if let Some(index) = &resolved.index {
+        images.write_blob(&index.digest, &index.bytes)?;
+    }
+    let record = ImageRecord {
+        id: resolved.config_digest.clone(),
+        manifest_digest: resolved.manifest.digest.clone(),
+        manifest_media_type: resolved.manifest.media_type.clone(),
+        repo_tags: full_tag.iter().cloned().collect(),
+        repo_digests: vec![repo_digest],
+        layers: chain,
+        layer_blobs: descriptors.iter().map(|d| d.digest.clone()).collect(),
+        size: sizes.iter().sum(),
+        created: config.created.clone(),
+        stored_at: now(),
+    };
+    images.update(|all| {
+        store_record(all, record);
+        Ok(())
+    })?;
+    Ok(PullOutcome {
+        reference,
+        digest: top_digest,
+        id: resolved.config_digest,
+        up_to_date: false,
+    })
+}
+
+/// Put `record` into the list: its tags move to it from any other image, and an image with
+/// the same ID is merged rather than duplicated.
+pub fn store_record(all: &mut Vec<ImageRecord>, record: ImageRecord) {
+    for img in all.iter_mut() {
+        if img.id != record.id {
+            img.repo_tags.retain(|t| !record.repo_tags.contains(t));
+        }
+    }
+    match all.iter_mut().find(|i| i.id == record.id) {
+        Some(existing) => {
+            for t in record.repo_tags {
+                if !existing.repo_tags.contains(&t) {
+                    existing.repo_tags.push(t);
+                }
+            }
+            for d in record.repo_digests {
+                if !existing.repo_digests.contains(&d) {
+                    existing.repo_digests.push(d);
+                }
+            }
+            existing.layers = record.layers;
+            existing.layer_blobs = record.layer_blobs;
+            existing.size = record.size;
+        }
+        None => all.push(record),
+    }
+}
+
+/// Download and unpack every missing layer, `PARALLEL_LAYERS` at a time. Returns each
+/// layer's unpacked size.
+fn fetch_layers(
+    client: &Client,
+    images: &ImageStore,
+    layers: &LayerStore,
+    descriptors: &[Descriptor],
+    config: &ImageConfig,
+    chain: &[String],
+    progress: &dyn Progress,
+) -> Result<Vec<u64>> {
+    let sizes = Mutex::new(vec![0u64; descriptors.len()]);
+    let first_error: Mutex<Option<crate::error::Error>> = Mutex::new(None);
+    let next = AtomicUsize::new(0);
+    for d in descriptors {
+        progress.layer(&short_digest(&d.digest), LayerEvent::Waiting);
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL_LAYERS.min(descriptors.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= descriptors.len() || lock(&first_error).is_some() {
+                    break;
+                }
+                let parent = if i == 0 { None } else { Some(chain[i - 1].as_str()) };
+                let job = LayerJob {
+                    desc: &descriptors[i],
+                    diff_id: &config.rootfs.diff_ids[i],
+                    chain_id: &chain[i],
+                    parent,
+                };
+                match job.run(client, images, layers, progress) {
+                    Ok(size) => lock(&sizes)[i] = size,
+                    Err(e) => {
+                        lock(&first_error).get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = lock(&first_error).take() {
+        return Err(e);
+    }
+    let sizes = lock(&sizes).clone();
+    Ok(sizes)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+struct LayerJob<'a> {
+    desc: &'a Descriptor,
+    diff_id: &'a str,
+    chain_id: &'a str,
+    parent: Option<&'a str>,
+}
+
+impl LayerJob<'_> {
+    fn run(
+        &self,
+        client: &Client,
+        images: &ImageStore,
+        layers: &LayerStore,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        let short = short_digest(&self.desc.digest);
+        if layers.exists(self.chain_id) {
+            progress.layer(&short, LayerEvent::AlreadyExists);
+            return Ok(layers.info(self.chain_id)?.size);
+        }
+        let size = if images.has_blob(&self.desc.digest) {
+            self.unpack_local(images, layers, &short, progress)?
+        } else {
+            self.download(client, images, layers, &short, progress)?
+        };
+        progress.layer(&short, LayerEvent::Complete);
+        Ok(size)
+    }
+
+    /// The compressed blob is already here (an earlier pull stored it, then stopped).
+    fn unpack_local(
+        &self,
+        images: &ImageStore,
+        layers: &LayerStore,
+        short: &str,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        let path = images.blob_path(&self.desc.digest);
+        let file = File::open(&path).map_err(|e| Error::io("cannot open blob", &path, e))?;
+        progress.layer(short, LayerEvent::Extracting);
+        let mut tar = overlay::decompress(Box::new(BufReader::with_capacity(1 << 18, file)))?;
+        Ok(layers.unpack(self.chain_id, self.diff_id, self.parent, &mut tar)?.size)
+    }
+
+    /// Stream the blob from the registry into its blob file and the unpacker at once.
+    fn download(
+        &self,
+        client: &Client,
+        images: &ImageStore,
+        layers: &LayerStore,
+        short: &str,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        let total = self.desc.size;
+        let report = short.to_string();
+        let progress_ref: &dyn Progress = progress;
+        let reader = client.blob_reader(&self.desc.digest, total)?;
+        let blob_path = images.blob_path(&self.desc.digest);
+        if let Some(dir) = blob_path.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+        }
+        let temp = fsutil::temp_sibling(&blob_path);
+        let file = File::create(&temp).map_err(|e| Error::io("cannot create", &temp, e))?;
+        let mut tee = Tee {
+            inner: reader,
+            out: file,
+            done: 0,
+            total,
+            report: &|done| progress_ref.layer(&report, LayerEvent::Downloading { done, total }),
+        };
+        let result = (|| -> Result<u64> {
+            let info = {
+                let buffered = BufReader::with_capacity(1 << 18, &mut tee);
+                let mut tar = overlay::decompress(Box::new(buffered))?;
+                layers.unpack(self.chain_id, self.diff_id, self.parent, &mut tar)?
+            };
+            // The decompressor may stop before the blob's last bytes; read them so the
+            // digest of the whole blob is checked before it is kept.
+            if let Err(e) = io::copy(&mut tee, &mut io::sink()) {
+                let _ = layers.remove(self.chain_id);
+                return Err(Error::Other(format!("layer {}: {e}", self.desc.digest)).into());
+            }
+            tee.out
+                .flush()
+                .and_then(|_| tee.out.sync_all())
+                .and_then(|_| fs::rename(&temp, &blob_path))
+                .map_err(|e| Error::io("cannot store blob", &blob_path, e))?;
+            Ok(info.size)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+}
+
+/// Copies what it reads into `out` (the blob file) and reports progress.
+struct Tee<'a, R> {
+    inner: R,
+    out: File,
+    done: u64,
+    total: u64,
+    report: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        let before = self.done;
+        self.done += n as u64;
+        // Report about every 512 KiB, and at the end.
+        if n > 0 && (self.done >> 19 != before >> 19 || self.done == self.total) {
+            (self.report)(self.done);
+        }
+        Ok(n)
+    }
+}
+
+pub fn short_digest(digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    hex.chars().take(12).collect()
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
