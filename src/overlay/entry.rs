@@ -46,11 +46,12 @@ impl Meta {
     /// Read the header and the PAX records (which override the header's numbers when present).
     pub fn read<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Meta> {
         let header = entry.header();
-        let mtime_secs = header.mtime()?;
+        let old = header.as_old();
+        let mtime_secs = or_blank(header.mtime(), &old.mtime)?;
         let mut meta = Meta {
-            mode: header.mode()? & 0o7777,
-            uid: header.uid()?,
-            gid: header.gid()?,
+            mode: or_blank(header.mode().map(u64::from), &old.mode)? as u32 & 0o7777,
+            uid: or_blank(header.uid(), &old.uid)?,
+            gid: or_blank(header.gid(), &old.gid)?,
             atime: TimeSpec::new(mtime_secs as i64, 0),
             mtime: TimeSpec::new(mtime_secs as i64, 0),
             xattrs: Vec::new(),
@@ -76,6 +77,13 @@ impl Meta {
             }
         }
         meta.atime = atime.unwrap_or(meta.mtime);
+        // (uid_t)-1 means "leave unchanged" to chown, and larger values would wrap.
+        if meta.uid >= u64::from(u32::MAX) || meta.gid >= u64::from(u32::MAX) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("owner {}:{} is out of range", meta.uid, meta.gid),
+            ));
+        }
         Ok(meta)
     }
 
@@ -148,6 +156,14 @@ impl Meta {
             )?,
         }
         Ok(())
+    }
+}
+
+/// Some writers leave numeric fields blank; like Go's archive/tar, read those as 0.
+fn or_blank(parsed: io::Result<u64>, raw: &[u8]) -> io::Result<u64> {
+    match parsed {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        other => other,
     }
 }
 

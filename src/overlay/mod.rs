@@ -14,6 +14,8 @@ mod tests_hostile;
 #[cfg(test)]
 mod tests_kit;
 #[cfg(test)]
+mod tests_rootless;
+#[cfg(test)]
 mod tests_store;
 #[cfg(test)]
 mod tests_unpack;

@@ -163,7 +163,7 @@ impl LayerStore {
         sync_tree(&diff);
         write_json_atomic(&tmp.join("layer.json"), &info)
             .map_err(|e| fail(format!("writing layer.json: {e}")))?;
-        let dest = self.layers().join(&want_dir(chain_id));
+        let dest = self.layer_dir(chain_id).ok_or_else(|| invalid(chain_id))?;
         fs::rename(tmp, &dest).map_err(|e| io_error("moving layer into", &dest, e))?;
         Ok(info)
     }
@@ -171,8 +171,8 @@ impl LayerStore {
     /// Remove a layer; missing is fine. Renamed to a trash name first, so a half-removed layer
     /// never looks whole to `exists`.
     pub fn remove(&self, chain_id: &str) -> Result<(), Error> {
-        let dir = self.layer_dir(chain_id).ok_or_else(|| invalid(chain_id))?;
-        let hex_id = want_dir(chain_id);
+        let hex_id = digest_hex(chain_id).ok_or_else(|| invalid(chain_id))?;
+        let dir = self.layers().join(hex_id);
         let lock_path = self.dir.join("locks").join(format!("{hex_id}.lock"));
         let _lock = Lock::exclusive(&lock_path).map_err(|e| io_error("locking", &lock_path, e))?;
         let trash = self
@@ -221,10 +221,6 @@ fn stale_owner(name: &str) -> Option<i32> {
 
 fn pid_alive(pid: i32) -> bool {
     !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
-}
-
-fn want_dir(chain_id: &str) -> String {
-    digest_hex(chain_id).unwrap_or(".invalid").to_string()
 }
 
 fn remove_tree(path: &Path) -> io::Result<()> {

@@ -233,3 +233,35 @@ fn device_nodes_and_fifos() {
         .is_fifo());
     assert!(info.skipped.is_empty());
 }
+
+#[test]
+fn long_names_and_bad_owners() {
+    let fx = Fixture::new("long");
+    let long = format!("{}/{}", "d".repeat(120), "f".repeat(120));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(2);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, &long, &b"ok"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let info = fx.unpack(&tar).unwrap();
+    assert_eq!(
+        fs::read(fx.store.diff_dir(&info.chain_id).join(&long)).unwrap(),
+        b"ok"
+    );
+
+    let pax = vec![("uid".to_string(), b"4294967295".to_vec())];
+    let tar = Tar::new()
+        .add(E {
+            path: "f",
+            pax,
+            ..E::default()
+        })
+        .finish();
+    let err = fx.unpack(&tar).unwrap_err().to_string();
+    assert!(
+        err.contains(r#"entry "f": owner 4294967295:0 is out of range"#),
+        "{err}"
+    );
+}
