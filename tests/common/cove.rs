@@ -451,7 +451,8 @@ impl Out {
         self
     }
 
-    /// Exit 125 and stderr exactly one line `Error: ...` containing `fragment` (any case).
+    /// Exit 125 and stderr exactly one line `Error: ...` containing `fragment` (any case;
+    /// `a|b` accepts either alternative, `""` anything).
     pub fn assert_err_line(&self, fragment: &str) -> &Self {
         self.assert_code(125);
         let lines: Vec<&str> = self.stderr.lines().collect();
@@ -459,8 +460,11 @@ impl Out {
             lines.len() == 1 && lines[0].starts_with("Error: "),
             "expected one `Error: ` line on stderr: {self}"
         );
+        let line = lines[0].to_lowercase();
         assert!(
-            lines[0].to_lowercase().contains(&fragment.to_lowercase()),
+            fragment
+                .split('|')
+                .any(|f| line.contains(&f.to_lowercase())),
             "expected the error to mention {fragment:?}: {self}"
         );
         self

@@ -12,6 +12,7 @@
 
 pub mod cove;
 pub mod fixtures;
+pub mod fsx;
 pub mod http;
 pub mod layout;
 pub mod proxy;
