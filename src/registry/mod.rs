@@ -1,13 +1,76 @@
-//! registry (being written).
+//! Registry client: references (docker's normalisation), registries.conf, auth, manifests with
+//! platform choice, and streamed, digest-checked, resumable blob downloads.
+
+mod auth;
+mod blob;
+mod client;
+#[cfg(test)]
+mod client_tests;
+mod config;
+mod manifest;
+mod platform;
+mod reference;
+#[cfg(test)]
+mod testserver;
+mod transport;
 
 use std::fmt;
 
+pub use auth::{base64_decode, base64_encode, parse_challenges, Challenge, Credentials};
+pub use blob::BlobReader;
+pub use client::{Client, ClientOptions, ResolvedImage};
+pub use config::{Mirror, RegistriesConf, Registry};
+pub use manifest::*;
+pub use platform::Platform;
+pub use reference::{is_valid_digest, sha256_digest, Reference};
+
+/// What went wrong, for callers that react differently (e.g. "not found" vs "unreachable").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The image reference does not parse.
+    InvalidReference,
+    /// registries.conf or an auth file is malformed, or the registry is blocked.
+    Config,
+    /// The manifest, tag or blob does not exist.
+    NotFound,
+    /// Authentication failed or access was denied.
+    Denied,
+    /// The registry could not be reached or the connection failed.
+    Network,
+    /// The registry answered with something invalid (bad digest, too large, bad JSON).
+    InvalidData,
+    /// The content is valid but cove cannot use it (schema 1, no matching platform).
+    Unsupported,
+    /// Any other failure reported by the registry.
+    Other,
+}
+
 #[derive(Debug)]
-pub struct Error(pub String);
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
