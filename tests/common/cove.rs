@@ -16,12 +16,14 @@ use serde_json::Value;
 
 use super::users::{nosub_user, test_user, User};
 
-/// Who runs cove: root, `covetest` (subuid range) or `covenosub` (no range).
+/// Who runs cove: root, `covetest` (subuid range), `covenosub` (no range), or whoever runs
+/// the tests (for commands that need no privilege: help, version, completion).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Who {
     Root,
     Rootless,
     NoSubuid,
+    Caller,
 }
 
 /// A copy of the binary under test in a 0755 dir, since the repo may not be readable by the
@@ -70,13 +72,22 @@ pub struct Cove {
 
 impl Cove {
     pub fn new(who: Who) -> Cove {
-        super::require_root("running cove as root and as test users");
+        if who != Who::Caller {
+            super::require_root("running cove as root and as test users");
+        }
         let user = match who {
-            Who::Root => None,
+            Who::Root | Who::Caller => None,
             Who::Rootless => Some(test_user().clone()),
             Who::NoSubuid => Some(nosub_user().clone()),
         };
-        let (uid, gid) = user.as_ref().map_or((0, 0), |u| (u.uid, u.gid));
+        let (uid, gid) = match (who, &user) {
+            (Who::Caller, _) => (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ),
+            (_, Some(u)) => (u.uid, u.gid),
+            (_, None) => (0, 0),
+        };
         let dir = super::unique_dir("t");
         let sub = |n: &str| dir.join(n);
         let c = Cove {
@@ -319,7 +330,7 @@ impl Run<'_> {
             ),
             ("XDG_DATA_HOME".into(), c.data_home.display().to_string()),
         ];
-        if c.who == Who::Root {
+        if c.uid == 0 {
             env.push((
                 "CONTAINERS_REGISTRIES_CONF".into(),
                 c.registries_conf_path().display().to_string(),
