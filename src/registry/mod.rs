@@ -12,6 +12,7 @@ mod platform;
 mod reference;
 #[cfg(test)]
 mod testserver;
+mod token;
 mod transport;
 
 use std::fmt;

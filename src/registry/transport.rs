@@ -5,18 +5,15 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 
 use super::auth::{parse_challenges, Challenge, Credentials};
-use super::config::is_loopback;
+use super::token::fetch_token;
 use super::{Error, ErrorKind, Reference};
 
-const MAX_TOKEN_BYTES: u64 = 1 << 20;
 const MAX_ERROR_BODY: u64 = 64 << 10;
-/// Tokens without `expires_in` live 60 s (the distribution spec's default and minimum).
-const MIN_TOKEN_LIFE: u64 = 60;
 
 /// One place the repository can be fetched from: a mirror or the registry itself.
 pub(crate) struct Endpoint {
@@ -228,7 +225,7 @@ impl Transport {
         let bearer = challenges.iter().find(|c| c.scheme == "bearer");
         let basic = challenges.iter().find(|c| c.scheme == "basic");
         let entry = if let Some(ch) = bearer {
-            let (header, life) = self.fetch_token(ep, ch)?;
+            let (header, life) = fetch_token(&self.agent, ep, ch)?;
             CachedAuth::Bearer {
                 header,
                 until: Instant::now() + life,
@@ -244,105 +241,6 @@ impl Transport {
         let mut cache = self.auth.lock().unwrap_or_else(|p| p.into_inner());
         cache.insert(ep.host.clone(), entry);
         Ok(())
-    }
-
-    fn fetch_token(&self, ep: &Endpoint, ch: &Challenge) -> Result<(String, Duration), Failure> {
-        let realm = ch.params.get("realm").map(String::as_str).unwrap_or("");
-        let realm_host = realm
-            .strip_prefix("https://")
-            .or_else(|| realm.strip_prefix("http://"))
-            .map(|r| r.split(['/', '?']).next().unwrap_or(r));
-        let Some(realm_host) = realm_host.filter(|h| !h.is_empty()) else {
-            return Err(Failure::Worded(Error::new(
-                ErrorKind::Denied,
-                format!(
-                    "registry {} sent an unusable auth challenge (realm {realm:?})",
-                    ep.host
-                ),
-            )));
-        };
-        let scope = ch
-            .params
-            .get("scope")
-            .cloned()
-            .unwrap_or_else(|| format!("repository:{}:pull", ep.repo));
-        let mut req = self.agent.get(realm).query("scope", &scope);
-        if let Some(service) = ch.params.get("service") {
-            req = req.query("service", service);
-        }
-        // Credentials go over TLS, or over plain HTTP only to the registry itself or loopback.
-        let may_send_creds =
-            realm.starts_with("https://") || realm_host == ep.host || is_loopback(realm_host);
-        let creds = ep.creds.as_ref().filter(|_| may_send_creds);
-        if let Some(c) = creds {
-            req = req.set("Authorization", &c.basic_header());
-        }
-        let resp = match req.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(401 | 403, _)) if creds.is_some() => {
-                return Err(Failure::Worded(Error::new(
-                    ErrorKind::Denied,
-                    format!(
-                        "unauthorized: incorrect username or password for {}",
-                        ep.host
-                    ),
-                )));
-            }
-            Err(ureq::Error::Status(401 | 403, _)) => return Err(denied_status()),
-            Err(ureq::Error::Status(code, resp)) => {
-                return Err(Failure::Worded(Error::new(
-                    ErrorKind::Other,
-                    format!(
-                        "cannot get a token from {realm_host}: {code} {}",
-                        resp.status_text()
-                    ),
-                )))
-            }
-            Err(ureq::Error::Transport(t)) => {
-                return Err(Failure::Worded(Error::new(
-                    ErrorKind::Network,
-                    format!(
-                        "cannot reach auth server {realm_host}: {}",
-                        transport_detail(&t)
-                    ),
-                )))
-            }
-        };
-        #[derive(Deserialize)]
-        struct TokenReply {
-            #[serde(default)]
-            token: Option<String>,
-            #[serde(default)]
-            access_token: Option<String>,
-            #[serde(default)]
-            expires_in: Option<u64>,
-        }
-        let bad = |why: &str| {
-            Failure::Worded(Error::new(
-                ErrorKind::InvalidData,
-                format!("auth server {realm_host} sent an unusable token reply: {why}"),
-            ))
-        };
-        let mut body = Vec::new();
-        resp.into_reader()
-            .take(MAX_TOKEN_BYTES + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| bad(&e.to_string()))?;
-        if body.len() as u64 > MAX_TOKEN_BYTES {
-            return Err(bad("larger than 1 MiB"));
-        }
-        let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| bad(&e.to_string()))?;
-        let token = reply
-            .token
-            .filter(|t| !t.is_empty())
-            .or(reply.access_token.filter(|t| !t.is_empty()))
-            .ok_or_else(|| bad("no token in it"))?;
-        let life = reply
-            .expires_in
-            .unwrap_or(MIN_TOKEN_LIFE)
-            .max(MIN_TOKEN_LIFE);
-        // Renew a little early so a token does not expire in flight.
-        Ok((format!("Bearer {token}"), Duration::from_secs(life - 5)))
     }
 
     /// Turn a failure into the message docker would print.
@@ -401,7 +299,7 @@ impl Transport {
     }
 }
 
-fn denied_status() -> Failure {
+pub(crate) fn denied_status() -> Failure {
     Failure::Status {
         code: 401,
         text: "Unauthorized".into(),
