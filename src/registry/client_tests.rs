@@ -71,6 +71,7 @@ fn blob_good_with_progress() {
         server.requests()[0].path,
         format!("/v2/test/img/blobs/{digest}")
     );
+    assert!(server.requests().iter().all(|r| r.method == "GET"));
 }
 
 #[test]
