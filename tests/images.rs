@@ -72,7 +72,7 @@ fn quiet_digests_no_trunc(who: Who) {
     assert_eq!(nt.table()[1][2], f.busybox.config_digest, "{nt}");
     assert_eq!(
         lines(&c, &["images", "-q", "--no-trunc"]),
-        [f.busybox.config_digest.clone()]
+        [f.busybox.config_digest.as_str()]
     );
     let d = c.run(&["images", "--digests"]);
     d.assert_ok();

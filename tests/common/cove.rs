@@ -496,7 +496,7 @@ impl Out {
 
     /// Rows of a table as whitespace-split columns (header included).
     pub fn table(&self) -> Vec<Vec<String>> {
-        self.stdout.lines().map(|l| split_columns(l)).collect()
+        self.stdout.lines().map(split_columns).collect()
     }
 }
 

@@ -242,18 +242,16 @@ fn handle(st: &State, client: TcpStream) -> std::io::Result<()> {
                 return Ok(());
             }
         }
-        Mode::BasicAuth { user, pass } => {
-            if !basic_ok(&req, user, pass) {
-                record(st, &req, &method, &path, 401);
-                let chal = r#"Basic realm="cove-test""#.to_string();
-                respond(
-                    &mut client,
-                    401,
-                    &[("WWW-Authenticate", chal)],
-                    UNAUTHORIZED,
-                );
-                return Ok(());
-            }
+        Mode::BasicAuth { user, pass } if !basic_ok(&req, user, pass) => {
+            record(st, &req, &method, &path, 401);
+            let chal = r#"Basic realm="cove-test""#.to_string();
+            respond(
+                &mut client,
+                401,
+                &[("WWW-Authenticate", chal)],
+                UNAUTHORIZED,
+            );
+            return Ok(());
         }
         _ => {}
     }
