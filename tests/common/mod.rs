@@ -15,12 +15,14 @@ pub mod fixtures;
 pub mod fsx;
 pub mod http;
 pub mod layout;
+pub mod out;
 pub mod proxy;
 pub mod registry;
 pub mod users;
 
-pub use cove::{Cove, Out, Who};
+pub use cove::{Cove, Who};
 pub use fixtures::{fixtures, remote_digests, Fixtures, Image};
+pub use out::Out;
 pub use proxy::{Mode, Proxy};
 pub use registry::registry;
 pub use users::{nosub_user, test_user, User};
