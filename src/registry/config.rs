@@ -91,7 +91,11 @@ impl RegistriesConf {
     /// `registries.conf.d/` (in name order, later ones win). No file means the defaults.
     pub fn load(paths: &Paths) -> Result<RegistriesConf, Error> {
         let mut conf = RegistriesConf::default();
-        let Some(main) = paths.config_file(CONF_NAME) else {
+        // Like podman, CONTAINERS_REGISTRIES_CONF names the file outright.
+        let named = std::env::var_os("CONTAINERS_REGISTRIES_CONF")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let Some(main) = named.or_else(|| paths.config_file(CONF_NAME)) else {
             return Ok(conf);
         };
         conf.merge(parse_file(&main)?);
