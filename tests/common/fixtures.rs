@@ -390,7 +390,9 @@ fn hostile_images(lay: &Layout, sentinel: &std::path::Path) -> Vec<Hostile> {
 
 fn push(lay_dir: &std::path::Path, src_ref: &str, dst: &str, all: bool) {
     let mut c = Command::new("skopeo");
+    // No signature policy matters for our own fixtures on a loopback registry.
     c.args([
+        "--insecure-policy",
         "copy",
         "--quiet",
         "--preserve-digests",

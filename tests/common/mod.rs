@@ -8,6 +8,9 @@
 //! i.e. when the test process is gone for any reason. The watchdog and the registry share
 //! their own process group; as a second line of defence each run writes `registry.pid`, and
 //! the next run kills any registry (and removes any run dir) whose test process has died.
+//!
+//! Each `Cove` removes its private dirs when dropped; set `COVE_TEST_KEEP=1` to keep those of
+//! failing tests for a look (they are under the run dir, reaped by the next run).
 #![allow(dead_code, unused_imports)]
 
 pub mod cove;
