@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::fsutil;
 use crate::overlay::{self, LayerStore};
 use crate::paths::Paths;
-use crate::registry::{Client, ClientOptions, Descriptor, Platform, Reference, RegistriesConf};
+use crate::registry::{
+    layer_compression, Client, ClientOptions, Descriptor, Platform, Reference, RegistriesConf,
+};
 
 /// How many layers download at once.
 const PARALLEL_LAYERS: usize = 3;
@@ -47,7 +49,6 @@ pub struct PullOutcome {
     pub reference: Reference,
     /// The digest the reference resolved to (index or manifest).
     pub digest: String,
-    pub id: String,
     /// The tag already pointed at this image and every layer was present.
     pub up_to_date: bool,
 }
@@ -70,7 +71,10 @@ pub fn pull(
         user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
     };
     let client = Client::new(paths, conf, &reference, opts)?;
-    let resolved = client.resolve(&reference.tag_or_digest())?;
+    let images = ImageStore::open(&paths.root);
+    let resolved = client.resolve_cached(&reference.tag_or_digest(), &|digest| {
+        images.read_blob(digest).ok()
+    })?;
     let top_digest = resolved
         .index
         .as_ref()
@@ -87,10 +91,13 @@ pub fn pull(
         ))
         .into());
     }
+    check_layer_types(&reference, descriptors)?;
     let chain = overlay::chain_ids(&config.rootfs.diff_ids);
-    let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
-    let full_tag = reference.tag.as_ref().map(|t| format!("{}:{t}", reference.name()));
+    let full_tag = reference
+        .tag
+        .as_ref()
+        .map(|t| format!("{}:{t}", reference.name()));
     let repo_digest = format!("{}@{}", reference.name(), top_digest);
 
     let known = images.load()?;
@@ -102,18 +109,28 @@ pub fn pull(
                 return Ok(PullOutcome {
                     reference,
                     digest: top_digest,
-                    id: resolved.config_digest,
                     up_to_date: true,
                 });
             }
         }
     }
 
-    let short: Vec<String> = descriptors.iter().map(|d| short_digest(&d.digest)).collect();
+    let short: Vec<String> = descriptors
+        .iter()
+        .map(|d| short_digest(&d.digest))
+        .collect();
     progress.start(&reference, &short);
     layers.clean_stale()?;
     images.clean_stale();
-    let sizes = fetch_layers(&client, &images, &layers, descriptors, &config, &chain, progress)?;
+    let sizes = fetch_layers(
+        &client,
+        &images,
+        &layers,
+        descriptors,
+        &config,
+        &chain,
+        progress,
+    )?;
 
     images.write_blob(&resolved.config_digest, &resolved.config)?;
     images.write_blob(&resolved.manifest.digest, &resolved.manifest.bytes)?;
@@ -139,9 +156,24 @@ pub fn pull(
     Ok(PullOutcome {
         reference,
         digest: top_digest,
-        id: resolved.config_digest,
         up_to_date: false,
     })
+}
+
+/// Refuse, before any download, a layer that is not a tar (plain, gzip or zstd): the
+/// decompressor would otherwise guess at an encrypted or foreign-format blob.
+fn check_layer_types(reference: &Reference, descriptors: &[Descriptor]) -> Result<()> {
+    match descriptors
+        .iter()
+        .find(|d| layer_compression(&d.media_type).is_none())
+    {
+        Some(d) => Err(Error::Other(format!(
+            "{reference}: layer {} has unsupported media type {:?}",
+            d.digest, d.media_type
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// Put `record` into the list: its tags move to it from any other image, and an image with
@@ -196,7 +228,11 @@ fn fetch_layers(
                 if i >= descriptors.len() || lock(&first_error).is_some() {
                     break;
                 }
-                let parent = if i == 0 { None } else { Some(chain[i - 1].as_str()) };
+                let parent = if i == 0 {
+                    None
+                } else {
+                    Some(chain[i - 1].as_str())
+                };
                 let job = LayerJob {
                     desc: &descriptors[i],
                     diff_id: &config.rootfs.diff_ids[i],
@@ -264,7 +300,9 @@ impl LayerJob<'_> {
         let file = File::open(&path).map_err(|e| Error::io("cannot open blob", &path, e))?;
         progress.layer(short, LayerEvent::Extracting);
         let mut tar = overlay::decompress(Box::new(BufReader::with_capacity(1 << 18, file)))?;
-        Ok(layers.unpack(self.chain_id, self.diff_id, self.parent, &mut tar)?.size)
+        Ok(layers
+            .unpack(self.chain_id, self.diff_id, self.parent, &mut tar)?
+            .size)
     }
 
     /// Stream the blob from the registry into its blob file and the unpacker at once.
@@ -352,4 +390,46 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_media_types_are_checked_before_download() {
+        let reference = Reference::parse("busybox", &RegistriesConf::default()).unwrap();
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let desc = |media_type: &str| Descriptor {
+            media_type: media_type.to_string(),
+            digest: digest.clone(),
+            size: 1,
+            platform: None,
+            annotations: None,
+            urls: None,
+        };
+        let known = [
+            "application/vnd.oci.image.layer.v1.tar",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        ];
+        let all: Vec<Descriptor> = known.iter().map(|m| desc(m)).collect();
+        assert!(check_layer_types(&reference, &all).is_ok());
+
+        let bad = [
+            desc(known[1]),
+            desc("application/vnd.oci.image.layer.v1.tar+gzip+encrypted"),
+        ];
+        let e = check_layer_types(&reference, &bad).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "docker.io/library/busybox:latest: layer {digest} has unsupported media type \
+                 \"application/vnd.oci.image.layer.v1.tar+gzip+encrypted\""
+            )
+        );
+        assert!(check_layer_types(&reference, &[desc("")]).is_err());
+    }
 }

@@ -86,18 +86,21 @@ impl Client {
         };
         // `rest` is the part of the name below the matching registries.conf prefix; a mirror
         // or a rewritten location serves it under its own path.
+        // A missing location means the prefix itself; a wildcard prefix covers whole hosts, so
+        // its mirrors serve what follows the host (its location is not applied).
         let entry = conf.find(&name);
         let (prefix_len, location) = match entry {
-            Some(r) if !r.location.is_empty() && r.prefix.is_some() => {
-                let p = r.prefix.as_deref().unwrap_or_default();
+            Some(r) => {
+                let p = r.prefix.as_deref().unwrap_or(&r.location);
                 if p.starts_with("*.") {
-                    (0, None)
+                    (location_host(&name).len(), None)
+                } else if r.location.is_empty() || r.location == p {
+                    (p.len(), None)
                 } else {
                     (p.len(), Some(r.location.as_str()))
                 }
             }
-            Some(r) if !r.location.is_empty() => (r.location.len(), None),
-            _ => (0, None),
+            None => (0, None),
         };
         let rest = &name[prefix_len.min(name.len())..];
         let split = |full: &str| -> (String, String) {
@@ -206,6 +209,16 @@ impl Client {
 
     /// The image manifest for this client's platform, and its config blob.
     pub fn resolve(&self, tag_or_digest: &str) -> Result<ResolvedImage, Error> {
+        self.resolve_cached(tag_or_digest, &|_| None)
+    }
+
+    /// `resolve`, but the config is taken from `cached` when it has a copy whose digest checks
+    /// out, so a re-pull of a present image fetches manifests only.
+    pub fn resolve_cached(
+        &self,
+        tag_or_digest: &str,
+        cached: &dyn Fn(&str) -> Option<Vec<u8>>,
+    ) -> Result<ResolvedImage, Error> {
         let what = self.what(tag_or_digest);
         let top = self.manifest(tag_or_digest)?;
         let (index, manifest, parsed) = match parse_manifest(&top.bytes, &top.media_type, &what)? {
@@ -250,7 +263,10 @@ impl Client {
                 format!("image config of {what} is larger than 8 MiB"),
             ));
         }
-        let config = self.blob_bytes(&config_digest, MAX_CONFIG_BYTES)?;
+        let config = match cached(&config_digest) {
+            Some(bytes) if sha256_digest(&bytes) == config_digest => bytes,
+            _ => self.blob_bytes(&config_digest, MAX_CONFIG_BYTES)?,
+        };
         if config.len() as u64 != parsed.config.size {
             return Err(Error::new(
                 ErrorKind::InvalidData,
