@@ -7,10 +7,6 @@ use crate::{image, overlay, registry, sandbox};
 
 /// Exit code for a failure of cove itself (docker's and podman's 125).
 pub const EXIT_ENGINE: i32 = 125;
-/// Exit code when the container command exists but cannot be invoked.
-pub const EXIT_CANNOT_INVOKE: i32 = 126;
-/// Exit code when the container command is not found.
-pub const EXIT_NOT_FOUND: i32 = 127;
 
 #[derive(Debug)]
 pub enum Error {

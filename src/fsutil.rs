@@ -53,11 +53,6 @@ impl Lock {
         Self::take(path, FlockArg::LockExclusive)
     }
 
-    /// Block until a shared lock on `path` is ours.
-    pub fn shared(path: &Path) -> io::Result<Lock> {
-        Self::take(path, FlockArg::LockShared)
-    }
-
     fn take(path: &Path, arg: FlockArg) -> io::Result<Lock> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;

@@ -35,9 +35,11 @@ impl Paths {
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        let owned_runtime_dir = runtime_dir
-            .clone()
-            .filter(|d| std::fs::metadata(d).map(|m| m.uid() == uid).unwrap_or(false));
+        let owned_runtime_dir = runtime_dir.clone().filter(|d| {
+            std::fs::metadata(d)
+                .map(|m| m.uid() == uid)
+                .unwrap_or(false)
+        });
 
         if !rootless {
             return Ok(Paths {
@@ -98,7 +100,10 @@ impl Paths {
 
     /// The first existing file named `name` in the config directories, most specific first.
     pub fn config_file(&self, name: &str) -> Option<PathBuf> {
-        self.config_dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
+        self.config_dirs
+            .iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
     }
 
     /// cove's own writable config directory (`~/.config/cove`, or `/etc/cove` as root).

@@ -6,7 +6,6 @@ use super::progress::PullDisplay;
 use super::Context;
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
-use crate::image::lookup::familiar;
 use crate::image::pull::{self, PullRequest};
 use crate::image::{remove as rm, ImageStore};
 use crate::overlay::LayerStore;
@@ -101,10 +100,21 @@ pub fn pull(ctx: &Context, args: PullArgs) -> Result<i32> {
 
 fn all_tags(paths: &Paths, conf: &RegistriesConf, args: &PullArgs) -> Result<Vec<String>> {
     let reference = Reference::parse(&args.name, conf)?;
-    if reference.digest.is_some() || args.name.rsplit('/').next().is_some_and(|l| l.contains(':')) {
+    if reference.digest.is_some()
+        || args
+            .name
+            .rsplit('/')
+            .next()
+            .is_some_and(|l| l.contains(':'))
+    {
         return Err(Error::msg("tag can't be used with --all-tags/-a"));
     }
-    let client = Client::new(paths, conf, &reference, client_options(args.tls_verify, None)?)?;
+    let client = Client::new(
+        paths,
+        conf,
+        &reference,
+        client_options(args.tls_verify, None)?,
+    )?;
     let mut tags = client.tags()?;
     tags.sort();
     Ok(tags
@@ -182,7 +192,9 @@ pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
     let conf = RegistriesConf::load(&paths)?;
     let target = Reference::parse(&args.target, &conf)?;
     if target.digest.is_some() {
-        return Err(Error::msg("refusing to create a tag with a digest reference"));
+        return Err(Error::msg(
+            "refusing to create a tag with a digest reference",
+        ));
     }
     let full = format!(
         "{}:{}",
@@ -286,16 +298,15 @@ pub fn manifest(ctx: &Context, cmd: ManifestCommand) -> Result<i32> {
     let paths = ctx.paths()?;
     let conf = RegistriesConf::load(&paths)?;
     let reference = Reference::parse(&args.name, &conf)?;
-    let tls = if args.insecure { Some(false) } else { args.tls_verify };
+    let tls = if args.insecure {
+        Some(false)
+    } else {
+        args.tls_verify
+    };
     let client = Client::new(&paths, &conf, &reference, client_options(tls, None)?)?;
     let raw = client.manifest(&reference.tag_or_digest())?;
     let value: serde_json::Value = serde_json::from_slice(&raw.bytes)
         .map_err(|e| Error::msg(format!("{reference}: manifest is not JSON: {e}")))?;
     println!("{}", super::inspect::json_indent(&value));
     Ok(0)
-}
-
-/// The short name shown for an image tag.
-pub fn show_name(full: &str) -> String {
-    familiar(full)
 }

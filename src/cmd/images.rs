@@ -49,7 +49,11 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     let paths = ctx.paths()?;
     let store = ImageStore::open(&paths.root);
     let mut images = store.load()?;
-    images.sort_by(|a, b| created(b).cmp(&created(a)).then(b.stored_at.cmp(&a.stored_at)));
+    images.sort_by(|a, b| {
+        created(b)
+            .cmp(&created(a))
+            .then(b.stored_at.cmp(&a.stored_at))
+    });
     let filters = Filters::parse(&args.filter, &images, &paths)?;
     let fmt = format::parse_format(args.format.as_deref()).map_err(Error::msg)?;
 
@@ -75,7 +79,10 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
         return Ok(0);
     }
     let now = now();
-    let values: Vec<Value> = rows.iter().map(|r| row_value(r, args.no_trunc, now)).collect();
+    let values: Vec<Value> = rows
+        .iter()
+        .map(|r| row_value(r, args.no_trunc, now))
+        .collect();
     let default = if args.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
@@ -181,7 +188,11 @@ struct Filters {
 }
 
 impl Filters {
-    fn parse(args: &[String], images: &[ImageRecord], paths: &crate::paths::Paths) -> Result<Filters> {
+    fn parse(
+        args: &[String],
+        images: &[ImageRecord],
+        paths: &crate::paths::Paths,
+    ) -> Result<Filters> {
         let mut f = Filters::default();
         let pairs = format::parse_filters(args).map_err(Error::msg)?;
         let mut conf = None;
@@ -265,9 +276,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     fn go(p: &[u8], t: &[u8]) -> bool {
         match (p.first(), t.first()) {
             (None, None) => true,
-            (Some(b'*'), _) => {
-                go(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && go(p, &t[1..]))
-            }
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && go(p, &t[1..])),
             (Some(b'?'), Some(c)) if *c != b'/' => go(&p[1..], &t[1..]),
             (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
             _ => false,

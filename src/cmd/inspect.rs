@@ -193,7 +193,11 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
         cfg.history.clone()
     };
     for h in &entries {
-        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        let size = if h.empty_layer {
+            0
+        } else {
+            layer_sizes.next().unwrap_or(0)
+        };
         let t = h
             .created
             .as_deref()
@@ -239,7 +243,10 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
         Format::Default => format::parse_format(Some(default)).map_err(Error::msg)?,
         f => f,
     };
-    print!("{}", format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?);
+    print!(
+        "{}",
+        format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?
+    );
     Ok(0)
 }
 

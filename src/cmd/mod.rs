@@ -32,7 +32,13 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub runroot: Option<PathBuf>,
     /// Diagnostics to print on stderr
-    #[arg(long, global = true, value_enum, default_value = "warn", value_name = "LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "warn",
+        value_name = "LEVEL"
+    )]
     pub log_level: log::Level,
     #[command(subcommand)]
     pub command: Command,

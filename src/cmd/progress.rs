@@ -161,7 +161,11 @@ fn bar(done: u64, total: u64) -> String {
         b.push('>');
         b.push_str(&" ".repeat((WIDTH - filled - 1) as usize));
     }
-    format!("Downloading [{b}]  {}/{}", human_size(done), human_size(total))
+    format!(
+        "Downloading [{b}]  {}/{}",
+        human_size(done),
+        human_size(total)
+    )
 }
 
 #[cfg(test)]
@@ -172,7 +176,7 @@ mod tests {
     fn bars_are_fifty_wide() {
         let b = bar(50, 100);
         assert!(b.starts_with("Downloading [=========================>"));
-        assert_eq!(b.matches(['=', '>', ' ']).count() >= 50, true);
+        assert!(b.matches(['=', '>', ' ']).count() >= 50);
         assert!(b.ends_with("50B/100B"));
     }
 }

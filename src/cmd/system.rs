@@ -69,7 +69,8 @@ pub fn info(ctx: &Context, args: InfoArgs) -> Result<i32> {
     match args.format.as_deref() {
         Some("json") => println!("{}", json_indent(&info)),
         Some(f) => {
-            let t = Template::parse(&f.replace("\\n", "\n").replace("\\t", "\t")).map_err(Error::msg)?;
+            let t = Template::parse(&f.replace("\\n", "\n").replace("\\t", "\t"))
+                .map_err(Error::msg)?;
             println!("{}", t.render(&info).map_err(Error::msg)?);
         }
         None => print!("{}", info_text(&info)),
@@ -85,7 +86,12 @@ fn info_text(i: &Value) -> String {
     };
     let search = i["RegistryConfig"]["Search"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default();
     format!(
         "Client: cove\n Version: {v}\n\nServer:\n Images: {images}\n Server Version: cove {v}\n \
@@ -228,7 +234,8 @@ fn write_pages(dir: &std::path::Path, cmd: &clap::Command, name: &str) -> Result
         .render(&mut buf)
         .map_err(|e| Error::msg(format!("cannot render man page {name}: {e}")))?;
     let path = dir.join(format!("{name}.1"));
-    std::fs::write(&path, buf).map_err(|e| Error::msg(format!("cannot write {}: {e}", path.display())))?;
+    std::fs::write(&path, buf)
+        .map_err(|e| Error::msg(format!("cannot write {}: {e}", path.display())))?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_pages(dir, sub, &format!("{name}-{}", sub.get_name()))?;
     }

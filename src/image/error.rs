@@ -11,7 +11,11 @@ pub enum Error {
     /// A prefix or short name matches more than one image.
     Ambiguous(String),
     /// Reading or writing the store failed.
-    Io { what: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     /// A stored file is not what cove wrote.
     Corrupt { path: PathBuf, reason: String },
     /// Anything else, already worded.
@@ -20,7 +24,11 @@ pub enum Error {
 
 impl Error {
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
-        Error::Io { what, path: path.into(), source }
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -29,13 +37,20 @@ impl fmt::Display for Error {
         match self {
             Error::NoSuchImage(name) => write!(f, "No such image: {name}"),
             Error::Ambiguous(name) => {
-                write!(f, "{name} matches more than one image: use a longer ID or the full name")
+                write!(
+                    f,
+                    "{name} matches more than one image: use a longer ID or the full name"
+                )
             }
             Error::Io { what, path, source } => {
                 write!(f, "{what} {}: {source}", path.display())
             }
             Error::Corrupt { path, reason } => {
-                write!(f, "image store file {} is damaged: {reason}", path.display())
+                write!(
+                    f,
+                    "image store file {} is damaged: {reason}",
+                    path.display()
+                )
             }
             Error::Other(msg) => f.write_str(msg),
         }

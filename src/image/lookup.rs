@@ -134,14 +134,26 @@ mod tests {
 
     #[test]
     fn familiar_names() {
-        assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox:latest");
+        assert_eq!(
+            familiar("docker.io/library/busybox:latest"),
+            "busybox:latest"
+        );
         assert_eq!(familiar("docker.io/me/app:1"), "me/app:1");
-        assert_eq!(familiar("127.0.0.1:5000/busybox:latest"), "127.0.0.1:5000/busybox:latest");
+        assert_eq!(
+            familiar("127.0.0.1:5000/busybox:latest"),
+            "127.0.0.1:5000/busybox:latest"
+        );
     }
 
     #[test]
     fn tags_split_after_the_last_slash() {
-        assert_eq!(split_tag("127.0.0.1:5000/busybox:1.2"), ("127.0.0.1:5000/busybox", "1.2"));
-        assert_eq!(split_tag("127.0.0.1:5000/busybox"), ("127.0.0.1:5000/busybox", ""));
+        assert_eq!(
+            split_tag("127.0.0.1:5000/busybox:1.2"),
+            ("127.0.0.1:5000/busybox", "1.2")
+        );
+        assert_eq!(
+            split_tag("127.0.0.1:5000/busybox"),
+            ("127.0.0.1:5000/busybox", "")
+        );
     }
 }

@@ -65,8 +65,10 @@ pub fn prune(images: &ImageStore, layers: &LayerStore, all: bool) -> Result<Remo
     })?;
     let mut out = Removed::default();
     for img in &gone {
-        out.untagged.extend(img.repo_tags.iter().map(|t| familiar(t)));
-        out.untagged.extend(img.repo_digests.iter().map(|d| familiar(d)));
+        out.untagged
+            .extend(img.repo_tags.iter().map(|t| familiar(t)));
+        out.untagged
+            .extend(img.repo_digests.iter().map(|d| familiar(d)));
         out.deleted.push(img.id.clone());
     }
     out.reclaimed = free_unused(images, layers, &gone)?;
@@ -116,5 +118,9 @@ fn digest_of(repo_digest: &str) -> Option<String> {
 }
 
 pub fn short_id(id: &str) -> String {
-    id.strip_prefix("sha256:").unwrap_or(id).chars().take(12).collect()
+    id.strip_prefix("sha256:")
+        .unwrap_or(id)
+        .chars()
+        .take(12)
+        .collect()
 }

@@ -85,7 +85,8 @@ impl ImageStore {
         change: impl FnOnce(&mut Vec<ImageRecord>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let lock_path = self.dir.join("images").join("images.lock");
-        let _lock = Lock::exclusive(&lock_path).map_err(|e| Error::io("cannot lock", &lock_path, e))?;
+        let _lock =
+            Lock::exclusive(&lock_path).map_err(|e| Error::io("cannot lock", &lock_path, e))?;
         let mut images = self.load()?;
         let out = change(&mut images)?;
         let path = self.images_file();
@@ -194,7 +195,10 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(store.load().unwrap()[0].repo_tags[0], "docker.io/library/x:latest");
+        assert_eq!(
+            store.load().unwrap()[0].repo_tags[0],
+            "docker.io/library/x:latest"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

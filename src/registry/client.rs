@@ -208,6 +208,7 @@ impl Client {
     }
 
     /// The image manifest for this client's platform, and its config blob.
+    #[cfg(test)]
     pub fn resolve(&self, tag_or_digest: &str) -> Result<ResolvedImage, Error> {
         self.resolve_cached(tag_or_digest, &|_| None)
     }

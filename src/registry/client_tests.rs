@@ -5,6 +5,10 @@ use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::auth::{base64_encode, Credentials};
+use super::blob::BlobReader;
+use super::manifest::*;
+use super::reference::sha256_digest;
 use super::testserver::{Reply, TestServer};
 use super::*;
 use crate::paths::Paths;
@@ -478,6 +482,38 @@ fn unreachable_and_mirrors() {
         err.to_string(),
         format!("registry {host} is blocked in registries.conf")
     );
+}
+
+/// Mirrors also apply to an entry with only a prefix (its location is the prefix) and to a
+/// wildcard entry (the mirror serves what follows the host).
+#[test]
+fn mirrors_of_prefix_and_wildcard_entries() {
+    let (paths, _) = temp_paths("mirror");
+    let (data, digest) = blob_data();
+    let dead = format!("127.0.0.1:{}", closed_port());
+    for (prefix, registry, expect) in [
+        (format!("{dead}/test"), dead.clone(), "/v2/cache/img/blobs/"),
+        // The registry itself is never reached: the mirror answers.
+        (
+            "*.localhost".to_string(),
+            "reg.localhost".to_string(),
+            "/v2/cache/test/img/blobs/",
+        ),
+    ] {
+        let mirror = serve_blob(data.clone());
+        let conf = RegistriesConf::from_toml(&format!(
+            "[[registry]]\nprefix = \"{prefix}\"\n[[registry.mirror]]\nlocation = \"{}/cache\"\n",
+            mirror.host()
+        ))
+        .unwrap();
+        let c = client_with(&registry, &conf, &paths);
+        assert_eq!(c.blob_bytes(&digest, 1 << 20).unwrap(), data, "{prefix}");
+        assert_eq!(
+            mirror.requests()[0].path,
+            format!("{expect}{digest}"),
+            "{prefix}"
+        );
+    }
 }
 
 #[test]

@@ -114,6 +114,7 @@ impl RegistriesConf {
         Ok(conf)
     }
 
+    #[cfg(test)]
     pub fn from_toml(text: &str) -> Result<RegistriesConf, Error> {
         let mut conf = RegistriesConf::default();
         conf.merge(parse_text(text, "registries.conf")?);
@@ -163,7 +164,9 @@ impl RegistriesConf {
         self.find(name).is_some_and(|r| r.blocked)
     }
 
-    /// Mirrors to try, in order, before the registry itself.
+    /// Mirrors to try, in order, before the registry itself. The client takes them from
+    /// the entry `find` returns for the whole name, which is more specific than a host.
+    #[cfg(test)]
     pub fn mirrors(&self, host: &str) -> Vec<Mirror> {
         self.find(host)
             .map(|r| r.mirror.clone())

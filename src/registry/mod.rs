@@ -17,13 +17,11 @@ mod transport;
 
 use std::fmt;
 
-pub use auth::{base64_decode, base64_encode, parse_challenges, Challenge, Credentials};
-pub use blob::BlobReader;
-pub use client::{Client, ClientOptions, ResolvedImage};
-pub use config::{Mirror, RegistriesConf, Registry};
-pub use manifest::*;
+pub use client::{Client, ClientOptions};
+pub use config::RegistriesConf;
+pub use manifest::{layer_compression, Descriptor};
 pub use platform::Platform;
-pub use reference::{is_valid_digest, sha256_digest, Reference};
+pub use reference::{is_valid_digest, Reference};
 
 /// What went wrong, for callers that react differently (e.g. "not found" vs "unreachable").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,10 +60,6 @@ impl Error {
 
     pub fn kind(&self) -> ErrorKind {
         self.kind
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
     }
 }
 
