@@ -2,6 +2,7 @@
 //! docker's exit codes (125 engine, 126 cannot invoke, 127 not found, else the container's).
 
 mod cmd;
+mod container;
 mod error;
 mod fsutil;
 mod image;

@@ -1,0 +1,70 @@
+//! Errors of the container store, worded as docker words them.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Nothing matches what the user typed.
+    NoSuchContainer(String),
+    /// An ID prefix matches more than one container.
+    Ambiguous(String),
+    /// The name belongs to another container.
+    NameInUse { name: String, id: String },
+    /// A flag value or request is invalid (bad name, restart policy, ulimit, ...).
+    Invalid(String),
+    /// The container is in a state that forbids the operation.
+    State(String),
+    /// Reading or writing the store failed.
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// A stored file is not what cove wrote.
+    Corrupt { path: PathBuf, reason: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Error {
+        Error::Invalid(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoSuchContainer(name) => write!(f, "No such container: {name}"),
+            Error::Ambiguous(prefix) => {
+                write!(
+                    f,
+                    "multiple containers found with provided prefix: {prefix}"
+                )
+            }
+            Error::NameInUse { name, id } => write!(
+                f,
+                "Conflict. The container name \"/{name}\" is already in use by container \
+                 \"{id}\". You have to remove (or rename) that container to be able to reuse \
+                 that name."
+            ),
+            Error::Invalid(msg) | Error::State(msg) => f.write_str(msg),
+            Error::Io { what, path, source } => write!(f, "{what} {}: {source}", path.display()),
+            Error::Corrupt { path, reason } => {
+                write!(f, "container file {} is damaged: {reason}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}

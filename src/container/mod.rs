@@ -1,0 +1,31 @@
+//! Containers as nouns: the record (config + persisted state), the status machine and its
+//! guards, the on-disk store with name/ID-prefix lookup and locks, run-state probing, logs.
+
+mod error;
+mod layout;
+pub mod logs;
+mod names;
+mod parse;
+mod record;
+mod runstate;
+mod state;
+mod store;
+#[cfg(test)]
+mod store_tests;
+pub mod time;
+mod userdata;
+
+pub use error::{Error, Result};
+pub use layout::{
+    attach_socket, data_dir, exit_path, lock_path, log_path, merged_dir, overlay_dir, run_dir,
+    state_path, upper_dir, userdata_dir, work_dir,
+};
+pub use names::{generate_id, generate_name, validate_name};
+pub use parse::{parse_extra_host, parse_log_opt, parse_size};
+pub use record::{ContainerConfig, ContainerRecord, HostConfig, MountArg, RestartPolicy, Ulimit};
+pub use runstate::{
+    pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,
+};
+pub use state::{status_text, State, Status};
+pub use store::ContainerStore;
+pub use userdata::create_userdata;

@@ -1,0 +1,237 @@
+//! The store in a temporary directory: create, conflicts, lookup, rename, remove, live state,
+//! and how fast `list` is with 100 containers.
+
+use std::fs;
+use std::path::PathBuf;
+
+use super::*;
+use crate::paths::Paths;
+
+struct Tmp {
+    root: PathBuf,
+    paths: Paths,
+}
+
+impl Tmp {
+    fn new(tag: &str) -> Tmp {
+        let root = std::env::temp_dir().join(format!("cove-store-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let paths = Paths {
+            root: root.join("data"),
+            runroot: root.join("run"),
+            config_dirs: vec![],
+            home: None,
+            runtime_dir: None,
+            rootless: true,
+            uid: 1000,
+            gid: 1000,
+        };
+        Tmp { root, paths }
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn record(name: &str) -> ContainerRecord {
+    let mut rec = ContainerRecord {
+        name: name.into(),
+        created: time::now_rfc3339(),
+        image: format!("sha256:{}", "1".repeat(64)),
+        image_name: "alpine".into(),
+        ..ContainerRecord::default()
+    };
+    rec.config.cmd = vec!["sh".into(), "-c".into(), "echo hi".into()];
+    rec.config.env = vec!["PATH=/usr/bin:/bin".into()];
+    rec.config.labels.insert("app".into(), "web".into());
+    rec
+}
+
+#[test]
+fn create_find_and_conflict() {
+    let t = Tmp::new("find");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    let bob = store.create(record("bob")).unwrap();
+    assert_eq!(bob.id.len(), 64);
+    assert_eq!(store.load(&bob.id).unwrap(), bob);
+    assert_eq!(store.find("bob").unwrap().id, bob.id);
+    assert_eq!(store.find("/bob").unwrap().id, bob.id);
+    assert_eq!(store.find(&bob.id).unwrap().id, bob.id);
+    assert_eq!(store.find(&bob.id[..5]).unwrap().id, bob.id);
+    let err = store.create(record("bob")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "Conflict. The container name \"/bob\" is already in use by container \"{}\". \
+             You have to remove (or rename) that container to be able to reuse that name.",
+            bob.id
+        )
+    );
+    assert_eq!(
+        store.list().unwrap().len(),
+        1,
+        "a refused create leaves nothing"
+    );
+    assert_eq!(
+        store.find("web").unwrap_err().to_string(),
+        "No such container: web"
+    );
+    assert!(store.create(record("bad name")).is_err());
+    let generated = store.create(record("")).unwrap();
+    assert!(generated.name.contains('_'), "{}", generated.name);
+    assert_eq!(store.find(&generated.name).unwrap().id, generated.id);
+}
+
+#[test]
+fn ambiguous_prefix() {
+    let t = Tmp::new("prefix");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    let a = store
+        .create(ContainerRecord {
+            id: format!("abc{}", "0".repeat(61)),
+            ..record("a1")
+        })
+        .unwrap();
+    store
+        .create(ContainerRecord {
+            id: format!("abd{}", "0".repeat(61)),
+            ..record("a2")
+        })
+        .unwrap();
+    assert_eq!(
+        store.find("ab").unwrap_err().to_string(),
+        "multiple containers found with provided prefix: ab"
+    );
+    assert_eq!(store.find("abc").unwrap().id, a.id);
+    // A name that looks like a prefix wins over the prefix, as in docker.
+    let named = store.create(record("abd")).unwrap();
+    assert_eq!(store.find("abd").unwrap().id, named.id);
+}
+
+#[test]
+fn rename_and_remove() {
+    let t = Tmp::new("rename");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    let bob = store.create(record("bob")).unwrap();
+    let alice = store.create(record("alice")).unwrap();
+    assert!(matches!(
+        store.rename(&bob.id, "alice"),
+        Err(Error::NameInUse { .. })
+    ));
+    assert_eq!(
+        store.rename(&bob.id, "bob").unwrap_err().to_string(),
+        "Renaming a container with the same name as its current name"
+    );
+    store.rename(&bob.id, "robert").unwrap();
+    assert_eq!(store.find("robert").unwrap().id, bob.id);
+    assert!(store.find("bob").is_err());
+    store.create(record("bob")).unwrap(); // the old name is free again
+
+    // Files in every place a container owns, then remove.
+    let _lock = store.lock(&alice.id).unwrap();
+    create_userdata(&t.paths, &alice).unwrap();
+    fs::create_dir_all(upper_dir(&t.paths, &alice.id)).unwrap();
+    fs::create_dir_all(merged_dir(&t.paths, &alice.id)).unwrap();
+    fs::write(log_path(&t.paths, &alice.id), b"{}\n").unwrap();
+    write_exit(&t.paths, &alice.id, &ExitInfo::default()).unwrap();
+    store.remove(&alice.id).unwrap();
+    assert!(!data_dir(&t.paths, &alice.id).exists());
+    assert!(!overlay_dir(&t.paths, &alice.id).exists());
+    assert!(!run_dir(&t.paths, &alice.id).exists());
+    assert!(store.find("alice").is_err());
+    assert!(
+        store.save(&alice).is_err(),
+        "a removed container is not resurrected"
+    );
+    store.create(record("alice")).unwrap();
+}
+
+#[test]
+fn stale_name_link_is_reclaimed() {
+    let t = Tmp::new("stale");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    let ghost = "f".repeat(64);
+    std::os::unix::fs::symlink(&ghost, t.paths.root.join("containers/names/bob")).unwrap();
+    let bob = store.create(record("bob")).unwrap();
+    assert_eq!(store.find("bob").unwrap().id, bob.id);
+}
+
+#[test]
+fn live_state_from_run_files() {
+    let t = Tmp::new("live");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    let mut rec = store.create(record("bob")).unwrap();
+    assert_eq!(store.live_state(&rec).status, Status::Created);
+    // This test process stands in for the container and its monitor.
+    let me = std::process::id() as i32;
+    let start = pid_start_time(me).unwrap();
+    let run = RunState {
+        pid: me,
+        pid_start: start,
+        started_at: time::now_rfc3339(),
+        monitor_pid: me,
+        monitor_start: start,
+        restarting: false,
+    };
+    write_run_state(&t.paths, &rec.id, &run).unwrap();
+    rec.state.status = Status::Running;
+    store.save(&rec).unwrap();
+    let live = store.live_state(&rec);
+    assert_eq!((live.status, live.pid), (Status::Running, me));
+    // Pid reused by another process: not running; no exit file and no monitor: -1.
+    write_run_state(
+        &t.paths,
+        &rec.id,
+        &RunState {
+            pid_start: start + 1,
+            monitor_pid: 0,
+            ..run.clone()
+        },
+    )
+    .unwrap();
+    let live = store.live_state(&rec);
+    assert_eq!((live.status, live.exit_code), (Status::Exited, -1));
+    write_exit(
+        &t.paths,
+        &rec.id,
+        &ExitInfo {
+            exit_code: 3,
+            finished_at: time::now_rfc3339(),
+            oom: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(store.live_state(&rec).exit_code, 3);
+    // Reboot: the run root is gone.
+    fs::remove_dir_all(&t.paths.runroot).unwrap();
+    let live = store.live_state(&rec);
+    assert_eq!((live.status, live.pid), (Status::Exited, 0));
+}
+
+#[test]
+fn list_of_100_is_fast() {
+    let t = Tmp::new("list");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    for i in 0..100 {
+        store.create(record(&format!("c{i:03}"))).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let all = store.list().unwrap();
+    let listed = started.elapsed();
+    let started = std::time::Instant::now();
+    for rec in &all {
+        store.live_state(rec);
+    }
+    let probed = started.elapsed();
+    println!("list of 100: {listed:?}; live_state of 100: {probed:?}");
+    assert_eq!(all.len(), 100);
+    let created: Vec<_> = all
+        .iter()
+        .map(|r| time::parse_rfc3339(&r.created).unwrap())
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert!(listed.as_millis() < 500, "list took {listed:?}");
+}
