@@ -1,8 +1,10 @@
 //! The sandbox: the per-user user namespace held by a pause process, and (later) the namespaces
 //! and mounts of containers.
 
+pub mod caps;
 mod create;
 mod pause;
+pub mod seccomp;
 mod subid;
 mod sys;
 mod userns;
