@@ -79,7 +79,6 @@ fn random_bytes(buf: &mut [u8]) {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut seed = 0u64;
     for chunk in buf.chunks_mut(32) {
         let (s, n) = super::time::now();
         let mut h = Sha256::new();
@@ -87,8 +86,6 @@ fn random_bytes(buf: &mut [u8]) {
         h.update(n.to_le_bytes());
         h.update(std::process::id().to_le_bytes());
         h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-        h.update(seed.to_le_bytes());
-        seed += 1;
         let digest = h.finalize();
         chunk.copy_from_slice(&digest[..chunk.len()]);
     }

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, Result};
@@ -35,7 +35,11 @@ impl ContainerStore {
     pub fn open(paths: &Paths) -> Result<ContainerStore> {
         let dir = paths.root.join("containers");
         let names = dir.join("names");
-        fs::create_dir_all(&names)
+        // Records name images, commands and environments (secrets): owner only.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&names)
             .map_err(|e| Error::io("cannot create container store", &names, e))?;
         Ok(ContainerStore {
             paths: paths.clone(),
