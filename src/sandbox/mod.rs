@@ -47,3 +47,18 @@ mod tests {
         assert_eq!(json, "\"SubIds\"");
     }
 }
+
+// Supervision (monitor, I/O pump, attach, terminals): kept together at the end of the file.
+pub mod attach;
+mod front;
+mod frame;
+pub mod supervise;
+pub mod tty;
+mod keeper;
+pub mod monitor;
+mod restart;
+
+pub use attach::{attach, parse_detach_keys, AttachEnd, AttachOpts};
+pub use keeper::{run_foreground_container, SpecFn};
+pub use monitor::{run_monitor, start_monitor};
+pub use restart::{next_action, Next};

@@ -1,0 +1,234 @@
+//! The supervisor's bookkeeping for a real container: builds the spec from the record, spawns,
+//! writes state.json, the log and exit.json, updates the record under its lock, and decides on
+//! restarts. Shared by the monitor and by foreground `run`.
+
+use std::time::{Duration, Instant};
+
+use super::restart::{next_action, Next};
+use super::supervise::{self, IoMode, Keeper, Stream};
+use super::{SpawnError, Spawned, Spec, Stdio};
+use crate::container::logs::{self, LogWriter};
+use crate::container::time::now_rfc3339;
+use crate::container::{self, ContainerRecord, ContainerStore, ExitInfo, RunState, Status};
+use crate::paths::Paths;
+use crate::warn;
+
+/// Builds the sandbox spec of a record (`container::to_spec`, passed in by the caller).
+pub type SpecFn = dyn Fn(&ContainerRecord) -> Result<Spec, SpawnError>;
+
+pub struct ContainerKeeper<'a> {
+    paths: Paths,
+    store: ContainerStore,
+    id: String,
+    to_spec: &'a SpecFn,
+    log: Option<LogWriter>,
+    /// Foreground `run`: never restarts (nobody would be left to supervise the next run).
+    foreground: bool,
+    first_spawn: bool,
+    auto_remove: bool,
+    mode: IoMode,
+    me: (i32, u64),
+}
+
+impl<'a> ContainerKeeper<'a> {
+    pub fn open(
+        paths: &Paths,
+        id: &str,
+        to_spec: &'a SpecFn,
+        foreground: bool,
+    ) -> Result<ContainerKeeper<'a>, SpawnError> {
+        let store = ContainerStore::open(paths).map_err(engine)?;
+        let rec = store.load(id).map_err(engine)?;
+        let path = container::log_path(paths, id);
+        let log = LogWriter::open(&path, rec.host.log_max_size, rec.host.log_max_file)
+            .map_err(|e| SpawnError::engine(format!("cannot open log {}: {e}", path.display())))?;
+        let pid = std::process::id() as i32;
+        Ok(ContainerKeeper {
+            paths: paths.clone(),
+            store,
+            id: id.to_string(),
+            to_spec,
+            log: Some(log),
+            foreground,
+            first_spawn: true,
+            auto_remove: rec.host.auto_remove,
+            mode: IoMode {
+                tty: rec.config.tty,
+                stdin: rec.config.open_stdin,
+                sig_proxy: true,
+            },
+            me: (pid, container::pid_start_time(pid).unwrap_or(0)),
+        })
+    }
+
+    pub fn io_mode(&self) -> IoMode {
+        self.mode.clone()
+    }
+
+    /// Load, change and save the record under its lock; a vanished record (removed by
+    /// `rm -f` meanwhile) is not an error here.
+    fn update(&self, change: impl FnOnce(&mut ContainerRecord)) -> Option<ContainerRecord> {
+        let _lock = self.store.lock(&self.id).ok()?;
+        let mut rec = self.store.load(&self.id).ok()?;
+        change(&mut rec);
+        if let Err(e) = self.store.save(&rec) {
+            warn!("recording the state of container {}: {e}", self.id);
+        }
+        Some(rec)
+    }
+
+    /// A start that failed: docker keeps the message and the code on the record.
+    pub fn record_start_failure(&mut self, e: &SpawnError) {
+        self.update(|rec| {
+            rec.state.error = e.message.clone();
+            rec.state.exit_code = e.exit_code();
+            if rec.state.status != Status::Created {
+                rec.state.status = Status::Exited;
+            }
+        });
+    }
+
+    /// Record the exit (exit.json, then the record) and decide on a restart.
+    pub fn exited(&mut self, code: i32, last_delay: Option<Duration>, ran_for: Duration) -> Next {
+        if let Some(log) = &mut self.log {
+            let _ = log.flush();
+        }
+        let finished_at = now_rfc3339();
+        let exit = ExitInfo {
+            exit_code: code,
+            finished_at: finished_at.clone(),
+            oom: false,
+        };
+        if let Err(e) = container::write_exit(&self.paths, &self.id, &exit) {
+            warn!("{e}");
+        }
+        let mut next = Next::Stop;
+        let foreground = self.foreground;
+        let rec = self.update(|rec| {
+            rec.state.status = Status::Exited;
+            rec.state.exit_code = code;
+            rec.state.finished_at = finished_at;
+            rec.state.pid = 0;
+            if !foreground {
+                let policy = &rec.host.restart_policy;
+                next = next_action(
+                    &policy.name,
+                    policy.max_retry,
+                    code,
+                    rec.restart_count,
+                    rec.state.stopped_by_user,
+                    last_delay,
+                    ran_for,
+                );
+            }
+            if next != Next::Stop {
+                rec.restart_count += 1;
+            }
+        });
+        if rec.is_none() {
+            return Next::Stop;
+        }
+        if next != Next::Stop {
+            if let Some(mut run) = container::read_run_state(&self.paths, &self.id) {
+                run.restarting = true;
+                let _ = container::write_run_state(&self.paths, &self.id, &run);
+            }
+        }
+        next
+    }
+
+    /// After a backoff: restart only if the record still exists and nobody stopped it.
+    pub fn still_wanted(&self) -> bool {
+        self.store
+            .load(&self.id)
+            .map(|rec| !rec.state.stopped_by_user)
+            .unwrap_or(false)
+    }
+
+    /// `--rm`: remove the container for good once it will not run again.
+    pub fn finish_removal(&mut self) {
+        if !self.auto_remove {
+            return;
+        }
+        self.log = None;
+        let _lock = self.store.lock(&self.id);
+        if let Err(e) = self.store.remove(&self.id) {
+            warn!("removing container {}: {e}", self.id);
+        }
+    }
+}
+
+impl Keeper for ContainerKeeper<'_> {
+    fn spawn(&mut self, io: Stdio) -> Result<i32, SpawnError> {
+        let rec = self.store.load(&self.id).map_err(engine)?;
+        let spec = (self.to_spec)(&rec)?;
+        let spawned = spawn_container(&spec, io)?;
+        let run = RunState {
+            pid: spawned.pid,
+            pid_start: container::pid_start_time(spawned.pid).unwrap_or(0),
+            started_at: now_rfc3339(),
+            monitor_pid: self.me.0,
+            monitor_start: self.me.1,
+            restarting: false,
+        };
+        if let Err(e) = container::write_run_state(&self.paths, &self.id, &run) {
+            warn!("{e}");
+        }
+        let first = std::mem::replace(&mut self.first_spawn, false);
+        self.update(|rec| {
+            rec.state.status = Status::Running;
+            rec.state.pid = run.pid;
+            rec.state.started_at = run.started_at.clone();
+            rec.state.error.clear();
+            if first {
+                rec.state.stopped_by_user = false;
+            }
+            rec.rootfs_mode = spawned.rootfs_mode.clone();
+        });
+        Ok(spawned.pid)
+    }
+
+    fn output(&mut self, stream: Stream, data: &[u8]) {
+        let stream = match stream {
+            Stream::Stdout => logs::Stream::Stdout,
+            Stream::Stderr => logs::Stream::Stderr,
+        };
+        if let Some(log) = &mut self.log {
+            let _ = log.write(stream, data);
+        }
+    }
+}
+
+// TEMPORARY adapter until helper B's `sandbox::spawn` lands: then this becomes a direct call.
+fn spawn_container(_spec: &Spec, _io: Stdio) -> Result<Spawned, SpawnError> {
+    Err(SpawnError::engine("container spawning is not built yet"))
+}
+
+fn engine(e: impl std::fmt::Display) -> SpawnError {
+    SpawnError::engine(e.to_string())
+}
+
+/// Foreground `run` (no `-d`) of a created container: this process spawns and supervises it
+/// on its own stdio, records the start and the exit like the monitor, removes it when it was
+/// created with `--rm`, and returns its exit code (or the spawn's error: 125/126/127).
+/// For `run -it`, which must be able to detach, use start_monitor(.., true) + attach instead.
+pub fn run_foreground_container(
+    paths: &Paths,
+    id: &str,
+    to_spec: &SpecFn,
+    sig_proxy: bool,
+) -> Result<i32, SpawnError> {
+    let mut keeper = ContainerKeeper::open(paths, id, to_spec, true)?;
+    let mut mode = keeper.io_mode();
+    mode.sig_proxy = sig_proxy;
+    let started = Instant::now();
+    let result = supervise::run_foreground(&mut keeper, &mode);
+    match &result {
+        Ok(code) => {
+            keeper.exited(*code, None, started.elapsed());
+        }
+        Err(e) => keeper.record_start_failure(e),
+    }
+    keeper.finish_removal();
+    result
+}

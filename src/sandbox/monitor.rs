@@ -1,0 +1,320 @@
+//! The per-container monitor: cove re-executed as `cove __monitor ID`, detached from the
+//! terminal, which spawns the container, owns its pty or pipes and its log, serves attach
+//! clients, records the exit, applies the restart policy and removes a `--rm` container.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::wait::waitpid;
+use nix::unistd::ForkResult;
+
+use super::front::Clients;
+use super::keeper::{ContainerKeeper, SpecFn};
+use super::restart::Next;
+use super::supervise::{self, IoMode, Pump, Signals};
+use super::tty::WinSize;
+use super::{sys, SpawnError, SpawnErrorKind};
+use crate::container;
+use crate::paths::Paths;
+
+/// The monitor's status pipe arrives as this descriptor, announced by SYNC_ENV.
+const SYNC_FD: i32 = 3;
+const SYNC_ENV: &str = "_COVE_MONITOR_SYNC";
+const HOLD_ENV: &str = "_COVE_MONITOR_HOLD";
+/// How long a monitor started for `run -it`/`start -a` keeps output back for its client.
+const HOLD_FOR: Duration = Duration::from_secs(5);
+
+/// Start the monitor of container `id` and return once the container runs, or with the
+/// spawn's own error (127 not found, 126 cannot invoke, 125 otherwise). With `hold_output`
+/// the monitor keeps the container's output back until the first attach client connects, so
+/// a caller that attaches right after (`run -it`, `start -a`) sees all of it.
+///
+/// The caller must not hold the container's lock: the monitor takes it to record the start.
+pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), SpawnError> {
+    let engine = |what: &str, e: &dyn std::fmt::Display| {
+        SpawnError::engine(format!("starting the monitor of {id}: {what}: {e}"))
+    };
+    let absolute = |p: &Path| -> PathBuf {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let cstr = |s: &str| CString::new(s).map_err(|e| engine("argument", &e));
+    let argv = [
+        cstr("cove")?,
+        cstr("--root")?,
+        cstr(&absolute(&paths.root).to_string_lossy())?,
+        cstr("--runroot")?,
+        cstr(&absolute(&paths.runroot).to_string_lossy())?,
+        cstr("__monitor")?,
+        cstr(id)?,
+    ];
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != SYNC_ENV && k != HOLD_ENV)
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend(v.into_encoded_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    env.push(cstr(&format!("{SYNC_ENV}={SYNC_FD}"))?);
+    if hold_output {
+        env.push(cstr(&format!("{HOLD_ENV}=1"))?);
+    }
+    let exe = cstr("/proc/self/exe")?;
+    let (status_r, status_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| engine("pipe", &e))?;
+
+    match sys::fork().map_err(|e| engine("fork", &e))? {
+        ForkResult::Child => {
+            drop(status_r);
+            detach_and_exec(status_w, &exe, &argv, &env)
+        }
+        ForkResult::Parent { child } => {
+            drop(status_w);
+            let _ = waitpid(child, None);
+            let mut report = String::new();
+            let _ = File::from(status_r)
+                .take(64 * 1024)
+                .read_to_string(&mut report);
+            parse_report(&report)
+        }
+    }
+}
+
+/// Child of start_monitor: new session, second fork so the monitor is adopted by init (the
+/// caller never has a zombie to reap), status pipe on fd 3, stdio on /dev/null, nothing else
+/// inherited, then exec. Runs between fork and exec: no allocation.
+fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CString]) -> ! {
+    let _ = nix::unistd::setsid();
+    match sys::fork() {
+        Ok(ForkResult::Parent { .. }) => sys::exit_now(0),
+        Ok(ForkResult::Child) => {}
+        Err(_) => sys::exit_now(1),
+    }
+    let fd = status.as_raw_fd();
+    if fd == SYNC_FD {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        );
+    } else if nix::unistd::dup2(fd, SYNC_FD).is_err() {
+        sys::exit_now(1);
+    }
+    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+        for target in 0..=2 {
+            if null != target {
+                let _ = nix::unistd::dup2(null, target);
+            }
+        }
+    }
+    sys::close_fds_except(&[SYNC_FD]);
+    let _ = nix::unistd::chdir("/");
+    let _ = nix::unistd::execve(exe, argv, env);
+    let _ = nix::unistd::write(&status, b"ERR 125 cannot re-execute /proc/self/exe\n");
+    sys::exit_now(125)
+}
+
+fn parse_report(report: &str) -> Result<(), SpawnError> {
+    let line = report.lines().next().unwrap_or("");
+    if line == "OK" || line.starts_with("OK ") {
+        return Ok(());
+    }
+    if let Some(rest) = line.strip_prefix("ERR ") {
+        let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+        let kind = match code {
+            "126" => SpawnErrorKind::CannotInvoke,
+            "127" => SpawnErrorKind::NotFound,
+            _ => SpawnErrorKind::Engine,
+        };
+        return Err(SpawnError {
+            kind,
+            message: message.to_string(),
+        });
+    }
+    Err(SpawnError::engine(
+        "the container's monitor exited before starting it",
+    ))
+}
+
+/// Body of the hidden `cove __monitor ID` command; returns the process's exit code. The
+/// caller has joined the user namespace (an exec keeps it, so this is already the case when
+/// start_monitor started us).
+pub fn run_monitor(paths: &Paths, id: &str, to_spec: &SpecFn) -> i32 {
+    let mut status = take_status_pipe();
+    let hold = std::env::var_os(HOLD_ENV).is_some();
+    std::env::remove_var(HOLD_ENV);
+    let _ = sys::set_process_name(c"cove-monitor");
+    let mut report = |line: &str| {
+        if let Some(mut f) = status.take() {
+            let _ = f.write_all(line.as_bytes());
+        }
+    };
+    let setup = (|| {
+        let signals = Signals::catch(true)?;
+        let listener = bind_attach_socket(paths, id)?;
+        let clients = Clients::new(listener, hold.then_some(HOLD_FOR))
+            .map_err(|e| SpawnError::engine(format!("attach socket: {e}")))?;
+        let keeper = ContainerKeeper::open(paths, id, to_spec, false)?;
+        Ok::<_, SpawnError>((signals, clients, keeper))
+    })();
+    let (signals, mut clients, mut keeper) = match setup {
+        Ok(parts) => parts,
+        Err(e) => {
+            report(&format!("ERR {} {}\n", e.exit_code(), one_line(&e.message)));
+            return 1;
+        }
+    };
+    let mut first = true;
+    let mut last_delay = None;
+    loop {
+        let mode = keeper.io_mode();
+        let started = Instant::now();
+        let code = match run_once(&mut keeper, &mode, &mut clients, &signals) {
+            Ok(code) => code,
+            Err(e) if first => {
+                keeper.record_start_failure(&e);
+                report(&format!("ERR {} {}\n", e.exit_code(), one_line(&e.message)));
+                keeper.finish_removal();
+                return 1;
+            }
+            // A failed restart counts as an exit with the spawn's code, as docker's does.
+            Err(e) => {
+                keeper.record_start_failure(&e);
+                e.exit_code()
+            }
+        };
+        if first {
+            report("OK\n");
+            first = false;
+        }
+        let next = keeper.exited(code, last_delay, started.elapsed());
+        if next == Next::Stop {
+            keeper.finish_removal();
+            clients.finish(code);
+            break;
+        }
+        clients.finish(code);
+        let Next::Restart { delay } = next else {
+            break;
+        };
+        last_delay = Some(delay);
+        if !wait_out(&signals, delay) || !keeper.still_wanted() {
+            keeper.finish_removal();
+            break;
+        }
+    }
+    let _ = std::fs::remove_file(container::attach_socket(paths, id));
+    0
+}
+
+/// One run of the container: wire, spawn (reporting OK happens after), pump until it ends.
+fn run_once(
+    keeper: &mut ContainerKeeper,
+    mode: &IoMode,
+    clients: &mut Clients,
+    signals: &Signals,
+) -> Result<i32, SpawnError> {
+    let (wiring, io) =
+        supervise::wire(mode, WinSize::DEFAULT).map_err(|e| SpawnError::engine(e.0))?;
+    let pid = signals.unblocked(|| supervise::Keeper::spawn(keeper, io))?;
+    let mut front = supervise::socket_front(clients);
+    let mut pump = Pump::new(pid, wiring, mode, keeper);
+    Ok(pump.run(&mut front, signals).unwrap_or(-1))
+}
+
+/// Sleep out a restart backoff; false when a signal asked the monitor to give up instead.
+fn wait_out(signals: &Signals, delay: Duration) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let mut fds = [nix::poll::PollFd::new(
+            signals.fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let timeout = nix::poll::PollTimeout::try_from(left).unwrap_or(nix::poll::PollTimeout::MAX);
+        let _ = nix::poll::poll(&mut fds, timeout);
+        while let Some(sig) = signals.next() {
+            use nix::sys::signal::Signal::*;
+            if matches!(sig, SIGTERM | SIGINT | SIGHUP | SIGQUIT) {
+                return false;
+            }
+        }
+    }
+}
+
+/// The attach socket, mode 0600 like the rest of the run dir's contents. Bound through
+/// /proc/self/fd/N of the run dir: a full path under a long --runroot would exceed the 108
+/// bytes of sun_path.
+fn bind_attach_socket(paths: &Paths, id: &str) -> Result<UnixListener, SpawnError> {
+    let path = container::attach_socket(paths, id);
+    let fail = |e: std::io::Error| {
+        SpawnError::engine(format!(
+            "cannot create attach socket {}: {e}",
+            path.display()
+        ))
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let _ = std::fs::remove_file(&path);
+    let listener = with_short_path(&path, |p| UnixListener::bind(p)).map_err(fail)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    Ok(listener)
+}
+
+/// Call `f` with a path to `path` short enough for a unix socket address.
+pub(super) fn with_short_path<T>(
+    path: &Path,
+    f: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    if path.as_os_str().len() < 100 {
+        return f(path);
+    }
+    let dir = File::open(path.parent().unwrap_or(Path::new("/")))?;
+    let name = path.file_name().unwrap_or_default();
+    f(&PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name))
+}
+
+fn take_status_pipe() -> Option<File> {
+    let announced = std::env::var(SYNC_ENV).ok()?;
+    std::env::remove_var(SYNC_ENV);
+    if announced != SYNC_FD.to_string() {
+        return None;
+    }
+    sys::take_inherited_fd(SYNC_FD).map(File::from)
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_become_docker_errors() {
+        assert!(parse_report("OK\n").is_ok());
+        let e = parse_report("ERR 127 exec: \"nope\": executable file not found in $PATH\n")
+            .unwrap_err();
+        assert_eq!(e.kind, SpawnErrorKind::NotFound);
+        assert_eq!(
+            e.message,
+            "exec: \"nope\": executable file not found in $PATH"
+        );
+        assert_eq!(parse_report("ERR 126 x").unwrap_err().exit_code(), 126);
+        assert_eq!(parse_report("ERR 125 y").unwrap_err().exit_code(), 125);
+        assert_eq!(parse_report("").unwrap_err().exit_code(), 125);
+    }
+}

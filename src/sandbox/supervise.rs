@@ -1,0 +1,450 @@
+//! The supervisor of a container's stdio: one single-threaded poll loop that pumps output to
+//! the log and to a front (our own terminal for foreground `run`, attach clients for the
+//! monitor), feeds stdin, forwards signals and window sizes, and reaps the container.
+
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::front::{Clients, Front};
+use super::tty::{self, RawMode, WinSize};
+use super::{sys, Error, SpawnError, Stdio};
+
+/// Which of the container's output streams bytes came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What the supervisor needs from the layer that knows about containers. It knows nothing of
+/// records, specs or logs itself, so tests drive it with a plain child process.
+pub trait Keeper {
+    /// Start the container with `io` as its stdio and do the bookkeeping of a start (state
+    /// file, record); the pid must be a direct child of the caller.
+    fn spawn(&mut self, io: Stdio) -> Result<i32, SpawnError>;
+    /// Container output, for the log.
+    fn output(&mut self, stream: Stream, data: &[u8]);
+}
+
+/// How the container's stdio is wired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoMode {
+    /// A pty instead of pipes (`-t`).
+    pub tty: bool,
+    /// The container's stdin is fed (`-i`); otherwise it is /dev/null (or the idle pty).
+    pub stdin: bool,
+    /// Forward the signals we receive to the container (`--sig-proxy`, default true).
+    pub sig_proxy: bool,
+}
+
+/// Our ends of the container's stdio.
+pub(super) struct Wiring {
+    pub input: Option<OwnedFd>,
+    pub outputs: [Option<OwnedFd>; 2],
+    /// The pty master, for resizes.
+    pub master: Option<OwnedFd>,
+}
+
+/// Make the container's stdio: a pty (its slave on 0-2) or pipes (stdin only with `-i`).
+pub(super) fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
+    let dup = |fd: &OwnedFd| {
+        fd.try_clone()
+            .map_err(|e| Error(format!("duplicating a descriptor: {e}")))
+    };
+    if mode.tty {
+        let pty = tty::open_pty(size)?;
+        set_nonblocking(&pty.master)?;
+        let io = Stdio {
+            stdin: dup(&pty.slave)?,
+            stdout: dup(&pty.slave)?,
+            stderr: pty.slave,
+        };
+        let wiring = Wiring {
+            input: if mode.stdin {
+                Some(dup(&pty.master)?)
+            } else {
+                None
+            },
+            master: Some(dup(&pty.master)?),
+            outputs: [Some(pty.master), None],
+        };
+        return Ok((wiring, io));
+    }
+    let pipe =
+        || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error(format!("creating a pipe: {e}")));
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (stdin, input) = if mode.stdin {
+        let (r, w) = pipe()?;
+        set_nonblocking(&w)?;
+        (r, Some(w))
+    } else {
+        let null = std::fs::File::open("/dev/null")
+            .map_err(|e| Error(format!("opening /dev/null: {e}")))?;
+        (OwnedFd::from(null), None)
+    };
+    set_nonblocking(&out_r)?;
+    set_nonblocking(&err_r)?;
+    let io = Stdio {
+        stdin,
+        stdout: out_w,
+        stderr: err_w,
+    };
+    let wiring = Wiring {
+        input,
+        outputs: [Some(out_r), Some(err_r)],
+        master: None,
+    };
+    Ok((wiring, io))
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> Result<(), Error> {
+    let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)
+        .map_err(|e| Error(format!("reading descriptor flags: {e}")))?;
+    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags))
+        .map(|_| ())
+        .map_err(|e| Error(format!("setting O_NONBLOCK: {e}")))
+}
+
+/// Signals delivered through a signalfd while blocked. They are unblocked around each spawn,
+/// because a blocked mask survives exec and a container must not start with SIGTERM blocked.
+pub(super) struct Signals {
+    fd: SignalFd,
+    set: SigSet,
+}
+
+/// The signals `--sig-proxy` passes on, as docker does: everything a user or a service manager
+/// sends to stop or poke a process, but not job control and not SIGCHLD/SIGWINCH/SIGPIPE.
+const PROXIED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+];
+
+impl Signals {
+    /// Catch SIGCHLD and SIGWINCH, plus the proxied signals when `proxy`.
+    pub fn catch(proxy: bool) -> Result<Signals, Error> {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGCHLD);
+        set.add(Signal::SIGWINCH);
+        if proxy {
+            PROXIED.iter().for_each(|s| set.add(*s));
+        }
+        set.thread_block()
+            .map_err(|e| Error(format!("blocking signals: {e}")))?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| Error(format!("creating a signalfd: {e}")))?;
+        Ok(Signals { fd, set })
+    }
+
+    /// The next pending signal, if any.
+    pub fn next(&self) -> Option<Signal> {
+        let info = self.fd.read_signal().ok()??;
+        Signal::try_from(info.ssi_signo as i32).ok()
+    }
+
+    /// Run `f` (a spawn) with the signals unblocked, so the child starts with a clean mask.
+    pub fn unblocked<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _ = self.set.thread_unblock();
+        let r = f();
+        let _ = self.set.thread_block();
+        r
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        // Swallow what is still pending: unblocking would otherwise deliver a SIGINT that we
+        // already forwarded and kill us with its default action.
+        while self.next().is_some() {}
+        let _ = self.set.thread_unblock();
+    }
+}
+
+/// The running container as the poll loop sees it.
+pub(super) struct Pump<'a> {
+    pub pid: Pid,
+    pub pidfd: Option<OwnedFd>,
+    pub wiring: Wiring,
+    pub mode: &'a IoMode,
+    pub keeper: &'a mut dyn Keeper,
+    pending_in: Vec<u8>,
+    close_input: bool,
+    exit: Option<i32>,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Child,
+    Signals,
+    Output(usize),
+    Input,
+    Front(usize),
+}
+
+/// Time allowed, after the container's init exits, for output still in the pipes or pty;
+/// bounded because a process outside a private pid namespace may hold them open forever.
+const DRAIN: Duration = Duration::from_millis(300);
+/// Stop taking input while this much waits for a container that does not read its stdin.
+const INPUT_HIGH_WATER: usize = 64 * 1024;
+
+impl<'a> Pump<'a> {
+    pub fn new(pid: i32, wiring: Wiring, mode: &'a IoMode, keeper: &'a mut dyn Keeper) -> Self {
+        Pump {
+            pid: Pid::from_raw(pid),
+            // Without pidfds (Linux < 5.3) the loop polls waitpid on a short timeout instead.
+            pidfd: sys::pidfd_open(pid).ok(),
+            wiring,
+            mode,
+            keeper,
+            pending_in: Vec::new(),
+            close_input: false,
+            exit: None,
+        }
+    }
+
+    /// Run until the container has exited and its output is drained; its exit code (128+N
+    /// for a signal, as a shell reports it).
+    pub fn run(&mut self, front: &mut Front<'_>, signals: &Signals) -> Result<i32, Error> {
+        let mut drain_until: Option<Instant> = None;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            self.try_reap(false);
+            if self.exit.is_some() && drain_until.is_none() {
+                drain_until = Some(Instant::now() + DRAIN);
+            }
+            let outputs_open = self.wiring.outputs.iter().any(Option::is_some);
+            if let (Some(code), Some(until)) = (self.exit, drain_until) {
+                if !outputs_open || Instant::now() >= until {
+                    return Ok(code);
+                }
+            }
+            let hold = front.holds_output();
+            let mut roles = Vec::with_capacity(8);
+            let mut fds = Vec::with_capacity(8);
+            if let (Some(fd), None) = (&self.pidfd, self.exit) {
+                roles.push(Role::Child);
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+            }
+            roles.push(Role::Signals);
+            fds.push(PollFd::new(signals.fd(), PollFlags::POLLIN));
+            for (i, out) in self.wiring.outputs.iter().enumerate() {
+                if let (Some(fd), false) = (out, hold) {
+                    roles.push(Role::Output(i));
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                }
+            }
+            if let (Some(fd), false) = (&self.wiring.input, self.pending_in.is_empty()) {
+                roles.push(Role::Input);
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
+            }
+            let accept_input = self.pending_in.len() < INPUT_HIGH_WATER;
+            for (i, fd, flags) in front.poll_fds(accept_input) {
+                roles.push(Role::Front(i));
+                fds.push(PollFd::new(fd, flags));
+            }
+            let timeout = match (drain_until, &self.pidfd, hold) {
+                (Some(until), _, _) => until.saturating_duration_since(Instant::now()),
+                (None, None, _) | (None, _, true) => Duration::from_millis(100),
+                (None, Some(_), false) => Duration::from_secs(3600),
+            };
+            let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+            match nix::poll::poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(Error(format!("poll: {e}"))),
+            }
+            let ready: Vec<(Role, PollFlags)> = roles
+                .into_iter()
+                .zip(
+                    fds.iter()
+                        .map(|f| f.revents().unwrap_or(PollFlags::empty())),
+                )
+                .filter(|(_, ev)| !ev.is_empty())
+                .collect();
+            drop(fds);
+            for (role, ev) in ready {
+                match role {
+                    Role::Child => self.try_reap(true),
+                    Role::Signals => self.on_signals(front, signals),
+                    Role::Output(i) => self.on_output(i, front, &mut buf),
+                    Role::Input => self.flush_input(),
+                    Role::Front(i) => {
+                        let events = front.on_ready(i, ev, &mut buf);
+                        self.apply(events);
+                    }
+                }
+            }
+            if self.close_input && self.pending_in.is_empty() {
+                self.wiring.input = None;
+            }
+        }
+    }
+
+    fn try_reap(&mut self, exited: bool) {
+        if self.exit.is_some() {
+            return;
+        }
+        let flags = (!exited).then_some(WaitPidFlag::WNOHANG);
+        self.exit = match waitpid(self.pid, flags) {
+            Ok(WaitStatus::Exited(_, code)) => Some(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+            // Not our child (already reaped elsewhere): nothing more will come from it.
+            Err(Errno::ECHILD) => Some(-1),
+            _ => None,
+        };
+    }
+
+    fn on_signals(&mut self, front: &mut Front<'_>, signals: &Signals) {
+        while let Some(sig) = signals.next() {
+            match sig {
+                Signal::SIGCHLD => self.try_reap(false),
+                Signal::SIGWINCH => {
+                    if let (Some(master), Some(size)) = (&self.wiring.master, front.local_size()) {
+                        let _ = tty::set_window_size(master, size);
+                    }
+                }
+                other => self.deliver(other as i32),
+            }
+        }
+    }
+
+    fn deliver(&self, sig: i32) {
+        if self.exit.is_none() {
+            if let Ok(sig) = Signal::try_from(sig) {
+                let _ = nix::sys::signal::kill(self.pid, sig);
+            }
+        }
+    }
+
+    fn on_output(&mut self, i: usize, front: &mut Front<'_>, buf: &mut [u8]) {
+        let Some(fd) = &self.wiring.outputs[i] else {
+            return;
+        };
+        match nix::unistd::read(fd.as_raw_fd(), buf) {
+            Ok(0) => self.wiring.outputs[i] = None,
+            Ok(n) => {
+                let stream = if i == 0 {
+                    Stream::Stdout
+                } else {
+                    Stream::Stderr
+                };
+                self.keeper.output(stream, &buf[..n]);
+                front.output(stream, &buf[..n]);
+            }
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+            // EIO: every slave descriptor of the pty is closed.
+            Err(_) => self.wiring.outputs[i] = None,
+        }
+    }
+
+    fn flush_input(&mut self) {
+        let Some(fd) = &self.wiring.input else {
+            self.pending_in.clear();
+            return;
+        };
+        match nix::unistd::write(fd, &self.pending_in) {
+            Ok(n) => {
+                self.pending_in.drain(..n);
+            }
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+            // The container closed its stdin: what it did not read is dropped, like a pipe.
+            Err(_) => {
+                self.wiring.input = None;
+                self.pending_in.clear();
+            }
+        }
+    }
+
+    fn apply(&mut self, events: Vec<FrontEvent>) {
+        for event in events {
+            match event {
+                FrontEvent::Input(data) => {
+                    if self.wiring.input.is_some() {
+                        self.pending_in.extend_from_slice(&data);
+                    }
+                }
+                FrontEvent::InputEof => {
+                    if !self.mode.tty {
+                        self.close_input = true;
+                    }
+                }
+                FrontEvent::Resize(size) => {
+                    if let Some(master) = &self.wiring.master {
+                        let _ = tty::set_window_size(master, size);
+                    }
+                }
+                FrontEvent::Signal(sig) => self.deliver(sig),
+            }
+        }
+    }
+}
+
+/// What a front asks of the container.
+pub(super) enum FrontEvent {
+    Input(Vec<u8>),
+    InputEof,
+    Resize(WinSize),
+    Signal(i32),
+}
+
+/// Foreground `run`/`exec`: this process supervises the container on its own stdio and returns
+/// its exit code. With a tty, our terminal goes raw (restored on every return, and on panic)
+/// and follows window size changes. Detaching is not possible here: a front that must be able
+/// to detach (`run -it`) uses the monitor and [`super::attach::attach`] instead.
+pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, SpawnError> {
+    let engine = |e: Error| SpawnError::engine(e.0);
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let terminal = [stdout.as_fd(), stdin.as_fd()]
+        .into_iter()
+        .find(|fd| tty::is_terminal(fd));
+    let size = terminal
+        .and_then(tty::window_size)
+        .unwrap_or(WinSize::DEFAULT);
+    let (wiring, io) = wire(mode, size).map_err(engine)?;
+    let signals = Signals::catch(mode.sig_proxy).map_err(engine)?;
+    let _raw = match mode.tty && mode.stdin {
+        true => RawMode::enter(stdin.as_fd()).map_err(engine)?,
+        false => None,
+    };
+    let pid = signals.unblocked(|| keeper.spawn(io))?;
+    let mut out = stdout.lock();
+    let mut err = std::io::stderr().lock();
+    let mut front = Front::Local {
+        stdin: mode.stdin.then(|| stdin.as_fd()),
+        stdout: &mut out,
+        stderr: &mut err,
+        terminal,
+    };
+    let mut pump = Pump::new(pid, wiring, mode, keeper);
+    let code = pump.run(&mut front, &signals).map_err(engine);
+    let _ = out.flush();
+    code
+}
+
+/// The monitor's front: attach clients on a socket.
+pub(super) fn socket_front(clients: &mut Clients) -> Front<'_> {
+    Front::Socket(clients)
+}
+
+#[cfg(test)]
+#[path = "supervise_tests.rs"]
+mod tests;

@@ -1,0 +1,160 @@
+//! Terminals: the user's terminal in raw mode, window sizes, pseudo-terminal pairs for
+//! containers, and the child-side step that makes a pty slave its controlling terminal.
+
+use std::fs::OpenOptions;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use nix::libc;
+use nix::sys::termios::{self, SetArg, Termios};
+
+use super::{sys, Error};
+
+/// A terminal size in character cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WinSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl WinSize {
+    /// What a pty gets before anyone tells it better: a zero size confuses many programs.
+    pub const DEFAULT: WinSize = WinSize { rows: 24, cols: 80 };
+}
+
+/// The size of the terminal behind `fd`, or None when it is not a terminal (or reports 0x0,
+/// which is what a serial console or a just-made pty says).
+pub fn window_size<Fd: AsFd>(fd: Fd) -> Option<WinSize> {
+    let ws = sys::get_winsize(fd).ok()?;
+    (ws.ws_row > 0 && ws.ws_col > 0).then_some(WinSize {
+        rows: ws.ws_row,
+        cols: ws.ws_col,
+    })
+}
+
+/// Resize the terminal behind `fd`; on a pty master this signals SIGWINCH to the container's
+/// foreground process group.
+pub fn set_window_size<Fd: AsFd>(fd: Fd, size: WinSize) -> Result<(), Error> {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    sys::set_winsize(fd, &ws).map_err(|e| Error(format!("setting the terminal size: {e}")))
+}
+
+/// True when `fd` is a terminal.
+pub fn is_terminal<Fd: AsFd>(fd: Fd) -> bool {
+    termios::tcgetattr(fd).is_ok()
+}
+
+/// A pseudo-terminal pair. Both ends are close-on-exec: the slave reaches the container only
+/// through dup2 onto 0-2, and the master must never reach it at all.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+}
+
+/// Open a new pty through /dev/ptmx and its slave with TIOCGPTPEER. glibc's openpty() is
+/// avoided on purpose: in a static binary its grantpt may consult NSS for the tty group.
+pub fn open_pty(size: WinSize) -> Result<Pty, Error> {
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| Error(format!("allocating a pty: {what}: {e}"));
+    let master: OwnedFd = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open("/dev/ptmx")
+        .map_err(|e| fail("/dev/ptmx", &e))?
+        .into();
+    sys::unlock_pty(&master).map_err(|e| fail("unlockpt", &e))?;
+    let slave = sys::open_pty_peer(&master).map_err(|e| fail("opening the slave", &e))?;
+    set_window_size(&master, size)?;
+    Ok(Pty { master, slave })
+}
+
+/// Child side, after fork and before exec: start a new session and make `fd` (the pty slave)
+/// its controlling terminal, so that ^C, ^Z and job control work inside the container.
+/// Async-signal-safe: no allocation on the success path.
+pub fn make_controlling(fd: BorrowedFd<'_>) -> Result<(), nix::errno::Errno> {
+    nix::unistd::setsid()?;
+    sys::set_controlling_tty(fd)
+}
+
+/// The user's terminal in raw mode until dropped. Bytes such as ^C and ^\ then travel to the
+/// container's own pty, whose line discipline turns them into signals there.
+pub struct RawMode {
+    fd: OwnedFd,
+    saved: Termios,
+}
+
+impl RawMode {
+    /// Put the terminal behind `fd` in raw mode; None when it is not a terminal.
+    pub fn enter<Fd: AsFd>(fd: Fd) -> Result<Option<RawMode>, Error> {
+        let Ok(saved) = termios::tcgetattr(&fd) else {
+            return Ok(None);
+        };
+        let own = fd
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error(format!("duplicating the terminal descriptor: {e}")))?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(&own, SetArg::TCSANOW, &raw)
+            .map_err(|e| Error(format!("setting the terminal to raw mode: {e}")))?;
+        Ok(Some(RawMode { fd: own, saved }))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(&self.fd, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pty_carries_its_size_and_is_a_terminal() {
+        let pty = open_pty(WinSize {
+            rows: 33,
+            cols: 101,
+        })
+        .unwrap();
+        assert!(is_terminal(&pty.slave));
+        assert_eq!(
+            window_size(&pty.slave),
+            Some(WinSize {
+                rows: 33,
+                cols: 101
+            })
+        );
+        set_window_size(&pty.master, WinSize { rows: 5, cols: 7 }).unwrap();
+        assert_eq!(window_size(&pty.slave), Some(WinSize { rows: 5, cols: 7 }));
+    }
+
+    #[test]
+    fn raw_mode_is_restored_on_drop() {
+        let pty = open_pty(WinSize::DEFAULT).unwrap();
+        let before = termios::tcgetattr(&pty.slave).unwrap();
+        {
+            let _raw = RawMode::enter(&pty.slave).unwrap().unwrap();
+            let now = termios::tcgetattr(&pty.slave).unwrap();
+            assert!(!now.local_flags.contains(termios::LocalFlags::ICANON));
+        }
+        let after = termios::tcgetattr(&pty.slave).unwrap();
+        assert_eq!(before.local_flags, after.local_flags);
+        assert_eq!(before.input_flags, after.input_flags);
+    }
+
+    #[test]
+    fn a_pipe_is_not_a_terminal() {
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        assert!(!is_terminal(&r));
+        assert!(window_size(&r).is_none());
+        assert!(RawMode::enter(&r).unwrap().is_none());
+    }
+}
