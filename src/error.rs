@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::{image, overlay, registry, sandbox};
+use crate::{container, image, overlay, registry, sandbox};
 
 /// Exit code for a failure of cove itself (docker's and podman's 125).
 pub const EXIT_ENGINE: i32 = 125;
@@ -14,6 +14,9 @@ pub enum Error {
     Overlay(overlay::Error),
     Image(image::Error),
     Sandbox(sandbox::Error),
+    Container(container::Error),
+    /// A container process that did not start: 125, 126 (cannot invoke) or 127 (not found).
+    Spawn(sandbox::SpawnError),
     /// Any other engine failure, already worded for the user.
     Engine(String),
     /// The process should exit with this code and print nothing more (a container's own
@@ -31,6 +34,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Exit(code) => *code,
+            Error::Spawn(e) => e.exit_code(),
             _ => EXIT_ENGINE,
         }
     }
@@ -51,6 +55,8 @@ impl fmt::Display for Error {
             Error::Overlay(e) => write!(f, "{e}"),
             Error::Image(e) => write!(f, "{e}"),
             Error::Sandbox(e) => write!(f, "{e}"),
+            Error::Container(e) => write!(f, "{e}"),
+            Error::Spawn(e) => write!(f, "{e}"),
             Error::Engine(e) => write!(f, "{e}"),
             Error::Exit(code) => write!(f, "exit status {code}"),
         }
@@ -77,5 +83,15 @@ impl From<image::Error> for Error {
 impl From<sandbox::Error> for Error {
     fn from(e: sandbox::Error) -> Error {
         Error::Sandbox(e)
+    }
+}
+impl From<container::Error> for Error {
+    fn from(e: container::Error) -> Error {
+        Error::Container(e)
+    }
+}
+impl From<sandbox::SpawnError> for Error {
+    fn from(e: sandbox::SpawnError) -> Error {
+        Error::Spawn(e)
     }
 }

@@ -28,9 +28,7 @@ impl Paths {
     /// Resolve the store locations for the calling user. `root` and `runroot` override the
     /// defaults (the global `--root` and `--runroot` flags).
     pub fn resolve(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Result<Paths> {
-        let uid = nix::unistd::getuid().as_raw();
-        let gid = nix::unistd::getgid().as_raw();
-        let rootless = uid != 0;
+        let (uid, gid, rootless) = caller_ids();
         let home = home_dir(uid);
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|v| !v.is_empty())
@@ -112,6 +110,39 @@ impl Paths {
             .first()
             .cloned()
             .unwrap_or_else(|| PathBuf::from("/etc/cove"))
+    }
+}
+
+/// The caller's host uid and gid, and whether cove works rootless. A cove process that
+/// already runs inside the user's namespace (the monitor, re-executed there) is uid 0 but
+/// still rootless: its ids are read back from the namespace's maps.
+fn caller_ids() -> (u32, u32, bool) {
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    if uid != 0 {
+        return (uid, gid, true);
+    }
+    let outside = |file: &str, fallback: u32| -> Option<u32> {
+        let text = std::fs::read_to_string(file).ok()?;
+        let mut lines = text.lines().map(|l| {
+            l.split_whitespace()
+                .filter_map(|f| f.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        });
+        let first = lines.next()?;
+        // The initial namespace maps everything onto itself.
+        if first == [0, 0, 4_294_967_295] {
+            return None;
+        }
+        std::iter::once(first)
+            .chain(lines)
+            .find(|f| f.len() == 3 && f[0] == 0)
+            .map(|f| f[1] as u32)
+            .or(Some(fallback))
+    };
+    match outside("/proc/self/uid_map", uid) {
+        None => (0, gid, false),
+        Some(host_uid) => (host_uid, outside("/proc/self/gid_map", gid).unwrap_or(gid), true),
     }
 }
 

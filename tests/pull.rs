@@ -24,6 +24,7 @@ fn inspect_id(c: &Cove, reference: &str) -> String {
 both!(
     by_tag_then_up_to_date,
     quiet,
+    progress_on_terminal,
     short_name,
     by_digest,
     name_tag_and_digest,
@@ -87,6 +88,25 @@ fn quiet(who: Who) {
     let out = c.run(&["pull", "-q", "--tls-verify=false", &r]);
     out.assert_ok();
     assert_eq!(out.stdout, format!("{r}\n"));
+}
+
+/// On a terminal, layers get docker's progress lines redrawn in place (cursor-up escapes);
+/// without one (every other test) only plain status lines are printed.
+fn progress_on_terminal(who: Who) {
+    let f = fixtures();
+    let c = Cove::new(who);
+    let r = f.reference("layered:latest");
+    let out = c
+        .cmd(&["pull", "--tls-verify=false", &r])
+        .in_pty()
+        .run();
+    out.assert_ok();
+    assert!(out.stdout.contains("\x1b[2K"), "no in-place redraw: {out}");
+    assert!(out.stdout.contains("\x1b["), "no cursor movement: {out}");
+    assert!(out.stdout.contains("Pull complete"), "{out}");
+    assert!(out.stdout.contains("Status: Downloaded newer image for"), "{out}");
+    let plain = c.run(&["pull", "--tls-verify=false", &r]);
+    assert!(!plain.stdout.contains('\x1b'), "escape codes without a terminal: {plain}");
 }
 
 fn short_name(who: Who) {

@@ -20,9 +20,9 @@ pub struct InspectArgs {
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Only inspect objects of this type
-    #[arg(long = "type", value_name = "TYPE", value_parser = ["image"])]
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["image", "container"])]
     pub kind: Option<String>,
-    /// Images to inspect
+    /// Containers or images to inspect
     #[arg(value_name = "NAME", required = true)]
     pub names: Vec<String>,
 }
@@ -39,10 +39,37 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     };
     let mut values = Vec::new();
     let mut missing = None;
+    let containers = match args.kind.as_deref() {
+        Some("image") => None,
+        _ => Some(crate::container::ContainerStore::open(&paths)?),
+    };
     for name in &args.names {
+        if let Some(store) = &containers {
+            match store.find(name) {
+                Ok(rec) => {
+                    let st = store.live_state(&rec);
+                    values.push(super::ps::container_json(&paths, &rec, &st));
+                    continue;
+                }
+                Err(e) if args.kind.as_deref() == Some("container") => {
+                    if args.names.len() == 1 {
+                        return Err(e.into());
+                    }
+                    missing.get_or_insert(crate::image::Error::Other(e.to_string()));
+                    continue;
+                }
+                Err(_) => {}
+            }
+        }
         match lookup::find(&images, name, &conf) {
             Ok(found) => values.push(image_json(&images[found.index], &store, &layers)?),
             Err(e) => {
+                let e = match (&e, &containers) {
+                    (crate::image::Error::NoSuchImage(n), Some(_)) => {
+                        crate::image::Error::Other(format!("No such object: {n}"))
+                    }
+                    _ => e,
+                };
                 if args.names.len() == 1 {
                     return Err(e.into());
                 }

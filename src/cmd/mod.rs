@@ -1,10 +1,14 @@
 //! The command line: clap definitions and dispatch. Nothing below `cmd/` knows clap exists.
 
+mod container;
+mod container_args;
 pub mod format;
 mod image;
 mod images;
-mod inspect;
+pub mod inspect;
 mod progress;
+mod ps;
+mod run;
 mod system;
 
 use std::path::PathBuf;
@@ -46,6 +50,41 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Create and run a new container from an image
+    Run(run::RunArgs),
+    /// Create a new container
+    Create(run::CreateArgs),
+    /// Start one or more stopped containers
+    Start(container_args::StartArgs),
+    /// Stop one or more running containers
+    Stop(container_args::StopArgs),
+    /// Restart one or more containers
+    Restart(container_args::StopArgs),
+    /// Kill one or more running containers
+    Kill(container_args::KillArgs),
+    /// Remove one or more containers
+    Rm(container_args::RmArgs),
+    /// List containers
+    Ps(container_args::PsArgs),
+    /// Fetch the logs of a container
+    Logs(container_args::LogsArgs),
+    /// Execute a command in a running container
+    Exec(container_args::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container_args::AttachArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(container_args::WaitArgs),
+    /// Display the running processes of a container
+    Top(container_args::TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container_args::PortArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(container_args::NamesArgs),
+    /// Rename a container
+    Rename(container_args::RenameArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container_args::ContainerCommand),
     /// Download an image from a registry
     Pull(image::PullArgs),
     /// List images
@@ -76,6 +115,9 @@ pub enum Command {
     /// Write man pages for every command into DIR
     #[command(name = "__man", hide = true)]
     Man(system::ManArgs),
+    /// Supervise one detached container (started by cove itself)
+    #[command(name = "__monitor", hide = true)]
+    Monitor { id: String },
 }
 
 pub fn main() -> Result<i32> {
@@ -86,6 +128,24 @@ pub fn main() -> Result<i32> {
         runroot: cli.runroot,
     };
     match cli.command {
+        Command::Run(a) => container::run(&ctx, a),
+        Command::Create(a) => container::create(&ctx, a),
+        Command::Start(a) => container::start(&ctx, a),
+        Command::Stop(a) => container::stop(&ctx, a),
+        Command::Restart(a) => container::restart(&ctx, a),
+        Command::Kill(a) => container::kill_cmd(&ctx, a),
+        Command::Rm(a) => container::rm(&ctx, a),
+        Command::Ps(a) => ps::ps(&ctx, a),
+        Command::Logs(a) => ps::logs(&ctx, a),
+        Command::Exec(a) => container::exec(&ctx, a),
+        Command::Attach(a) => container::attach(&ctx, a),
+        Command::Wait(a) => container::wait(&ctx, a),
+        Command::Top(a) => ps::top(&ctx, a),
+        Command::Port(a) => ps::port(&ctx, a),
+        Command::Diff(a) => ps::diff(&ctx, a),
+        Command::Rename(a) => container::rename(&ctx, a),
+        Command::Container(c) => container_dispatch(&ctx, c),
+        Command::Monitor { id } => container::monitor(&ctx, &id),
         Command::Pull(a) => image::pull(&ctx, a),
         Command::Images(a) => image::list(&ctx, a),
         Command::Rmi(a) => image::remove(&ctx, a),
@@ -99,6 +159,30 @@ pub fn main() -> Result<i32> {
         Command::System(c) => system::dispatch(&ctx, c),
         Command::Completion(a) => system::completion(a),
         Command::Man(a) => system::man(a),
+    }
+}
+
+fn container_dispatch(ctx: &Context, cmd: container_args::ContainerCommand) -> Result<i32> {
+    use container_args::ContainerCommand as C;
+    match cmd {
+        C::Run(a) => container::run(ctx, a),
+        C::Create(a) => container::create(ctx, a),
+        C::Start(a) => container::start(ctx, a),
+        C::Stop(a) => container::stop(ctx, a),
+        C::Restart(a) => container::restart(ctx, a),
+        C::Kill(a) => container::kill_cmd(ctx, a),
+        C::Rm(a) => container::rm(ctx, a),
+        C::Ls(a) => ps::ps(ctx, a),
+        C::Logs(a) => ps::logs(ctx, a),
+        C::Exec(a) => container::exec(ctx, a),
+        C::Attach(a) => container::attach(ctx, a),
+        C::Inspect(a) => inspect::inspect(ctx, a),
+        C::Wait(a) => container::wait(ctx, a),
+        C::Top(a) => ps::top(ctx, a),
+        C::Port(a) => ps::port(ctx, a),
+        C::Diff(a) => ps::diff(ctx, a),
+        C::Rename(a) => container::rename(ctx, a),
+        C::Prune(a) => container::prune(ctx, a),
     }
 }
 

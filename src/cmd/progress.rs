@@ -12,6 +12,8 @@ use crate::registry::Reference;
 
 pub struct PullDisplay {
     mode: Mode,
+    /// `run` pulls with its progress on stderr, keeping stdout for the container.
+    stderr: bool,
     state: Mutex<State>,
 }
 
@@ -40,13 +42,32 @@ impl PullDisplay {
         } else {
             Mode::Lines
         };
+        PullDisplay::with(mode, false, input)
+    }
+
+    /// The display `run` uses when it pulls: plain lines on stderr.
+    pub fn to_stderr(input: &str) -> PullDisplay {
+        PullDisplay::with(Mode::Lines, true, input)
+    }
+
+    fn with(mode: Mode, stderr: bool, input: &str) -> PullDisplay {
+        let d = PullDisplay {
+            mode,
+            stderr,
+            state: Mutex::new(State::default()),
+        };
         let last = input.rsplit('/').next().unwrap_or(input);
         if mode != Mode::Quiet && !last.contains(':') && !last.contains('@') {
-            println!("Using default tag: latest");
+            d.line("Using default tag: latest");
         }
-        PullDisplay {
-            mode,
-            state: Mutex::new(State::default()),
+        d
+    }
+
+    fn line(&self, text: &str) {
+        if self.stderr {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
         }
     }
 
@@ -54,14 +75,14 @@ impl PullDisplay {
         let r = &outcome.reference;
         if self.mode != Mode::Quiet {
             let shown = familiar(&r.to_string());
-            println!("Digest: {}", outcome.digest);
+            self.line(&format!("Digest: {}", outcome.digest));
             if outcome.up_to_date {
-                println!("Status: Image is up to date for {shown}");
+                self.line(&format!("Status: Image is up to date for {shown}"));
             } else {
-                println!("Status: Downloaded newer image for {shown}");
+                self.line(&format!("Status: Downloaded newer image for {shown}"));
             }
         }
-        println!("{r}");
+        self.line(&r.to_string());
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -85,7 +106,7 @@ impl Progress for PullDisplay {
             .clone()
             .or_else(|| reference.digest.clone())
             .unwrap_or_else(|| "latest".into());
-        println!("{what}: Pulling from {path}");
+        self.line(&format!("{what}: Pulling from {path}"));
         let mut st = self.state();
         st.layers = layers.iter().map(|l| (l.clone(), String::new())).collect();
     }
@@ -121,7 +142,7 @@ impl Progress for PullDisplay {
             Mode::Quiet => {}
             Mode::Lines => {
                 if changed {
-                    println!("{layer}: {status}");
+                    self.line(&format!("{layer}: {status}"));
                 }
             }
             Mode::Terminal => {

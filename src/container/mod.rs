@@ -1,13 +1,17 @@
 //! Containers as nouns: the record (config + persisted state), the status machine and its
 //! guards, the on-disk store with name/ID-prefix lookup and locks, run-state probing, logs.
 
+mod create;
 mod error;
 mod layout;
+pub mod mounts;
 pub mod logs;
 mod names;
 mod parse;
 mod record;
 mod runstate;
+pub mod signal;
+mod spec;
 mod state;
 mod store;
 #[cfg(test)]
@@ -15,6 +19,7 @@ mod store_tests;
 pub mod time;
 mod userdata;
 
+pub use create::{create, CreateRequest};
 pub use error::{Error, Result};
 pub use layout::{
     attach_socket, data_dir, exit_path, lock_path, log_path, merged_dir, overlay_dir, run_dir,
@@ -27,5 +32,7 @@ pub use runstate::{
     pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,
 };
 pub use state::{status_text, State, Status};
+pub use signal::parse_signal;
+pub use spec::to_spec;
 pub use store::ContainerStore;
 pub use userdata::create_userdata;

@@ -181,6 +181,7 @@ impl Cove {
             remove: Vec::new(),
             store_flags: true,
             timeout: Duration::from_secs(240),
+            pty: false,
         }
     }
 
@@ -279,6 +280,7 @@ pub struct Run<'a> {
     remove: Vec<String>,
     store_flags: bool,
     timeout: Duration,
+    pty: bool,
 }
 
 impl Run<'_> {
@@ -299,17 +301,37 @@ impl Run<'_> {
         self.timeout = t;
         self
     }
+    /// Run cove with a terminal as its stdin/stdout (util-linux `script` makes the PTY);
+    /// what cove writes to the terminal arrives on `stdout`.
+    pub fn in_pty(mut self) -> Self {
+        self.pty = true;
+        self
+    }
 
     fn command(&self) -> Command {
         let c = self.cove;
-        let mut cmd = Command::new(cove_bin());
+        let mut argv: Vec<String> = vec![cove_bin().display().to_string()];
         if self.store_flags {
-            cmd.arg("--root")
-                .arg(&c.root)
-                .arg("--runroot")
-                .arg(&c.runroot);
+            argv.push("--root".into());
+            argv.push(c.root.display().to_string());
+            argv.push("--runroot".into());
+            argv.push(c.runroot.display().to_string());
         }
-        cmd.args(&self.args).env_clear().current_dir(&c.home);
+        argv.extend(self.args.iter().cloned());
+        let mut cmd = if self.pty {
+            let line: Vec<String> = argv
+                .iter()
+                .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+                .collect();
+            let mut cmd = Command::new("script");
+            cmd.args(["-qec", &line.join(" "), "/dev/null"]);
+            cmd
+        } else {
+            let mut cmd = Command::new(&argv[0]);
+            cmd.args(&argv[1..]);
+            cmd
+        };
+        cmd.env_clear().current_dir(&c.home);
         let name = c.user.as_ref().map_or("root", |u| u.name.as_str());
         let mut env: Vec<(String, String)> = vec![
             (

@@ -1,0 +1,172 @@
+//! Parsing `-v`, `--mount`, `--tmpfs` and `--device` as docker does, into host-checked values.
+
+use std::path::{Path, PathBuf};
+
+use super::{Error, MountArg, Result};
+
+/// One bind from `-v SRC:DST[:OPTS]` or `--mount type=bind,...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bind {
+    pub source: PathBuf,
+    pub target: String,
+    pub read_only: bool,
+}
+
+fn invalid(msg: String) -> Error {
+    Error::Invalid(msg)
+}
+
+/// `-v /host:/ctr[:ro|rw|z|Z|...]`. The host side must be absolute (named volumes come
+/// later); a missing host directory is created, as docker does for `-v`.
+pub fn parse_volume(spec: &str) -> Result<Bind> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, o] => (*s, *d, *o),
+        _ => return Err(invalid(format!("invalid volume specification: '{spec}'"))),
+    };
+    if !src.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid volume specification: '{spec}': named volumes are not supported yet, use an absolute host path"
+        )));
+    }
+    if !dst.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid volume specification: '{spec}': mount path must be absolute"
+        )));
+    }
+    let mut read_only = false;
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => read_only = true,
+            "rw" => read_only = false,
+            "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+            | "nocopy" | "consistent" | "cached" | "delegated" => {}
+            other => {
+                return Err(invalid(format!(
+                    "invalid mode: {other} in volume specification '{spec}'"
+                )))
+            }
+        }
+    }
+    Ok(Bind {
+        source: PathBuf::from(src),
+        target: dst.to_string(),
+        read_only,
+    })
+}
+
+/// `--mount type=bind,source=/a,target=/b[,readonly]` or `type=tmpfs,target=/t[,tmpfs-size=N]`.
+pub fn parse_mount(spec: &str) -> Result<MountArg> {
+    let mut m = MountArg {
+        kind: "volume".into(),
+        ..Default::default()
+    };
+    for field in spec.split(',') {
+        let (k, v) = field.split_once('=').unwrap_or((field, ""));
+        match k {
+            "type" => m.kind = v.to_string(),
+            "source" | "src" => m.source = v.to_string(),
+            "target" | "destination" | "dst" => m.target = v.to_string(),
+            "readonly" | "ro" => m.read_only = v.is_empty() || v == "true" || v == "1",
+            "bind-propagation" | "consistency" => {}
+            "tmpfs-size" => m.options.push(format!("size={v}")),
+            "tmpfs-mode" => m.options.push(format!("mode={v}")),
+            _ => return Err(invalid(format!("invalid field '{k}' in --mount {spec}"))),
+        }
+    }
+    if m.target.is_empty() || !m.target.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid mount config: target must be an absolute path: {spec}"
+        )));
+    }
+    match m.kind.as_str() {
+        "bind" => {
+            if !m.source.starts_with('/') {
+                return Err(invalid(format!(
+                    "invalid mount config for type \"bind\": source must be an absolute path: {spec}"
+                )));
+            }
+            if !Path::new(&m.source).exists() {
+                return Err(invalid(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    m.source
+                )));
+            }
+        }
+        "tmpfs" => {}
+        other => {
+            return Err(invalid(format!(
+                "mount type \"{other}\" is not supported yet (bind and tmpfs are)"
+            )))
+        }
+    }
+    Ok(m)
+}
+
+/// `--tmpfs /dir[:opts]` -> (target, options).
+pub fn parse_tmpfs(spec: &str) -> Result<(String, String)> {
+    let (dir, opts) = spec.split_once(':').unwrap_or((spec, ""));
+    if !dir.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid tmpfs specification: '{spec}': mount path must be absolute"
+        )));
+    }
+    Ok((dir.to_string(), opts.to_string()))
+}
+
+/// `--device /dev/x[:/dev/y[:rwm]]` -> (host, container, permissions).
+pub fn parse_device(spec: &str) -> Result<(PathBuf, String, String)> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (host, ctr, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, c] if c.starts_with('/') => (*h, *c, "rwm"),
+        [h, p] => (*h, *h, *p),
+        [h, c, p] => (*h, *c, *p),
+        _ => return Err(invalid(format!("invalid device specification: {spec}"))),
+    };
+    if !host.starts_with('/') || !ctr.starts_with('/') {
+        return Err(invalid(format!("invalid device specification: {spec}")));
+    }
+    if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) {
+        return Err(invalid(format!("invalid device mode: {perms}")));
+    }
+    if !Path::new(host).exists() {
+        return Err(invalid(format!(
+            "error gathering device information while adding custom device \"{host}\": no such file or directory"
+        )));
+    }
+    Ok((PathBuf::from(host), ctr.to_string(), perms.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes() {
+        let b = parse_volume("/tmp:/data:ro").unwrap();
+        assert_eq!((b.target.as_str(), b.read_only), ("/data", true));
+        assert!(!parse_volume("/tmp:/data:z").unwrap().read_only);
+        assert!(parse_volume("name:/data").is_err());
+        assert!(parse_volume("/tmp:data").is_err());
+        assert!(parse_volume("/tmp:/d:bogus").is_err());
+    }
+
+    #[test]
+    fn mounts_and_tmpfs() {
+        let m = parse_mount("type=bind,source=/tmp,target=/t,readonly").unwrap();
+        assert!(m.read_only && m.kind == "bind");
+        assert!(parse_mount("type=bind,source=/nonexistent-x,target=/t").is_err());
+        assert!(parse_mount("type=tmpfs,target=/t,tmpfs-size=1m").is_ok());
+        assert_eq!(parse_tmpfs("/run:size=1m").unwrap().1, "size=1m");
+        assert!(parse_tmpfs("run").is_err());
+    }
+
+    #[test]
+    fn devices() {
+        assert_eq!(parse_device("/dev/null").unwrap().1, "/dev/null");
+        assert_eq!(parse_device("/dev/null:/dev/x:r").unwrap().2, "r");
+        assert!(parse_device("/dev/null:q").is_err());
+    }
+}
