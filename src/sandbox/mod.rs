@@ -3,16 +3,34 @@
 
 pub mod caps;
 mod create;
+mod exec;
+mod init;
+mod launch;
+pub mod mounts;
+mod mounts_apply;
 mod pause;
+mod rootfs;
 pub mod seccomp;
+mod spawn;
+pub mod spec;
 mod subid;
 mod sys;
+mod user;
 mod userns;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use exec::exec_in;
+pub use launch::is_known_rlimit;
+pub use mounts::{mount_plan, tmpfs_options, MountOp};
+pub use spawn::spawn;
+pub use spec::{
+    Device, Mount, Namespaces, NetMode, Process, Rlimit, Rootfs, SpawnError, SpawnErrorKind,
+    Spawned, Spec, Stdio,
+};
+pub use user::{resolve_user, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, subid_range};
 
 #[derive(Debug)]

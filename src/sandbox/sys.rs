@@ -153,3 +153,203 @@ pub fn take_inherited_fd(fd: RawFd) -> Option<std::os::fd::OwnedFd> {
     // starter for this one use; no File or OwnedFd in this process refers to it yet.
     Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
+
+// ---- the container process: clone, mounts, descriptors, signals (spawn, exec, init) ----
+
+/// clone(2) with CLONE_PARENT and `flags` (new namespaces): the child runs `child` on its own
+/// stack and becomes a child of our parent, so that a short-lived intermediate (forked from a
+/// possibly threaded caller, hence single-threaded itself) can create a process that the caller
+/// waits for directly. `child` must never return into the caller's code: it ends with exec or
+/// `exit_now`.
+pub fn clone_sibling(child: &mut dyn FnMut() -> isize, flags: CloneFlags) -> nix::Result<i32> {
+    // 8 MiB of address space, touched only as the child's stack grows (copy-on-write).
+    let mut stack = vec![0u8; 8 << 20];
+    let cb: nix::sched::CloneCb = Box::new(child);
+    // SAFETY: without CLONE_VM the child gets a copy of our memory, so it cannot race with us;
+    // the stack is large for what the child does (no recursion); the caller is single-threaded
+    // (a freshly forked intermediate), so no lock is held by a thread that does not exist in
+    // the child.
+    let pid = unsafe {
+        nix::sched::clone(
+            cb,
+            &mut stack,
+            flags | CloneFlags::CLONE_PARENT,
+            Some(libc::SIGCHLD),
+        )
+    }?;
+    Ok(pid.as_raw())
+}
+
+fn owned(fd: RawFd) -> std::os::fd::OwnedFd {
+    // SAFETY: callers pass a descriptor just returned by a successful open in this module, which
+    // nothing else owns or will close.
+    unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
+}
+
+/// openat2(2) with `root` as "/": symlinks and `..` in `path` cannot leave the container's root
+/// (an image's /proc may be a symlink to /etc of the host). O_CLOEXEC is added.
+pub fn open_in_root<Fd: AsFd>(
+    root: Fd,
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+) -> nix::Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    nix::fcntl::openat2(root.as_fd().as_raw_fd(), path, how).map(owned)
+}
+
+/// openat(2) relative to `dir`, O_CLOEXEC added.
+pub fn open_at<Fd: AsFd>(
+    dir: Fd,
+    name: &std::ffi::OsStr,
+    flags: nix::fcntl::OFlag,
+    mode: nix::sys::stat::Mode,
+) -> nix::Result<std::os::fd::OwnedFd> {
+    let flags = flags | nix::fcntl::OFlag::O_CLOEXEC;
+    nix::fcntl::openat(Some(dir.as_fd().as_raw_fd()), name, flags, mode).map(owned)
+}
+
+/// Set MOUNT_ATTR_RDONLY on the mount whose root `fd` is (and on every mount below it when
+/// `recursive`). Unlike a remount, this keeps the flags the kernel locked on mounts inherited
+/// from a more privileged namespace (nosuid, nodev), which a remount would have to repeat.
+pub fn mount_set_readonly<Fd: AsFd>(fd: Fd, recursive: bool) -> nix::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: mount_setattr reads `size` bytes of `attr`, a live local laid out as the kernel's
+    // struct mount_attr; the path is a static empty C string (AT_EMPTY_PATH: act on `fd`).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(rc).map(|_| ())
+}
+
+/// Every signal back to its default action and unblocked: dispositions set to "ignore" (the
+/// Rust runtime ignores SIGPIPE) and the blocked mask survive exec and would leak into the
+/// container's processes.
+pub fn reset_signals() {
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            let _ = default_signal(sig);
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+}
+
+extern "C" fn ignore_delivery(_: libc::c_int) {}
+
+/// Install a handler that does nothing for `sig`. The kernel drops signals sent to a pid
+/// namespace's init for which it has no handler; cove's init blocks them and takes them with
+/// sigwait, so the handler exists only to make them deliverable and never runs.
+pub fn catch_signal(sig: Signal) -> nix::Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigSet};
+    let action = SigAction::new(
+        SigHandler::Handler(ignore_delivery),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler is an empty extern "C" function: async-signal-safe, touches nothing.
+    unsafe { nix::sys::signal::sigaction(sig, &action) }.map(|_| ())
+}
+
+/// Bring up the loopback interface of a new network namespace (`--network none` still has
+/// 127.0.0.1, as in docker).
+pub fn loopback_up() -> nix::Result<()> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: ifreq is plain old data for which all-zero bytes are a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills the flags member of the live `req` for the named interface.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) };
+    Errno::result(rc)?;
+    // SAFETY: after SIOCGIFFLAGS the union holds the flags, so reading and updating them is
+    // reading initialised memory of the right type.
+    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the name and flags of the live `req`.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) };
+    Errno::result(rc).map(|_| ())
+}
+
+/// lgetxattr(2): the value of attribute `name` of `path` (not following a final symlink), None
+/// when it is absent or cannot be read. Values over 256 bytes are not wanted here.
+pub fn get_xattr(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let name = std::ffi::CString::new(name).ok()?;
+    let mut buf = [0u8; 256];
+    // SAFETY: both strings are live NUL-terminated C strings and the kernel writes at most
+    // `buf.len()` bytes into the live local buffer.
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (n >= 0).then(|| buf[..n as usize].to_vec())
+}
+
+/// lsetxattr(2) (tests build layers with overlay attributes).
+#[cfg(test)]
+pub fn set_xattr(path: &std::path::Path, name: &str, value: &[u8]) -> nix::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: live NUL-terminated strings; the kernel reads `value.len()` bytes of `value`.
+    let rc = unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    Errno::result(rc).map(|_| ())
+}
+
+/// open(2) of a path as the process sees it, O_CLOEXEC added, as an owned descriptor.
+pub fn open_path(
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+) -> nix::Result<std::os::fd::OwnedFd> {
+    let flags = flags | nix::fcntl::OFlag::O_CLOEXEC;
+    nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()).map(owned)
+}

@@ -1,0 +1,289 @@
+//! The container's root file system, mounted by the child in its own mount namespace (so it
+//! vanishes with the container): kernel overlayfs, else fuse-overlayfs, else a plain copy of the
+//! layers that is kept and reused on the next start.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+
+use super::spec::{Rootfs, SpawnError};
+use super::sys;
+
+/// The kernel refuses mount data over a page; stay well below it.
+const MAX_MOUNT_DATA: usize = 3500;
+
+/// Mount `rootfs.merged` and say how: "overlay", "fuse-overlayfs" or "copy".
+pub fn mount(rootfs: &Rootfs) -> Result<&'static str, SpawnError> {
+    let fail = |what: &str, path: &Path, e: io::Error| {
+        SpawnError::engine(format!("rootfs: {what} {}: {e}", path.display()))
+    };
+    for dir in [&rootfs.merged, &rootfs.upper, &rootfs.work] {
+        fs::create_dir_all(dir).map_err(|e| fail("cannot create", dir, e))?;
+    }
+    let copied = copied_marker(rootfs);
+    if copied.exists() {
+        return bind_self(&rootfs.merged).map(|_| "copy");
+    }
+    let lower = lower_dirs(rootfs)?;
+    let kernel = match kernel_overlay(rootfs, &lower) {
+        Ok(()) => return Ok("overlay"),
+        Err(e) => e,
+    };
+    let fuse = match fuse_overlay(rootfs, &lower) {
+        Ok(()) => return Ok("fuse-overlayfs"),
+        Err(e) => e,
+    };
+    crate::debug!("overlay failed ({kernel}), fuse-overlayfs failed ({fuse}): copying the layers");
+    copy_layers(&lower, &rootfs.merged)
+        .map_err(|e| SpawnError::engine(format!("rootfs: copying the image layers: {e}")))?;
+    fs::write(&copied, b"").map_err(|e| fail("cannot write", &copied, e))?;
+    bind_self(&rootfs.merged).map(|_| "copy")
+}
+
+/// Whether `rootfs` was set up by copying, and needs no mount to be read (for `cp`, `diff`).
+pub fn is_copied(rootfs: &Rootfs) -> bool {
+    copied_marker(rootfs).exists()
+}
+
+fn copied_marker(rootfs: &Rootfs) -> PathBuf {
+    rootfs.merged.with_extension("copied")
+}
+
+/// The layers, or for an image without any (`scratch`) one empty directory.
+fn lower_dirs(rootfs: &Rootfs) -> Result<Vec<PathBuf>, SpawnError> {
+    if !rootfs.lower.is_empty() {
+        return Ok(rootfs.lower.clone());
+    }
+    let empty = rootfs.merged.with_extension("empty");
+    fs::create_dir_all(&empty)
+        .map_err(|e| SpawnError::engine(format!("rootfs: {}: {e}", empty.display())))?;
+    Ok(vec![empty])
+}
+
+/// "lowerdir=a:b,upperdir=u,workdir=w": when the layer list is too long for one page, the
+/// layers are named relative to their common directory, which becomes our working directory.
+fn overlay_options(rootfs: &Rootfs, lower: &[PathBuf]) -> Result<String, SpawnError> {
+    let join = |dirs: &[PathBuf]| {
+        let v: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        v.join(":")
+    };
+    let tail = format!(
+        ",upperdir={},workdir={}",
+        rootfs.upper.display(),
+        rootfs.work.display()
+    );
+    let mut lowerdir = join(lower);
+    if lowerdir.len() + tail.len() > MAX_MOUNT_DATA {
+        let base = common_parent(lower);
+        std::env::set_current_dir(&base).map_err(|e| {
+            SpawnError::engine(format!("rootfs: cannot enter {}: {e}", base.display()))
+        })?;
+        let rel: Vec<PathBuf> = lower
+            .iter()
+            .map(|d| {
+                d.strip_prefix(&base)
+                    .map_or_else(|_| d.clone(), Path::to_path_buf)
+            })
+            .collect();
+        lowerdir = join(&rel);
+    }
+    Ok(format!("lowerdir={lowerdir}{tail}"))
+}
+
+fn common_parent(dirs: &[PathBuf]) -> PathBuf {
+    let mut base = dirs[0].parent().map(Path::to_path_buf).unwrap_or_default();
+    while !dirs.iter().all(|d| d.starts_with(&base)) {
+        if !base.pop() {
+            break;
+        }
+    }
+    base
+}
+
+fn kernel_overlay(rootfs: &Rootfs, lower: &[PathBuf]) -> Result<(), Errno> {
+    let mut data = overlay_options(rootfs, lower).map_err(|_| Errno::ENAMETOOLONG)?;
+    if rootfs.userxattr {
+        data.push_str(",userxattr");
+    }
+    nix::mount::mount(
+        Some("overlay"),
+        &rootfs.merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+}
+
+/// fuse-overlayfs daemonizes and serves the mount until its last user is gone. It runs in the
+/// container's mount and pid namespaces (visible there as a process), the price of a fallback
+/// that kernels from before 5.11 need for rootless overlay.
+fn fuse_overlay(rootfs: &Rootfs, lower: &[PathBuf]) -> Result<(), String> {
+    let tool = [
+        "/usr/bin/fuse-overlayfs",
+        "/usr/local/bin/fuse-overlayfs",
+        "/bin/fuse-overlayfs",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+    .ok_or("fuse-overlayfs is not installed")?;
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map_err(|e| format!("/dev/fuse: {e}"))?;
+    let data = overlay_options(rootfs, lower).map_err(|e| e.message)?;
+    let out = Command::new(tool)
+        .arg("-o")
+        .arg(data)
+        .arg(&rootfs.merged)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    Err(text.lines().next().unwrap_or("failed").to_string())
+}
+
+/// pivot_root needs the new root to be a mount point.
+fn bind_self(dir: &Path) -> Result<(), SpawnError> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    nix::mount::mount(Some(dir), dir, None::<&str>, flags, None::<&str>).map_err(|e| {
+        SpawnError::engine(format!(
+            "rootfs: cannot bind {} on itself: {e}",
+            dir.display()
+        ))
+    })
+}
+
+/// Stack the layers (`lower`, top first) into `dest` the way overlayfs would show them: later
+/// layers win, whiteouts delete, opaque directories hide what is below.
+pub fn copy_layers(lower: &[PathBuf], dest: &Path) -> io::Result<()> {
+    for layer in lower.iter().rev() {
+        copy_layer(layer, dest)?;
+    }
+    Ok(())
+}
+
+fn copy_layer(layer: &Path, dest: &Path) -> io::Result<()> {
+    // Pre-order: a directory is made real (not a symlink) in `dest` before anything is written
+    // below it, so no path followed here can lead out of `dest`.
+    for entry in walkdir::WalkDir::new(layer).min_depth(1) {
+        let entry = entry.map_err(io::Error::from)?;
+        let rel = entry.path().strip_prefix(layer).map_err(io::Error::other)?;
+        let target = dest.join(rel);
+        let meta = entry.path().symlink_metadata()?;
+        let kind = meta.file_type();
+        if kind.is_char_device() && meta.rdev() == 0 {
+            remove_any(&target)?;
+            continue;
+        }
+        if kind.is_dir() {
+            let existing = target.symlink_metadata().ok();
+            if existing.as_ref().is_some_and(|m| !m.is_dir()) {
+                remove_any(&target)?;
+            }
+            if is_opaque(entry.path()) {
+                remove_any(&target)?;
+            }
+            if !target.is_dir() {
+                fs::create_dir(&target)?;
+            }
+            fs::set_permissions(&target, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        } else if kind.is_symlink() {
+            remove_any(&target)?;
+            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)?;
+        } else if kind.is_file() {
+            remove_any(&target)?;
+            fs::copy(entry.path(), &target)?;
+        } else {
+            // Devices, fifos and sockets cannot be made in a user namespace; images rarely
+            // carry them and overlayfs would not be the way to get them anyway.
+            continue;
+        }
+        std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    Ok(())
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    ["trusted.overlay.opaque", "user.overlay.opaque"]
+        .iter()
+        .any(|name| sys::get_xattr(dir, name).is_some_and(|v| v == b"y"))
+}
+
+fn remove_any(path: &Path) -> io::Result<()> {
+    match path.symlink_metadata() {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_applies_whiteouts_and_opaque_dirs() {
+        let dir = std::env::temp_dir().join(format!("cove-rootfs-test-{}", std::process::id()));
+        let (bottom, top, out) = (dir.join("bottom"), dir.join("top"), dir.join("out"));
+        for d in [&bottom, &top, &out] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::create_dir_all(bottom.join("etc/sub")).unwrap();
+        fs::write(bottom.join("etc/a"), "old").unwrap();
+        fs::write(bottom.join("etc/gone"), "x").unwrap();
+        fs::write(bottom.join("etc/sub/hidden"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc", bottom.join("link")).unwrap();
+        fs::create_dir_all(top.join("etc/sub")).unwrap();
+        fs::write(top.join("etc/a"), "new").unwrap();
+        fs::write(top.join("etc/sub/kept"), "k").unwrap();
+        // A directory where the layer below had a symlink to the host: the copy must not
+        // follow it.
+        fs::create_dir_all(top.join("link")).unwrap();
+        fs::write(top.join("link/inside"), "i").unwrap();
+        let whiteout = top.join("etc/gone");
+        let dev = nix::sys::stat::makedev(0, 0);
+        let mode = nix::sys::stat::Mode::empty();
+        nix::sys::stat::mknod(&whiteout, nix::sys::stat::SFlag::S_IFCHR, mode, dev).unwrap();
+        let opaque = sys::set_xattr(&top.join("etc/sub"), "trusted.overlay.opaque", b"y");
+
+        copy_layers(&[top.clone(), bottom.clone()], &out).unwrap();
+        assert_eq!(fs::read_to_string(out.join("etc/a")).unwrap(), "new");
+        assert!(!out.join("etc/gone").exists());
+        assert_eq!(fs::read_to_string(out.join("etc/sub/kept")).unwrap(), "k");
+        if opaque.is_ok() {
+            assert!(!out.join("etc/sub/hidden").exists());
+        }
+        assert!(out.join("link").symlink_metadata().unwrap().is_dir());
+        assert_eq!(fs::read_to_string(out.join("link/inside")).unwrap(), "i");
+        assert!(!Path::new("/etc/inside").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn long_layer_lists_are_named_from_their_common_parent() {
+        let layers: Vec<PathBuf> = (0..100)
+            .map(|i| PathBuf::from(format!("/var/lib/cove/overlay/layers/{i:064}/diff")))
+            .collect();
+        assert_eq!(
+            common_parent(&layers),
+            Path::new("/var/lib/cove/overlay/layers")
+        );
+        assert_eq!(
+            common_parent(&layers[..1]),
+            Path::new(&format!("/var/lib/cove/overlay/layers/{:064}", 0))
+        );
+    }
+}

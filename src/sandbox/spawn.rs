@@ -1,0 +1,193 @@
+//! Starting a container: an intermediate fork clones the container's first process into new
+//! mount, pid, uts, ipc (and net) namespaces as a sibling, that is a direct child of the
+//! caller; the child mounts its root file system and the plan, pivots into it, confines itself
+//! and execs. The caller learns the outcome on a close-on-exec pipe.
+//!
+//! Why the intermediate: clone() without fork's atfork handlers is only safe from a
+//! single-threaded process, and the caller (a test, a monitor) may have threads; a fresh fork
+//! has one. It also owns the non-dumpable flag, which must be set before the child is created in
+//! the new pid namespace (CVE-2019-5736, see `init`), without changing the caller's.
+
+use std::convert::Infallible;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid};
+
+use super::launch::{self, Reporter};
+use super::mounts::mount_plan;
+use super::spec::{NetMode, SpawnError, Spawned, Spec, Stdio};
+use super::{init, mounts_apply, rootfs, sys};
+
+/// Start the container described by `spec` with `stdio` as its 0, 1 and 2. Returns once the
+/// command was exec'd (or failed to be: NotFound, CannotInvoke, Engine). The returned pid is a
+/// child of the caller, which must wait for it.
+pub fn spawn(spec: &Spec, stdio: Stdio) -> Result<Spawned, SpawnError> {
+    if spec.keep_id.is_some() {
+        return Err(SpawnError::engine("--userns keep-id is not supported yet"));
+    }
+    if spec.process.args.is_empty() {
+        return Err(SpawnError::engine("no command specified"));
+    }
+    let mut flags = CloneFlags::CLONE_NEWNS;
+    if !spec.namespaces.pid_host {
+        flags |= CloneFlags::CLONE_NEWPID;
+    }
+    if !spec.namespaces.uts_host {
+        flags |= CloneFlags::CLONE_NEWUTS;
+    }
+    if !spec.namespaces.ipc_host {
+        flags |= CloneFlags::CLONE_NEWIPC;
+    }
+    if spec.namespaces.net == NetMode::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let (pid, reports) = start(flags, stdio, |stdio, reporter| {
+        container(spec, stdio, reporter)
+    })?;
+    Ok(Spawned {
+        pid,
+        rootfs_mode: reports.unwrap_or_default(),
+    })
+}
+
+/// Fork the intermediate, which runs `pre` (joining namespaces for exec) and clones `body`
+/// with `flags`. Returns the new process's pid and its rootfs report.
+pub(super) fn start_with<P, B>(
+    flags: CloneFlags,
+    stdio: Stdio,
+    pre: P,
+    body: B,
+) -> Result<(i32, Option<String>), SpawnError>
+where
+    P: FnOnce() -> Result<(), SpawnError>,
+    B: FnOnce(Stdio, &Reporter) -> Result<Infallible, SpawnError>,
+{
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| SpawnError::engine(format!("cannot create a pipe: {e}")))?;
+    // SAFETY of the fork is sys::fork's contract; the child only runs code below and exits.
+    let middle = match sys::fork().map_err(|e| SpawnError::engine(format!("fork: {e}")))? {
+        ForkResult::Child => {
+            drop(read);
+            intermediate(flags, stdio, Reporter::new(write), pre, body)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(write);
+    drop(stdio);
+    while let Err(Errno::EINTR) = waitpid(middle, None) {}
+    let reports = launch::read_reports(read);
+    match (reports.pid, reports.error) {
+        (pid, Some(err)) => {
+            if let Some(pid) = pid {
+                while let Err(Errno::EINTR) = waitpid(Pid::from_raw(pid), None) {}
+            }
+            Err(err)
+        }
+        (Some(pid), None) => Ok((pid, reports.rootfs_mode)),
+        (None, None) => Err(SpawnError::engine(
+            "container process: the intermediate process died before starting it",
+        )),
+    }
+}
+
+fn start<B>(flags: CloneFlags, stdio: Stdio, body: B) -> Result<(i32, Option<String>), SpawnError>
+where
+    B: FnOnce(Stdio, &Reporter) -> Result<Infallible, SpawnError>,
+{
+    start_with(flags, stdio, || Ok(()), body)
+}
+
+fn intermediate<P, B>(flags: CloneFlags, stdio: Stdio, reporter: Reporter, pre: P, body: B) -> !
+where
+    P: FnOnce() -> Result<(), SpawnError>,
+    B: FnOnce(Stdio, &Reporter) -> Result<Infallible, SpawnError>,
+{
+    // Inherited by the clone: until it execs, no process of the container may open its
+    // /proc/PID/exe (our binary) or ptrace it, because a non-dumpable process needs
+    // CAP_SYS_PTRACE over the user namespace we were exec'd in (the host's or the user's).
+    let _ = nix::sys::prctl::set_dumpable(false);
+    if let Err(e) = pre() {
+        reporter.fail(&e);
+    }
+    let mut once = Some((stdio, body));
+    let mut child = || -> isize {
+        let Some((stdio, body)) = once.take() else {
+            sys::exit_now(125)
+        };
+        match body(stdio, &reporter) {
+            Ok(never) => match never {},
+            Err(e) => reporter.fail(&e),
+        }
+    };
+    match sys::clone_sibling(&mut child, flags) {
+        Ok(pid) => {
+            reporter.pid(pid);
+            sys::exit_now(0)
+        }
+        Err(e) => reporter.fail(&SpawnError::engine(format!(
+            "cannot create the container's namespaces: clone: {e}"
+        ))),
+    }
+}
+
+/// The container's first process, from its new namespaces to exec.
+fn container(spec: &Spec, stdio: Stdio, reporter: &Reporter) -> Result<Infallible, SpawnError> {
+    launch::setup_stdio(stdio, spec.process.terminal)?;
+    // No descriptor of the caller may reach the container (CVE-2024-21626).
+    sys::close_fds_except(&[reporter.fd()]);
+    step(
+        "making mounts private",
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        ),
+    )?;
+    if spec.namespaces.net == NetMode::None {
+        step("bringing up loopback", sys::loopback_up())?;
+    }
+    let mode = rootfs::mount(&spec.rootfs)?;
+    reporter.rootfs_mode(mode);
+    mounts_apply::apply(&spec.rootfs.merged, &mount_plan(spec))?;
+    pivot(&spec.rootfs.merged)?;
+    if !spec.namespaces.uts_host && !spec.hostname.is_empty() {
+        step("sethostname", nix::unistd::sethostname(&spec.hostname))?;
+    }
+    launch::enter_cwd(&spec.process.cwd, true)?;
+    launch::confine(&spec.process)?;
+    if spec.init {
+        init::run(&spec.process, reporter)
+    }
+    Err(launch::exec(&spec.process))
+}
+
+fn step<T>(what: &str, r: nix::Result<T>) -> Result<T, SpawnError> {
+    r.map_err(|e| SpawnError::engine(format!("{what}: {e}")))
+}
+
+/// Swap the root for `new_root` and drop the old one (runc's pivot_root(".", ".") trick: no
+/// directory for the old root is needed in the image).
+fn pivot(new_root: &Path) -> Result<(), SpawnError> {
+    step(
+        "entering the root file system",
+        nix::unistd::chdir(new_root),
+    )?;
+    step("pivot_root", nix::unistd::pivot_root(".", "."))?;
+    // The old root is stacked on "/" now; detach it with every host mount beneath it.
+    step(
+        "unmounting the old root",
+        nix::mount::umount2(".", MntFlags::MNT_DETACH),
+    )?;
+    step("entering the new root", nix::unistd::chdir("/"))
+}
+
+#[cfg(test)]
+#[path = "spawn_tests.rs"]
+mod tests;
