@@ -260,8 +260,12 @@ pub enum ContainerCommand {
     Top(TopArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(NamesArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Rename a container
     Rename(RenameArgs),
     /// Remove all stopped containers

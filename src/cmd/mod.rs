@@ -2,6 +2,7 @@
 
 mod container;
 mod container_args;
+mod cp;
 pub mod format;
 mod image;
 mod images;
@@ -82,6 +83,10 @@ pub enum Command {
     Diff(container_args::NamesArgs),
     /// Rename a container
     Rename(container_args::RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(container_args::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container_args::ExportArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container_args::ContainerCommand),
@@ -144,6 +149,8 @@ pub fn main() -> Result<i32> {
         Command::Port(a) => ps::port(&ctx, a),
         Command::Diff(a) => ps::diff(&ctx, a),
         Command::Rename(a) => container::rename(&ctx, a),
+        Command::Cp(a) => cp::cp(&ctx, a),
+        Command::Export(a) => cp::export(&ctx, a),
         Command::Container(c) => container_dispatch(&ctx, c),
         Command::Monitor { id } => container::monitor(&ctx, &id),
         Command::Pull(a) => image::pull(&ctx, a),
@@ -183,6 +190,8 @@ fn container_dispatch(ctx: &Context, cmd: container_args::ContainerCommand) -> R
         C::Diff(a) => ps::diff(ctx, a),
         C::Rename(a) => container::rename(ctx, a),
         C::Prune(a) => container::prune(ctx, a),
+        C::Cp(a) => cp::cp(ctx, a),
+        C::Export(a) => cp::export(ctx, a),
     }
 }
 

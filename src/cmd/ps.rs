@@ -262,6 +262,10 @@ pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
         let entry = entry.map_err(|e| Error::msg(format!("cannot read {}: {e}", upper.display())))?;
         let rel = entry.path().strip_prefix(upper).unwrap_or(entry.path());
         let shown = format!("/{}", rel.display());
+        // Mount points cove itself made are not the container's changes.
+        if ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"].contains(&shown.as_str()) {
+            continue;
+        }
         let meta = entry.metadata().map_err(|e| Error::msg(e.to_string()))?;
         let whiteout = meta.file_type().is_char_device() && meta.rdev() == 0;
         let in_lower = spec.rootfs.lower.iter().any(|l| l.join(rel).symlink_metadata().is_ok());

@@ -29,6 +29,11 @@ impl Root {
         Ok(Root { fd })
     }
 
+    /// A directory opened elsewhere (resolved inside a container's root).
+    pub fn from_fd(fd: OwnedFd) -> Root {
+        Root { fd }
+    }
+
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }

@@ -1,6 +1,7 @@
 //! Content-addressed image layers: safe tar unpacking into per-layer diff directories stored by
 //! chain ID, ready to be stacked with kernel overlayfs.
 
+mod access;
 mod at;
 mod decompress;
 mod entry;
@@ -25,6 +26,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use access::{ContainerRoot, Kind};
 pub use decompress::decompress;
 pub use store::LayerStore;
 

@@ -24,6 +24,11 @@ use super::sys;
 pub fn unpack_tree(dest: &Path, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, String> {
     let root = Root::open_path(dest)
         .map_err(|e| format!("cannot open {}: {}", dest.display(), e.desc()))?;
+    unpack_at(root, tar, opaque_xattr)
+}
+
+/// `unpack_tree` into a directory already open as `root`.
+pub fn unpack_at(root: Root, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, String> {
     let mut u = Unpacker {
         root,
         opaque_xattr,
