@@ -3,10 +3,12 @@
 //! caller; the child mounts its root file system and the plan, pivots into it, confines itself
 //! and execs. The caller learns the outcome on a close-on-exec pipe.
 //!
-//! Why the intermediate: clone() without fork's atfork handlers is only safe from a
-//! single-threaded process, and the caller (a test, a monitor) may have threads; a fresh fork
-//! has one. It also owns the non-dumpable flag, which must be set before the child is created in
-//! the new pid namespace (CVE-2019-5736, see `init`), without changing the caller's.
+//! Why the intermediate: clone() skips libc's atfork handlers (malloc's locks), so it is only
+//! safe from a single-threaded process; the intermediate is one, whatever the caller is. Callers
+//! are meant to be single-threaded (the monitor, a foreground run); a threaded one (the tests)
+//! relies on glibc's fork leaving malloc usable in the intermediate. The intermediate also
+//! carries the non-dumpable flag, which must be set before the child is created in the new pid
+//! namespace (CVE-2019-5736, see `init`), without changing the caller's.
 
 use std::convert::Infallible;
 use std::path::Path;
