@@ -11,6 +11,7 @@ mod mounts_apply;
 mod pause;
 mod rootfs;
 pub mod seccomp;
+mod private_root;
 mod spawn;
 pub mod spec;
 mod subid;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use exec::exec_in;
 pub use launch::is_known_rlimit;
 pub use mounts::{mount_plan, tmpfs_options, MountOp};
+pub use private_root::mount_private;
 pub use spawn::spawn;
 pub use spec::{
     Device, Mount, Namespaces, NetMode, Process, Rlimit, Rootfs, SpawnError, SpawnErrorKind,
