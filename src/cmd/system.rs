@@ -44,10 +44,22 @@ pub fn info(ctx: &Context, args: InfoArgs) -> Result<i32> {
         None if paths.rootless => "not created yet".into(),
         None => "Root".into(),
     };
+    let containers = crate::container::ContainerStore::open(&paths)
+        .and_then(|s| s.list())
+        .unwrap_or_default();
+    // How the newest container's root file system was mounted (kernel overlay, then
+    // fuse-overlayfs, then a copy): what this machine gives cove.
+    let rootfs_mode = containers
+        .iter()
+        .find(|c| !c.rootfs_mode.is_empty())
+        .map(|c| c.rootfs_mode.clone())
+        .unwrap_or_else(|| "not used yet".into());
     let uname = nix::sys::utsname::uname().map_err(|e| Error::msg(format!("uname: {e}")))?;
     let info = json!({
         "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Containers": containers.len(),
         "Images": images.len(),
+        "RootfsMode": rootfs_mode,
         "Layers": layers.len(),
         "Driver": "overlay",
         "DockerRootDir": paths.root.display().to_string(),
@@ -94,13 +106,15 @@ fn info_text(i: &Value) -> String {
         })
         .unwrap_or_default();
     format!(
-        "Client: cove\n Version: {v}\n\nServer:\n Images: {images}\n Server Version: cove {v}\n \
-         Storage Driver: overlay\n  Layers: {layers}\n  ID Mapping: {map}\n  Sub-ID Range: {sub}\n \
+        "Client: cove\n Version: {v}\n\nServer:\n Containers: {containers}\n Images: {images}\n \
+         Server Version: cove {v}\n Storage Driver: overlay\n  Layers: {layers}\n  Rootfs Mount: {rootfs}\n  ID Mapping: {map}\n  Sub-ID Range: {sub}\n \
          Cgroup Version: {cg}\n Kernel Version: {kernel}\n Operating System: {os}\n OSType: linux\n \
          Architecture: {arch}\n CPUs: {cpus}\n Total Memory: {mem}\n Docker Root Dir: {root}\n \
          Run Root: {run}\n Rootless: {rootless}\n Registries: {search}\n",
         v = s("ServerVersion"),
+        containers = s("Containers"),
         images = s("Images"),
+        rootfs = s("RootfsMode"),
         layers = s("Layers"),
         map = s("IDMapping"),
         sub = s("SubIDRange"),
