@@ -113,14 +113,17 @@ pub fn apply(names: &[String]) -> Result<(), Error> {
             "setting capabilities: {missing} is not in the permitted set of the sandbox"
         )));
     }
-    // Inheritable before shrinking permitted (it may only hold permitted caps), effective before
-    // permitted (effective must stay a subset of permitted at every step).
-    caps::set(None, CapSet::Inheritable, &want).map_err(failed("inheritable set"))?;
+    // Inheritable and ambient stay empty, as docker leaves them (CVE-2022-24769): across exec a
+    // root user keeps the set (its permitted set is refilled from the bounding set), while any
+    // other user starts with no capabilities, exactly as under docker.
+    let none = caps::CapsHashSet::new();
+    caps::set(None, CapSet::Inheritable, &none).map_err(failed("inheritable set"))?;
+    if caps::runtime::ambient_set_supported().is_ok() {
+        caps::clear(None, CapSet::Ambient).map_err(failed("ambient set"))?;
+    }
+    // Effective before permitted: effective must stay a subset of permitted at every step.
     caps::set(None, CapSet::Effective, &want).map_err(failed("effective set"))?;
     caps::set(None, CapSet::Permitted, &want).map_err(failed("permitted set"))?;
-    if caps::runtime::ambient_set_supported().is_ok() {
-        caps::set(None, CapSet::Ambient, &want).map_err(failed("ambient set"))?;
-    }
     Ok(())
 }
 
@@ -214,15 +217,15 @@ mod tests {
             }
             apply(&want)?;
             let expect: CapsHashSet = [Capability::CAP_CHOWN, Capability::CAP_KILL].into();
-            for set in [
-                CapSet::Bounding,
-                CapSet::Inheritable,
-                CapSet::Permitted,
-                CapSet::Effective,
-                CapSet::Ambient,
+            for (set, want) in [
+                (CapSet::Bounding, expect.clone()),
+                (CapSet::Inheritable, CapsHashSet::new()),
+                (CapSet::Permitted, expect.clone()),
+                (CapSet::Effective, expect.clone()),
+                (CapSet::Ambient, CapsHashSet::new()),
             ] {
                 let got = caps::read(None, set).map_err(|e| Error(e.to_string()))?;
-                if got != expect {
+                if got != want {
                     return Err(Error(format!("{set:?} is {got:?}")));
                 }
             }
@@ -232,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn apply_sets_exactly_the_given_caps() {
+    fn apply_sets_bounding_permitted_effective_and_clears_the_rest() {
         apply_in_child(None);
     }
 
