@@ -12,7 +12,7 @@ use super::container_args::*;
 use super::image::enter_store;
 use super::run::{CreateArgs, CreateFlags, RunArgs};
 use super::Context;
-use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest, Status};
+use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest};
 use crate::error::{Error, Result};
 use crate::image::lookup;
 use crate::image::pull::{self as image_pull, PullRequest};
@@ -232,14 +232,18 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
             return Err(Error::msg("you cannot start and attach multiple containers at once"));
         };
         let rec = s.store.find(name)?;
-        if s.store.live_state(&rec).status != Status::Running {
+        let status = s.store.live_state(&rec).status;
+        status.check_start()?;
+        if status.can_start() {
             sandbox::start_monitor(&s.paths, &rec.id, true)?;
         }
         return attach_until_end(&s, &rec, args.interactive, true, args.detach_keys.as_deref(), false);
     }
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
-        if s.store.live_state(&rec).status != Status::Running {
+        let status = s.store.live_state(&rec).status;
+        status.check_start()?;
+        if status.can_start() {
             sandbox::start_monitor(&s.paths, &rec.id, false)?;
         }
         println!("{name}");
@@ -257,7 +261,7 @@ fn stop_one(s: &Session, rec: &ContainerRecord, time: Option<i64>, signal: Optio
         s.store.save(&fresh)?;
     }
     let state = s.store.live_state(rec);
-    if state.status != Status::Running && state.status != Status::Restarting {
+    if !state.status.can_stop() {
         return Ok(());
     }
     let sig_name = signal
@@ -283,8 +287,7 @@ fn stop_one(s: &Session, rec: &ContainerRecord, time: Option<i64>, signal: Optio
 fn wait_stopped(s: &Session, rec: &ContainerRecord, limit: Duration) -> bool {
     let start = Instant::now();
     loop {
-        let st = s.store.live_state(rec);
-        if st.status != Status::Running && st.status != Status::Restarting {
+        if !s.store.live_state(rec).status.is_active() {
             return true;
         }
         if start.elapsed() >= limit {
@@ -321,12 +324,7 @@ pub fn kill_cmd(ctx: &Context, args: KillArgs) -> Result<i32> {
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
         let st = s.store.live_state(&rec);
-        if st.status != Status::Running || st.pid <= 0 {
-            return Err(Error::msg(format!(
-                "cannot kill container: {}: container {} is not running",
-                name, rec.id
-            )));
-        }
+        st.status.check_kill(name, &rec.id)?;
         kill(Pid::from_raw(st.pid), sig)
             .map_err(|e| Error::msg(format!("cannot kill container {name}: {e}")))?;
         println!("{name}");
@@ -346,13 +344,8 @@ pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
 
 fn remove_one(s: &Session, rec: &ContainerRecord, force: bool) -> Result<()> {
     let st = s.store.live_state(rec);
-    if st.status == Status::Running || st.status == Status::Restarting {
-        if !force {
-            return Err(Error::msg(format!(
-                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
-                rec.name
-            )));
-        }
+    st.status.check_remove(&rec.name, force)?;
+    if st.status.is_active() {
         stop_one(s, rec, Some(0), Some("KILL"))?;
     }
     let _lock = s.store.lock(&rec.id)?;
@@ -366,7 +359,7 @@ pub fn wait(ctx: &Context, args: WaitArgs) -> Result<i32> {
         let rec = s.store.find(name)?;
         loop {
             let st = s.store.live_state(&rec);
-            if st.status != Status::Running && st.status != Status::Restarting {
+            if !st.status.is_active() {
                 println!("{}", st.exit_code);
                 return Ok(());
             }
@@ -399,8 +392,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     }
     let mut deleted = Vec::new();
     for rec in s.store.list()? {
-        let st = s.store.live_state(&rec);
-        if st.status == Status::Running || st.status == Status::Restarting {
+        if s.store.live_state(&rec).status.is_active() {
             continue;
         }
         let _lock = s.store.lock(&rec.id)?;
@@ -421,9 +413,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
 pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let rec = s.store.find(&args.container)?;
-    if s.store.live_state(&rec).status != Status::Running {
-        return Err(Error::msg("You cannot attach to a stopped container, start it first"));
-    }
+    s.store.live_state(&rec).status.check_attach()?;
     attach_until_end(
         &s,
         &rec,
@@ -438,9 +428,7 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let rec = s.store.find(&args.container)?;
     let st = s.store.live_state(&rec);
-    if st.status != Status::Running || st.pid <= 0 {
-        return Err(Error::msg(format!("container {} is not running", rec.id)));
-    }
+    st.status.check_exec(&rec.id)?;
     let mut spec = container::to_spec(&s.paths, &rec)?;
     let p = &mut spec.process;
     p.args = args.command.clone();

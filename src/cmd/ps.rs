@@ -172,7 +172,6 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
     };
     let opts = LogOptions {
         follow: args.follow,
-        timestamps: args.timestamps,
         tail,
         since: parse_time(&args.since)?,
         until: parse_time(&args.until)?,
@@ -338,7 +337,7 @@ fn mounts_json(rec: &ContainerRecord) -> Value {
         out.push(json!({"Type": m.kind, "Source": m.source, "Destination": m.target,
             "Mode": "", "RW": !m.read_only, "Propagation": "rprivate"}));
     }
-    for (dir, _) in &rec.host.tmpfs {
+    for dir in rec.host.tmpfs.keys() {
         out.push(json!({"Type": "tmpfs", "Source": "", "Destination": dir, "Mode": "", "RW": true}));
     }
     Value::Array(out)

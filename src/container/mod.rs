@@ -21,12 +21,9 @@ mod userdata;
 
 pub use create::{create, CreateRequest};
 pub use error::{Error, Result};
-pub use layout::{
-    attach_socket, data_dir, exit_path, lock_path, log_path, merged_dir, overlay_dir, run_dir,
-    state_path, upper_dir, userdata_dir, work_dir,
-};
-pub use names::{generate_id, generate_name, validate_name};
-pub use parse::{parse_extra_host, parse_log_opt, parse_size};
+pub use layout::{attach_socket, log_path, merged_dir, upper_dir, userdata_dir, work_dir};
+pub use names::validate_name;
+pub use parse::{parse_extra_host, parse_log_opt};
 pub use record::{ContainerConfig, ContainerRecord, HostConfig, MountArg, RestartPolicy, Ulimit};
 pub use runstate::{
     pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,

@@ -68,10 +68,10 @@ pub fn to_spec(paths: &Paths, rec: &ContainerRecord) -> Result<Spec, SpawnError>
 fn process(
     paths: &Paths,
     rec: &ContainerRecord,
-    upper: &PathBuf,
+    upper: &std::path::Path,
     lower: &[PathBuf],
 ) -> Result<Process, SpawnError> {
-    let mut dirs = vec![upper.clone()];
+    let mut dirs = vec![upper.to_path_buf()];
     dirs.extend(lower.iter().cloned());
     let (uid, gid, mut groups) =
         resolve_user_in_layers(&dirs, &rec.config.user).map_err(|e| engine(e.to_string()))?;

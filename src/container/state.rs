@@ -65,17 +65,8 @@ impl Status {
         self.is_active()
     }
 
-    pub fn can_pause(self) -> bool {
-        self == Status::Running
-    }
 
-    pub fn can_unpause(self) -> bool {
-        self == Status::Paused
-    }
 
-    pub fn can_exec(self) -> bool {
-        self == Status::Running
-    }
 
     pub fn can_attach(self) -> bool {
         matches!(self, Status::Running | Status::Restarting)

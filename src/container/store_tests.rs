@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
+use super::layout::{data_dir, overlay_dir, run_dir};
 use super::*;
 use crate::paths::Paths;
 

@@ -14,8 +14,6 @@ use crate::container::time::{now, parse_rfc3339};
 #[derive(Clone, Debug, Default)]
 pub struct LogOptions {
     pub follow: bool,
-    /// Kept here for the caller's convenience (`LogEntry::render`); the reader ignores it.
-    pub timestamps: bool,
     /// Only the last N lines (before since/until filtering, as docker does).
     pub tail: Option<usize>,
     /// (unix seconds, nanos): lines older are skipped.
