@@ -453,6 +453,7 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
     if args.privileged {
         p.caps = sandbox::caps::resolve(&[], &[], true).map_err(|e| Error::msg(e.to_string()))?;
         p.seccomp = sandbox::seccomp::Seccomp::Unconfined;
+        p.seccomp_bpf = None;
     }
     let stdio = if args.detach {
         null_stdio()?

@@ -73,8 +73,14 @@ fn process(
 ) -> Result<Process, SpawnError> {
     let mut dirs = vec![upper.to_path_buf()];
     dirs.extend(lower.iter().cloned());
+    // keep-id runs as the caller unless -u says otherwise, as podman does.
+    let user = if rec.host.userns_mode == "keep-id" && rec.config.user.is_empty() {
+        format!("{}:{}", paths.uid, paths.gid)
+    } else {
+        rec.config.user.clone()
+    };
     let (uid, gid, mut groups) =
-        resolve_user_in_layers(&dirs, &rec.config.user).map_err(|e| engine(e.to_string()))?;
+        resolve_user_in_layers(&dirs, &user).map_err(|e| engine(e.to_string()))?;
     for g in &rec.host.group_add {
         let gid = match g.parse::<u32>() {
             Ok(n) => n,
@@ -106,7 +112,13 @@ fn process(
     if rec.host.privileged && profile == seccomp::Seccomp::Default {
         profile = seccomp::Seccomp::Unconfined;
     }
-    let _ = paths;
+    let seccomp_bpf = match profile {
+        seccomp::Seccomp::Default => Some(
+            seccomp::default_bpf(&paths.runroot.join("seccomp"), &caps)
+                .map_err(|e| engine(e.to_string()))?,
+        ),
+        _ => None,
+    };
     Ok(Process {
         args: rec.argv(),
         env,
@@ -132,6 +144,7 @@ fn process(
             })
             .collect(),
         seccomp: profile,
+        seccomp_bpf,
         apparmor: None,
     })
 }

@@ -190,14 +190,18 @@ pub fn confine(p: &Process) -> Result<(), SpawnError> {
     }
     // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, which the final
     // capability set usually lacks: load it now, while we are still root (as runc does).
+    let load = || match &p.seccomp_bpf {
+        Some(bpf) => seccomp::load_bpf(bpf),
+        None => seccomp::load(&p.seccomp, &p.caps),
+    };
     if !p.no_new_privs {
-        seccomp::load(&p.seccomp, &p.caps).map_err(|e| SpawnError::engine(e.0))?;
+        load().map_err(|e| SpawnError::engine(e.0))?;
     }
     set_identity(p)?;
     caps::apply(&p.caps).map_err(|e| SpawnError::engine(e.0))?;
     if p.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(|e| engine("setting no_new_privs", e))?;
-        seccomp::load(&p.seccomp, &p.caps).map_err(|e| SpawnError::engine(e.0))?;
+        load().map_err(|e| SpawnError::engine(e.0))?;
     }
     // A change of credentials resets "dumpable" from fs.suid_dumpable; keep it off until exec.
     let _ = nix::sys::prctl::set_dumpable(false);

@@ -105,6 +105,54 @@ pub fn load(profile: &Seccomp, caps: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The default profile compiled for a process holding `caps`, as BPF. Compiling the whole
+/// allowlist with libseccomp costs tens of milliseconds, so the program is kept in `cache_dir`
+/// (on the run root's tmpfs) under a key of everything it depends on.
+pub fn default_bpf(cache_dir: &std::path::Path, caps: &[String]) -> Result<Vec<u8>, Error> {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<String> = caps.iter().map(|c| caps::to_canonical(c)).collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION"));
+    h.update(DEFAULT_PROFILE);
+    h.update(sorted.join(","));
+    h.update(format!("{:?} {:?}", native_arch_names(), kernel_version()));
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let path = cache_dir.join(format!("{key}.bpf"));
+    if let Ok(bpf) = std::fs::read(&path) {
+        if !bpf.is_empty() && bpf.len() % 8 == 0 {
+            return Ok(bpf);
+        }
+    }
+    let ctx = compile(&Seccomp::Default, caps)?
+        .ok_or_else(|| fail("the default profile compiled to nothing"))?;
+    std::fs::create_dir_all(cache_dir).map_err(fail)?;
+    let temp = crate::fsutil::temp_sibling(&path);
+    let mut file = std::fs::File::create(&temp).map_err(fail)?;
+    let exported = ctx.export_bpf(&mut file).map_err(fail);
+    drop(file);
+    let bpf = exported.and_then(|_| std::fs::read(&temp).map_err(fail));
+    match bpf {
+        Ok(bpf) => {
+            let _ = std::fs::rename(&temp, &path);
+            Ok(bpf)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+/// Load a program made by `default_bpf` into the calling thread.
+pub fn load_bpf(bpf: &[u8]) -> Result<(), Error> {
+    super::sys::seccomp_set_filter(bpf).map_err(|e| {
+        Error(format!(
+            "seccomp profile: loading the filter: {e} (needs no-new-privileges or CAP_SYS_ADMIN)"
+        ))
+    })
+}
+
 fn fail(what: impl std::fmt::Display) -> Error {
     Error(format!("seccomp profile: {what}"))
 }

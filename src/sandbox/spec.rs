@@ -56,6 +56,10 @@ pub struct Process {
     pub no_new_privs: bool,
     pub rlimits: Vec<Rlimit>,
     pub seccomp: Seccomp,
+    /// The default profile already compiled to BPF for this process's caps (a cached copy;
+    /// see `seccomp::default_bpf`). When set, it is loaded instead of compiling `seccomp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_bpf: Option<Vec<u8>>,
     pub apparmor: Option<String>,
 }
 
@@ -217,6 +221,7 @@ pub fn sample_spec(root: &std::path::Path) -> Spec {
             no_new_privs: false,
             rlimits: Vec::new(),
             seccomp: Seccomp::Default,
+            seccomp_bpf: None,
             apparmor: None,
         },
         hostname: "box".to_string(),

@@ -353,3 +353,27 @@ pub fn open_path(
     let flags = flags | nix::fcntl::OFlag::O_CLOEXEC;
     nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()).map(owned)
 }
+
+/// seccomp(2) SECCOMP_SET_MODE_FILTER with a BPF program exported by libseccomp (8-byte
+/// `sock_filter` instructions).
+pub fn seccomp_set_filter(bpf: &[u8]) -> nix::Result<()> {
+    let count = bpf.len() / 8;
+    if bpf.is_empty() || bpf.len() % 8 != 0 || count > usize::from(u16::MAX) {
+        return Err(Errno::EINVAL);
+    }
+    let prog = libc::sock_fprog {
+        len: count as u16,
+        filter: bpf.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points at `bpf`, which lives across the call and holds `count` whole
+    // instructions; the kernel only reads (copies) the program and checks it before use.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    Errno::result(r).map(drop)
+}
