@@ -173,11 +173,12 @@ podman rmi -a -f >/dev/null 2>&1
 exit 0
 EOF
 # Wiping the root makes the pull cold whatever rmi keeps; layers unpacked in a
-# user namespace may be owned by sub-uids, so the wipe runs in one too.
+# user namespace may be owned by sub-uids, so the wipe runs in one too. The run root
+# stays: it holds the user's pause process, which a wipe would orphan.
 cat >"$HOMEDIR/bench/cove-clean.sh" <<EOF
 #!/bin/sh
 $HOMEDIR/bench/cove --root $COVE_ROOT --runroot $COVE_RUNROOT rmi -f $IMAGE >/dev/null 2>&1
-podman unshare rm -rf $COVE_ROOT $COVE_RUNROOT
+podman unshare rm -rf $COVE_ROOT
 EOF
 chmod 0755 "$HOMEDIR/bench/"*-clean.sh
 chown -R "$BUSER:" "$HOMEDIR/.config" "$HOMEDIR/bench"
