@@ -102,6 +102,12 @@ cleanup() {
         kill "$REG_PID" 2>/dev/null || true
         wait "$REG_PID" 2>/dev/null || true
     fi
+    # The pause process cove started for the bench user's run root, if it is still ours.
+    local pid
+    pid=$(cat "${COVE_RUNROOT:-/nonexistent}/pause.pid" 2>/dev/null) || pid=
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = cove-pause ]; then
+        kill "$pid" 2>/dev/null || true
+    fi
 }
 trap cleanup EXIT
 
