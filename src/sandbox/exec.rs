@@ -11,8 +11,10 @@ use super::spawn::start_with;
 use super::spec::{Process, SpawnError, Stdio};
 use super::sys;
 
-/// The namespaces joined, in order: mnt last, because it changes our root and /proc with it.
+/// The namespaces joined, in order: user first (a keep-id container's own, which owns the
+/// others), mnt last, because it changes our root and /proc with it.
 const NAMESPACES: &[(&str, CloneFlags)] = &[
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),

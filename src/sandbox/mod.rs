@@ -5,6 +5,7 @@ pub mod caps;
 mod create;
 mod exec;
 mod init;
+mod keepid;
 mod launch;
 pub mod mounts;
 mod mounts_apply;
@@ -24,6 +25,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use exec::exec_in;
+pub use keepid::ROOTLESS_ONLY as KEEP_ID_ROOTLESS_ONLY;
 pub use launch::is_known_rlimit;
 pub use mounts::{mount_plan, tmpfs_options, MountOp};
 pub use private_root::mount_private;

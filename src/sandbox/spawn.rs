@@ -23,19 +23,22 @@ use nix::unistd::{ForkResult, Pid};
 use super::launch::{self, Reporter};
 use super::mounts::mount_plan;
 use super::spec::{NetMode, SpawnError, Spawned, Spec, Stdio};
-use super::{init, mounts_apply, rootfs, sys};
+use super::{init, keepid, mounts_apply, rootfs, sys};
 
 /// Start the container described by `spec` with `stdio` as its 0, 1 and 2. Returns once the
 /// command was exec'd (or failed to be: NotFound, CannotInvoke, Engine). The returned pid is a
 /// child of the caller, which must wait for it.
 pub fn spawn(spec: &Spec, stdio: Stdio) -> Result<Spawned, SpawnError> {
-    if spec.keep_id.is_some() {
-        return Err(SpawnError::engine("--userns keep-id is not supported yet"));
-    }
     if spec.process.args.is_empty() {
         return Err(SpawnError::engine("no command specified"));
     }
     let mut flags = CloneFlags::CLONE_NEWNS;
+    // Read and built here, before the fork: the intermediate only writes them.
+    let nested = spec.keep_id.map(keepid::maps_for).transpose()?;
+    if nested.is_some() {
+        // Created together with the user namespace, the others are owned by it.
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
     if !spec.namespaces.pid_host {
         flags |= CloneFlags::CLONE_NEWPID;
     }
@@ -48,9 +51,8 @@ pub fn spawn(spec: &Spec, stdio: Stdio) -> Result<Spawned, SpawnError> {
     if spec.namespaces.net == NetMode::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    let (pid, reports) = start(flags, stdio, |stdio, reporter| {
-        container(spec, stdio, reporter)
-    })?;
+    let body = |stdio, reporter: &Reporter| container(spec, stdio, reporter);
+    let (pid, reports) = launch_from(flags, stdio, nested, || Ok(()), body)?;
     Ok(Spawned {
         pid,
         rootfs_mode: reports.unwrap_or_default(),
@@ -69,13 +71,29 @@ where
     P: FnOnce() -> Result<(), SpawnError>,
     B: FnOnce(Stdio, &Reporter) -> Result<Infallible, SpawnError>,
 {
+    launch_from(flags, stdio, None, pre, body)
+}
+
+/// `start_with`, and with `nested` a new user namespace for the clone (`flags` has
+/// CLONE_NEWUSER) whose maps the intermediate writes before the child goes on.
+fn launch_from<P, B>(
+    flags: CloneFlags,
+    stdio: Stdio,
+    nested: Option<keepid::Maps>,
+    pre: P,
+    body: B,
+) -> Result<(i32, Option<String>), SpawnError>
+where
+    P: FnOnce() -> Result<(), SpawnError>,
+    B: FnOnce(Stdio, &Reporter) -> Result<Infallible, SpawnError>,
+{
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| SpawnError::engine(format!("cannot create a pipe: {e}")))?;
     // SAFETY of the fork is sys::fork's contract; the child only runs code below and exits.
     let middle = match sys::fork().map_err(|e| SpawnError::engine(format!("fork: {e}")))? {
         ForkResult::Child => {
             drop(read);
-            intermediate(flags, stdio, Reporter::new(write), pre, body)
+            intermediate(flags, stdio, Reporter::new(write), nested, pre, body)
         }
         ForkResult::Parent { child } => child,
     };
@@ -97,14 +115,14 @@ where
     }
 }
 
-fn start<B>(flags: CloneFlags, stdio: Stdio, body: B) -> Result<(i32, Option<String>), SpawnError>
-where
-    B: FnOnce(Stdio, &Reporter) -> Result<Infallible, SpawnError>,
-{
-    start_with(flags, stdio, || Ok(()), body)
-}
-
-fn intermediate<P, B>(flags: CloneFlags, stdio: Stdio, reporter: Reporter, pre: P, body: B) -> !
+fn intermediate<P, B>(
+    flags: CloneFlags,
+    stdio: Stdio,
+    reporter: Reporter,
+    nested: Option<keepid::Maps>,
+    pre: P,
+    body: B,
+) -> !
 where
     P: FnOnce() -> Result<(), SpawnError>,
     B: FnOnce(Stdio, &Reporter) -> Result<Infallible, SpawnError>,
@@ -112,23 +130,47 @@ where
     // Inherited by the clone: until it execs, no process of the container may open its
     // /proc/PID/exe (our binary) or ptrace it, because a non-dumpable process needs
     // CAP_SYS_PTRACE over the user namespace we were exec'd in (the host's or the user's).
-    let _ = nix::sys::prctl::set_dumpable(false);
+    // A child in a nested user namespace sets it itself once its maps are written: its
+    // /proc/PID/uid_map would otherwise belong to the host's root, which we cannot open. It
+    // does nothing before that, and no other process is in its namespaces yet.
+    if nested.is_none() {
+        let _ = nix::sys::prctl::set_dumpable(false);
+    }
     if let Err(e) = pre() {
         reporter.fail(&e);
     }
-    let mut once = Some((stdio, body));
+    let gate = match nested.as_ref().map(|_| keepid::Gate::new()).transpose() {
+        Ok(gate) => gate,
+        Err(e) => reporter.fail(&e),
+    };
+    let mut once = Some((stdio, body, gate));
     let mut child = || -> isize {
-        let Some((stdio, body)) = once.take() else {
+        let Some((stdio, body, gate)) = once.take() else {
             sys::exit_now(125)
         };
+        if let Some(gate) = gate {
+            if !gate.wait() {
+                sys::exit_now(125)
+            }
+            let _ = nix::sys::prctl::set_dumpable(false);
+        }
         match body(stdio, &reporter) {
             Ok(never) => match never {},
             Err(e) => reporter.fail(&e),
         }
     };
-    match sys::clone_sibling(&mut child, flags) {
+    let cloned = sys::clone_sibling(&mut child, flags);
+    let gate = once.take().and_then(|(_, _, gate)| gate);
+    match cloned {
         Ok(pid) => {
             reporter.pid(pid);
+            if let (Some(maps), Some(gate)) = (nested, gate) {
+                // On failure the gate closes unopened and the child leaves without a word.
+                if let Err(e) = keepid::write_maps(pid, &maps) {
+                    reporter.fail(&e)
+                }
+                gate.open();
+            }
             sys::exit_now(0)
         }
         Err(e) => reporter.fail(&SpawnError::engine(format!(

@@ -242,6 +242,37 @@ fn exec_in_joins_a_running_container() {
     assert_eq!(wait_code(started.pid), 128 + 9);
 }
 
+/// keep-id: refused to real root; in a user namespace the command runs as the kept ids in a
+/// nested one, and what it writes to a bind belongs to the caller (root of the outer namespace).
+#[test]
+fn keep_id_runs_as_the_kept_ids_in_a_nested_user_namespace() {
+    let Some(b) = busybox_image("keepid") else {
+        return;
+    };
+    let data = b.dir.join("data");
+    fs::create_dir_all(&data).unwrap();
+    let mut spec = spec_for(&b, &["sh", "-c", "id -u; id -g; echo hi > /data/f"]);
+    spec.mounts.push(crate::sandbox::spec::Mount::Bind {
+        source: data.clone(),
+        destination: "/data".to_string(),
+        read_only: false,
+    });
+    spec.keep_id = Some((4242, 4343));
+    spec.process.uid = 4242;
+    spec.process.gid = 4343;
+    if !in_user_namespace() {
+        let err = spawn(&spec, pipes().0).unwrap_err();
+        assert_eq!(err.message, super::keepid::ROOTLESS_ONLY);
+        return;
+    }
+    let (code, out, _) = run(&spec).unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "4242\n4343\n");
+    let meta = fs::metadata(data.join("f")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+}
+
 const IN_USERNS: &str = "COVE_TEST_SPAWN_ROOTLESS";
 
 /// The tests above again, as an unprivileged user (covetest1) in a single-ID user namespace:
@@ -281,6 +312,6 @@ fn rootless_single_id_user_namespace() {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("6 passed"), "{text}");
+    assert!(text.contains("7 passed"), "{text}");
     assert!(!text.contains("skipped"), "{text}");
 }
