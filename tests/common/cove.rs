@@ -182,6 +182,8 @@ impl Cove {
             store_flags: true,
             timeout: Duration::from_secs(240),
             pty: false,
+            input: None,
+            bin: None,
         }
     }
 
@@ -264,6 +266,8 @@ fn nosub_user_name() -> &'static str {
 
 impl Drop for Cove {
     fn drop(&mut self) {
+        // Monitors of this test's containers (and what they supervise) outlive a failed test.
+        super::ctr::kill_monitors(&self.root);
         kill_pause(&self.runroot.join("pause.pid"));
         kill_pause(&self.runtime_dir.join("cove/pause.pid"));
         if !std::thread::panicking() || std::env::var_os("COVE_TEST_KEEP").is_none() {
@@ -281,9 +285,29 @@ pub struct Run<'a> {
     store_flags: bool,
     timeout: Duration,
     pty: bool,
+    input: Option<Vec<u8>>,
+    bin: Option<PathBuf>,
 }
 
 impl Run<'_> {
+    /// Feed `data` on stdin (then close it) instead of /dev/null.
+    pub fn input(mut self, data: &str) -> Self {
+        self.input = Some(data.as_bytes().to_vec());
+        self
+    }
+    /// Run this copy of the binary instead of the shared one.
+    pub fn bin(mut self, path: &Path) -> Self {
+        self.bin = Some(path.to_path_buf());
+        self
+    }
+    /// Run cove on a real PTY of `rows` x `cols` (see `Pty`), as its controlling terminal.
+    pub fn pty(self, rows: u16, cols: u16) -> super::pty::Pty {
+        let label = format!("cove {:?} ({:?})", self.args, self.cove.who);
+        let mut cmd = self.command();
+        cmd.env("TERM", "xterm");
+        super::pty::Pty::spawn(cmd, self.cove.uid, self.cove.gid, rows, cols, label)
+    }
+
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
         self
@@ -310,7 +334,8 @@ impl Run<'_> {
 
     fn command(&self) -> Command {
         let c = self.cove;
-        let mut argv: Vec<String> = vec![cove_bin().display().to_string()];
+        let bin = self.bin.as_deref().unwrap_or(cove_bin());
+        let mut argv: Vec<String> = vec![bin.display().to_string()];
         if self.store_flags {
             argv.push("--root".into());
             argv.push(c.root.display().to_string());
@@ -373,7 +398,18 @@ impl Run<'_> {
 
     /// Starts cove without waiting (to kill it midway, or to run two at once).
     pub fn spawn(self) -> Running {
-        let child = self.command().spawn().expect("cannot start cove");
+        let mut cmd = self.command();
+        if self.input.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("cannot start cove");
+        if let Some(data) = self.input.clone() {
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&data);
+            });
+        }
         Running {
             child,
             args: self.args,

@@ -77,8 +77,34 @@ pub struct Fixtures {
 
 pub const SENTINEL: &str = "sentinel: must not change\n";
 pub const APPLETS: &[&str] = &[
-    "sh", "ls", "cat", "echo", "true", "false", "id", "sleep", "env", "mkdir", "rm", "touch",
-    "pwd", "stat", "wc", "test", "hostname",
+    "sh",
+    "ls",
+    "cat",
+    "echo",
+    "true",
+    "false",
+    "id",
+    "sleep",
+    "env",
+    "mkdir",
+    "rm",
+    "touch",
+    "pwd",
+    "stat",
+    "wc",
+    "test",
+    "hostname",
+    "grep",
+    "head",
+    "readlink",
+    "stty",
+    "tty",
+    "tr",
+    "kill",
+    "ps",
+    "printf",
+    "cut",
+    "sha256sum",
 ];
 
 impl Fixtures {

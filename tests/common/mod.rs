@@ -14,12 +14,14 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cove;
+pub mod ctr;
 pub mod fixtures;
 pub mod fsx;
 pub mod http;
 pub mod layout;
 pub mod out;
 pub mod proxy;
+pub mod pty;
 pub mod registry;
 pub mod users;
 
