@@ -51,7 +51,13 @@ fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<(), SpawnError> {
             data,
             on_fail,
         } => {
-            let t = make_target(root, target, true)?;
+            let t = match make_target(root, target, true) {
+                Ok(t) => t,
+                // An optional mount whose point cannot be made (a privileged container sees
+                // the host's /dev, which may lack /dev/mqueue and is not ours to change).
+                Err(_) if matches!(on_fail, OnFail::Skip) => return Ok(()),
+                Err(e) => return Err(e),
+            };
             let data = (!data.is_empty()).then_some(data.as_str());
             match nix::mount::mount(Some(*fstype), &fd_path(&t), Some(*fstype), *flags, data) {
                 Ok(()) => Ok(()),
