@@ -496,6 +496,15 @@ fn rename_wait_top_diff(who: Who) {
         "{top}"
     );
 
+    let waiter = c.cmd(&["wait", "new"]).timeout(T).spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    c.ok(&["stop", "-t", "1", "new"]);
+    let w = waiter.wait();
+    w.assert_ok();
+    assert_eq!(w.stdout, "137\n", "{w}");
+    c.ok(&["run", "-d", "--name", "seven", &img, "sh", "-c", "exit 7"]);
+    let w = c.cmd(&["wait", "seven"]).timeout(T).run();
+    assert_eq!(w.stdout, "7\n", "{w}");
     assert!(wait_until(T, || c
         .ok(&["diff", "new"])
         .stdout
@@ -507,15 +516,6 @@ fn rename_wait_top_diff(who: Who) {
         "docker's diff lists the container's own changes, not its mount points: {diff}"
     );
 
-    let waiter = c.cmd(&["wait", "new"]).timeout(T).spawn();
-    std::thread::sleep(Duration::from_millis(300));
-    c.ok(&["stop", "-t", "1", "new"]);
-    let w = waiter.wait();
-    w.assert_ok();
-    assert_eq!(w.stdout, "137\n", "{w}");
-    c.ok(&["run", "-d", "--name", "seven", &img, "sh", "-c", "exit 7"]);
-    let w = c.cmd(&["wait", "seven"]).timeout(T).run();
-    assert_eq!(w.stdout, "7\n", "{w}");
     c.rm_f(&["new", "other", "seven"]);
 }
 

@@ -171,10 +171,9 @@ fn user_flag(who: Who) {
         "-c",
         "id; echo $HOME",
     ]);
-    assert_eq!(
-        out.stdout, "uid=500(user) gid=500(user) groups=500(user)\n/home/user\n",
-        "{out}"
-    );
+    let lines = out.lines();
+    assert!(lines[0].starts_with("uid=500(user) gid=500(user)"), "{out}");
+    assert_eq!(lines[1], "/home/user", "HOME comes from /etc/passwd: {out}");
     let out = c.ok(&["run", "--rm", "-u", "0:500", &img, "id", "-g"]);
     assert_eq!(out.stdout, "500\n");
     let out = c.ok(&["run", "--rm", "-u", "1234:4321", &img, "id"]);

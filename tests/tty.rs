@@ -238,3 +238,13 @@ fn exec_it(who: Who) {
     );
     c.rm_f(&["xt"]);
 }
+
+/// The PTY driver itself: the size set on the master is what a program on the slave sees.
+#[test]
+fn pty_driver_sets_size() {
+    let mut cmd = std::process::Command::new("stty");
+    cmd.arg("size");
+    let mut p = common::pty::Pty::spawn(cmd, 0, 0, 33, 111, "host stty size".into());
+    assert_eq!(p.wait(T), 0, "{:?}", p.transcript());
+    assert_eq!(p.transcript(), "33 111\r\n");
+}
