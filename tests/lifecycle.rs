@@ -24,6 +24,7 @@ both!(
     restart_on_failure_counted,
     restart_always_then_stop,
     killed_monitor,
+    run_root_gone,
     rm_and_prune,
 );
 
@@ -654,6 +655,43 @@ fn killed_monitor(who: Who) {
     assert_eq!(c.status_of("mk"), "exited");
     let rm = c.ok(&["rm", "mk"]);
     assert_eq!(rm.stdout, "mk\n");
+    c.assert_no_containers();
+}
+
+/// After a reboot the run root is empty: containers that were running are shown exited, can
+/// be started again and removed.
+fn run_root_gone(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let id = c
+        .ok(&["run", "-d", "--name", "rb", &img, "sleep", "100"])
+        .stdout
+        .trim()
+        .to_string();
+    c.ok(&["run", "--name", "done", &img, "true"]);
+    // The reboot: every process of the store dies, the run root (a tmpfs) is emptied.
+    common::ctr::kill_monitors(&c.root);
+    common::cove::kill_pause(&c.runroot.join("pause.pid"));
+    common::cove::kill_pause(&c.runtime_dir.join("cove/pause.pid"));
+    assert!(wait_until(T, || common::ctr::processes_with(&id).is_empty()));
+    for e in std::fs::read_dir(&c.runroot).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).unwrap();
+        } else {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    let ps = c.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert_eq!(ps.lines().len(), 2, "{ps}");
+    assert!(
+        ps.lines().iter().all(|l| l.contains(" Exited (")),
+        "nothing is running after a reboot: {ps}"
+    );
+    assert_eq!(c.status_of("rb"), "exited");
+    assert_eq!(c.ok(&["start", "rb"]).stdout, "rb\n");
+    assert_eq!(c.status_of("rb"), "running");
+    c.rm_f(&["rb", "done"]);
     c.assert_no_containers();
 }
 

@@ -17,6 +17,7 @@ both!(
     user_flag,
     workdir,
     bind_mount_owned_by_caller,
+    userns_keep_id,
     hostname_and_add_host,
     ulimit,
     init_is_pid_1,
@@ -489,4 +490,43 @@ fn name_conflict(who: Who) {
     out.assert_err_line("invalid container name");
     c.rm_f(&["taken"]);
     c.assert_no_containers();
+}
+
+/// `--userns keep-id` (podman's): the caller's uid and gid inside, so files written to a bind
+/// mount are the caller's; refused as root, where it means nothing.
+fn userns_keep_id(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let seed = c.write(&c.dir.join("kid/seed.txt"), "seed\n");
+    let dir = seed.parent().unwrap().to_path_buf();
+    let spec = format!("{}:/data", dir.display());
+    if who == Who::Root {
+        let out = c.run(&["run", "--rm", "--userns", "keep-id", &img, "true"]);
+        out.assert_err_line("keep-id");
+        c.assert_no_containers();
+        return;
+    }
+    let out = c.ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "keep-id",
+        "-v",
+        &spec,
+        &img,
+        "sh",
+        "-c",
+        "id -u; id -g; stat -c '%u' /data/seed.txt; echo k > /data/kept.txt",
+    ]);
+    assert_eq!(
+        out.lines(),
+        [c.uid.to_string(), c.gid.to_string(), c.uid.to_string()],
+        "the caller's ids inside, and its files shown as its own: {out}"
+    );
+    let meta = std::fs::metadata(dir.join("kept.txt")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (c.uid, c.gid));
+    let out = c.ok(&[
+        "run", "--rm", "--userns", "keep-id", "-u", "0", &img, "id", "-u",
+    ]);
+    assert_eq!(out.stdout, "0\n", "-u still wins: {out}");
 }

@@ -159,6 +159,15 @@ fn seccomp_profile(who: Who) {
     let out = c.run(&["run", "--rm", "--security-opt", &old, &img, "mkdir", "/x"]);
     out.assert_code(1);
 
+    // The container's profile binds exec too.
+    let id = c
+        .ok(&["run", "-d", "--security-opt", &opt, &img, "sleep", "60"])
+        .stdout
+        .trim()
+        .to_string();
+    c.run(&["exec", &id, "mkdir", "/y"]).assert_code(1);
+    c.rm_f(&[&id]);
+
     let s = status(&c, &["--security-opt", "seccomp=unconfined", &img]);
     assert_eq!(status_field(&s, "Seccomp"), Some("0"), "{s}");
     c.run(&[
@@ -185,6 +194,22 @@ fn no_new_privileges(who: Who) {
     assert_eq!(status_field(&s, "NoNewPrivs"), Some("1"), "{s}");
     let s = status(&c, &["--security-opt", "no-new-privileges:true", &img]);
     assert_eq!(status_field(&s, "NoNewPrivs"), Some("1"), "{s}");
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--security-opt",
+            "no-new-privileges",
+            &img,
+            "sleep",
+            "60",
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    let e = c.ok(&["exec", &id, "cat", "/proc/self/status"]).stdout;
+    assert_eq!(status_field(&e, "NoNewPrivs"), Some("1"), "exec too: {e}");
+    c.rm_f(&[&id]);
     c.run(&["run", "--rm", "--security-opt", "bogus-opt", &img, "true"])
         .assert_err_line("bogus-opt");
 }

@@ -349,10 +349,18 @@ fn build() -> Fixtures {
             false,
         ));
     }
+    // Tags of one source go one after the other: the registry can fail a manifest pushed
+    // while another push of the same blobs to that repository is still in flight.
+    let mut sources: Vec<&str> = pushes.iter().map(|(src, _, _)| src.as_str()).collect();
+    sources.dedup();
     std::thread::scope(|s| {
-        for (src, dst, all) in &pushes {
-            let (lay_dir, addr) = (&lay_dir, &reg.addr);
-            s.spawn(move || push(lay_dir, src, &format!("{addr}/{dst}"), *all));
+        for src in sources {
+            let (lay_dir, addr, pushes) = (&lay_dir, &reg.addr, &pushes);
+            s.spawn(move || {
+                for (_, dst, all) in pushes.iter().filter(|(s, _, _)| s == src) {
+                    push(lay_dir, src, &format!("{addr}/{dst}"), *all);
+                }
+            });
         }
     });
 
