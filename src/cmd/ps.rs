@@ -257,12 +257,12 @@ pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
     let rec = s.store.find(name)?;
     let spec = container::to_spec(&s.paths, &rec)?;
     let upper = &spec.rootfs.upper;
+    let mut changes: Vec<(char, String, bool)> = Vec::new();
     for entry in walkdir::WalkDir::new(upper).min_depth(1).sort_by_file_name() {
         let entry = entry.map_err(|e| Error::msg(format!("cannot read {}: {e}", upper.display())))?;
         let rel = entry.path().strip_prefix(upper).unwrap_or(entry.path());
         let shown = format!("/{}", rel.display());
-        // Mount points cove itself made are not the container's changes.
-        if ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"].contains(&shown.as_str()) {
+        if is_mount_point(&shown) {
             continue;
         }
         let meta = entry.metadata().map_err(|e| Error::msg(e.to_string()))?;
@@ -275,9 +275,30 @@ pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
         } else {
             'A'
         };
-        println!("{kind} {shown}");
+        changes.push((kind, shown, meta.is_dir()));
+    }
+    // A directory changed only because cove made a mount point in it is not a change of
+    // the container's (docker hides these in its init layer).
+    for (kind, path, is_dir) in &changes {
+        let has_change_below = changes
+            .iter()
+            .any(|(_, p, _)| p.len() > path.len() && p.starts_with(&format!("{path}/")));
+        let made_for_mounts = MOUNT_POINTS.iter().any(|m| m.starts_with(&format!("{path}/")));
+        if *is_dir && *kind != 'D' && made_for_mounts && !has_change_below {
+            continue;
+        }
+        println!("{kind} {path}");
     }
     Ok(0)
+}
+
+/// Where cove mounts things in every container (userdata files and the kernel file systems).
+const MOUNT_POINTS: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/proc", "/sys"];
+
+fn is_mount_point(path: &str) -> bool {
+    MOUNT_POINTS
+        .iter()
+        .any(|m| path == *m || (["/dev", "/proc", "/sys"].contains(m) && path.starts_with(&format!("{m}/"))))
 }
 
 /// docker inspect's shape for a container.

@@ -202,7 +202,9 @@ fn host_config(req: &CreateRequest) -> Result<HostConfig> {
         host.extra_hosts.push(h.clone());
     }
     for u in &req.ulimits {
-        host.ulimits.push(Ulimit::parse(u)?);
+        let parsed = Ulimit::parse(u)
+            .map_err(|e| invalid(format!("invalid argument \"{u}\" for \"--ulimit\" flag: {e}")))?;
+        host.ulimits.push(parsed);
     }
     for o in &req.log_opts {
         parse_log_opt(&mut host, o)?;

@@ -9,7 +9,7 @@ use crate::image::ImageStore;
 use crate::overlay::LayerStore;
 use crate::paths::Paths;
 use crate::sandbox::spec::{Device, Mount, Namespaces, NetMode, Process, Rlimit, Rootfs, Spec};
-use crate::sandbox::{caps, resolve_user_in_layers, seccomp, SpawnError};
+use crate::sandbox::{caps, home_in_layers, resolve_user_in_layers, seccomp, SpawnError};
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -92,6 +92,10 @@ fn process(
         };
         groups.push(gid);
     }
+    // As docker does, the primary group is also a supplementary one.
+    if !groups.contains(&gid) {
+        groups.insert(0, gid);
+    }
     let mut env = rec.config.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, DEFAULT_PATH.to_string());
@@ -103,7 +107,8 @@ fn process(
         env.push("TERM=xterm".into());
     }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push("HOME=/root".into());
+        let home = home_in_layers(&dirs, uid).unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
     }
     let caps = caps::resolve(&rec.host.cap_add, &rec.host.cap_drop, rec.host.privileged)
         .map_err(|e| engine(e.to_string()))?;

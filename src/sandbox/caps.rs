@@ -60,7 +60,13 @@ pub fn resolve(add: &[String], drop: &[String], privileged: bool) -> Result<Vec<
         .map(|n| canonical(n))
         .collect::<Result<BTreeSet<_>, _>>()?;
     if privileged {
-        return Ok(all_caps().into_iter().collect());
+        // Everything this process may pass on: a capability the host's bounding set lacks
+        // cannot be given, and is left out rather than failing the container.
+        let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
+        return Ok(all_caps()
+            .into_iter()
+            .filter(|c| c.parse::<Capability>().is_ok_and(|cap| bounding.contains(&cap)))
+            .collect());
     }
     let set: BTreeSet<String> = if add.contains("ALL") {
         all_caps()

@@ -34,7 +34,7 @@ pub use spec::{
     Device, Mount, Namespaces, NetMode, Process, Rlimit, Rootfs, SpawnError, SpawnErrorKind,
     Spawned, Spec, Stdio,
 };
-pub use user::{resolve_user, resolve_user_in_layers};
+pub use user::{home_in_layers, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, subid_range};
 
 #[derive(Debug)]

@@ -206,6 +206,13 @@ fn container(spec: &Spec, stdio: Stdio, reporter: &Reporter) -> Result<Infallibl
     }
     launch::enter_cwd(&spec.process.cwd, true)?;
     launch::confine(&spec.process)?;
+    // The container ends with its supervisor (the monitor, or a foreground `run`): nothing
+    // would record its exit otherwise. Set after the identity change, which clears it; it
+    // survives the exec.
+    step(
+        "PR_SET_PDEATHSIG",
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL),
+    )?;
     if spec.init {
         init::run(&spec.process, reporter)
     }

@@ -35,6 +35,22 @@ pub fn resolve_user_in_layers(dirs: &[PathBuf], user: &str) -> Result<(u32, u32,
     resolve_in(&find("passwd"), &find("group"), user)
 }
 
+/// The home directory of `uid` in the first passwd file found in `dirs` (upper dir, then the
+/// layers top first), for a container's `HOME`.
+pub fn home_in_layers(dirs: &[PathBuf], uid: u32) -> Option<String> {
+    let passwd = dirs
+        .iter()
+        .map(|d| d.join("etc").join("passwd"))
+        .find(|p| fs::symlink_metadata(p).is_ok())
+        .map(|p| read_db(&p))?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 6 && !line.starts_with('#') && f[2].trim().parse::<u32>().ok() == Some(uid))
+            .then(|| f[5].to_string())
+            .filter(|h| h.starts_with('/'))
+    })
+}
+
 /// The file's text, or empty when it is missing, unreadable, too big or reached through a
 /// symlink: the image is hostile until proven otherwise, and its symlinks point into the host.
 fn read_db(path: &Path) -> String {
