@@ -47,6 +47,16 @@ fn all_caps() -> BTreeSet<String> {
     known.iter().map(|c| c.to_string()).collect()
 }
 
+/// Every capability this process may pass on ("ALL", --privileged): one the host's bounding
+/// set lacks cannot be given, and is left out rather than failing the container.
+fn grantable() -> BTreeSet<String> {
+    let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
+    all_caps()
+        .into_iter()
+        .filter(|c| c.parse::<Capability>().is_ok_and(|cap| bounding.contains(&cap)))
+        .collect()
+}
+
 /// The final capability set of a container, with docker's rules: --privileged gets everything;
 /// "ALL" in `add` starts from everything minus `drop`; "ALL" in `drop` keeps only `add`;
 /// otherwise the defaults minus `drop` plus `add`. Sorted, without duplicates.
@@ -60,16 +70,10 @@ pub fn resolve(add: &[String], drop: &[String], privileged: bool) -> Result<Vec<
         .map(|n| canonical(n))
         .collect::<Result<BTreeSet<_>, _>>()?;
     if privileged {
-        // Everything this process may pass on: a capability the host's bounding set lacks
-        // cannot be given, and is left out rather than failing the container.
-        let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
-        return Ok(all_caps()
-            .into_iter()
-            .filter(|c| c.parse::<Capability>().is_ok_and(|cap| bounding.contains(&cap)))
-            .collect());
+        return Ok(grantable().into_iter().collect());
     }
     let set: BTreeSet<String> = if add.contains("ALL") {
-        all_caps()
+        grantable()
             .into_iter()
             .filter(|c| !drop.contains(c))
             .collect()
