@@ -56,10 +56,6 @@ impl Clients {
         })
     }
 
-    pub fn listener(&self) -> BorrowedFd<'_> {
-        self.listener.as_fd()
-    }
-
     /// Accept whoever is waiting in the backlog.
     pub fn accept(&mut self) {
         while let Ok((sock, _)) = self.listener.accept() {

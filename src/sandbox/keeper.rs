@@ -199,9 +199,8 @@ impl Keeper for ContainerKeeper<'_> {
     }
 }
 
-// TEMPORARY adapter until helper B's `sandbox::spawn` lands: then this becomes a direct call.
-fn spawn_container(_spec: &Spec, _io: Stdio) -> Result<Spawned, SpawnError> {
-    Err(SpawnError::engine("container spawning is not built yet"))
+fn spawn_container(spec: &Spec, io: Stdio) -> Result<Spawned, SpawnError> {
+    super::spawn(spec, io)
 }
 
 fn engine(e: impl std::fmt::Display) -> SpawnError {

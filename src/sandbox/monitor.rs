@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -81,10 +81,9 @@ pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), S
         ForkResult::Parent { child } => {
             drop(status_w);
             let _ = waitpid(child, None);
+            // One line; not read to EOF, in case some process still holds the write end.
             let mut report = String::new();
-            let _ = File::from(status_r)
-                .take(64 * 1024)
-                .read_to_string(&mut report);
+            let _ = BufReader::new(File::from(status_r).take(64 * 1024)).read_line(&mut report);
             parse_report(&report)
         }
     }
@@ -178,7 +177,12 @@ pub fn run_monitor(paths: &Paths, id: &str, to_spec: &SpecFn) -> i32 {
     loop {
         let mode = keeper.io_mode();
         let started = Instant::now();
-        let code = match run_once(&mut keeper, &mode, &mut clients, &signals) {
+        let mut on_started = || {
+            report("OK\n");
+            // Start-up is over: what it paged in of our binary need not stay resident.
+            sys::drop_clean_file_pages();
+        };
+        let code = match run_once(&mut keeper, &mode, &mut clients, &signals, &mut on_started) {
             Ok(code) => code,
             Err(e) if first => {
                 keeper.record_start_failure(&e);
@@ -192,12 +196,10 @@ pub fn run_monitor(paths: &Paths, id: &str, to_spec: &SpecFn) -> i32 {
                 e.exit_code()
             }
         };
-        if first {
-            report("OK\n");
-            first = false;
-        }
+        first = false;
         let next = keeper.exited(code, last_delay, started.elapsed());
         if next == Next::Stop {
+            // Removed before clients hear the exit: `run -it --rm` returns to a clean slate.
             keeper.finish_removal();
             clients.finish(code);
             break;
@@ -216,16 +218,18 @@ pub fn run_monitor(paths: &Paths, id: &str, to_spec: &SpecFn) -> i32 {
     0
 }
 
-/// One run of the container: wire, spawn (reporting OK happens after), pump until it ends.
+/// One run of the container: wire, spawn, tell `on_started`, pump until it ends.
 fn run_once(
     keeper: &mut ContainerKeeper,
     mode: &IoMode,
     clients: &mut Clients,
     signals: &Signals,
+    on_started: &mut dyn FnMut(),
 ) -> Result<i32, SpawnError> {
     let (wiring, io) =
         supervise::wire(mode, WinSize::DEFAULT).map_err(|e| SpawnError::engine(e.0))?;
     let pid = signals.unblocked(|| supervise::Keeper::spawn(keeper, io))?;
+    on_started();
     let mut front = supervise::socket_front(clients);
     let mut pump = Pump::new(pid, wiring, mode, keeper);
     Ok(pump.run(&mut front, signals).unwrap_or(-1))

@@ -148,7 +148,9 @@ pub fn pidfd_open(pid: i32) -> nix::Result<std::os::fd::OwnedFd> {
 /// Take ownership of descriptor `fd`, inherited across exec from the process that started us
 /// for a documented purpose (the monitor's status pipe); None when it is not open.
 pub fn take_inherited_fd(fd: RawFd) -> Option<std::os::fd::OwnedFd> {
-    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).ok()?;
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    // Close-on-exec from here on: a child we start must not hold it open.
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).ok()?;
     // SAFETY: the descriptor is open (checked above) and was handed to this process by its
     // starter for this one use; no File or OwnedFd in this process refers to it yet.
     Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
@@ -376,4 +378,44 @@ pub fn seccomp_set_filter(bpf: &[u8]) -> nix::Result<()> {
         )
     };
     Errno::result(r).map(drop)
+}
+
+/// Let go of the resident pages of clean, read-only file mappings (our own binary's text and
+/// rodata): a long-lived monitor then counts in its RSS only what it touches afterwards, not
+/// what start-up and the kernel's fault-around mapped. Returns the bytes advised.
+pub fn drop_clean_file_pages() -> usize {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return 0;
+    };
+    let mut dropped = 0;
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-') {
+            let perms = fields.next().unwrap_or("");
+            let inode = fields.nth(2).unwrap_or("0");
+            let parse = |s| usize::from_str_radix(s, 16).ok();
+            current = match (parse(start), parse(end)) {
+                // File-backed (inode != 0), not writable: candidates until Anonymous says more.
+                (Some(s), Some(e)) if !perms.contains('w') && inode != "0" => Some((s, e)),
+                _ => None,
+            };
+        } else if first == "Anonymous:" {
+            // A private copy (a relocated RELRO page) would revert to the file's bytes: skip.
+            if let (Some((start, end)), Some("0")) = (current.take(), fields.next()) {
+                // SAFETY: the range is a whole mapping of a file that is not writable through
+                // it and holds no private (anonymous) page, so every page equals the file's
+                // bytes; MADV_DONTNEED only unmaps them and the next access faults the same
+                // bytes back in. A running executable cannot be modified (ETXTBSY).
+                let rc = unsafe {
+                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
+                };
+                if rc == 0 {
+                    dropped += end - start;
+                }
+            }
+        }
+    }
+    dropped
 }

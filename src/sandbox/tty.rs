@@ -1,8 +1,8 @@
-//! Terminals: the user's terminal in raw mode, window sizes, pseudo-terminal pairs for
-//! containers, and the child-side step that makes a pty slave its controlling terminal.
+//! Terminals: the user's terminal in raw mode, window sizes, and pseudo-terminal pairs for
+//! containers (the child side, TIOCSCTTY, is sys::set_controlling_tty, called by spawn).
 
 use std::fs::OpenOptions;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use nix::libc;
@@ -72,14 +72,6 @@ pub fn open_pty(size: WinSize) -> Result<Pty, Error> {
     let slave = sys::open_pty_peer(&master).map_err(|e| fail("opening the slave", &e))?;
     set_window_size(&master, size)?;
     Ok(Pty { master, slave })
-}
-
-/// Child side, after fork and before exec: start a new session and make `fd` (the pty slave)
-/// its controlling terminal, so that ^C, ^Z and job control work inside the container.
-/// Async-signal-safe: no allocation on the success path.
-pub fn make_controlling(fd: BorrowedFd<'_>) -> Result<(), nix::errno::Errno> {
-    nix::unistd::setsid()?;
-    sys::set_controlling_tty(fd)
 }
 
 /// The user's terminal in raw mode until dropped. Bytes such as ^C and ^\ then travel to the
