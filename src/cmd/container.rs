@@ -455,6 +455,19 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
         p.seccomp = sandbox::seccomp::Seccomp::Unconfined;
         p.seccomp_bpf = None;
     }
+    if args.tty && !args.detach {
+        // A terminal of its own (a pty pumped to ours), as docker's exec -t gives.
+        let mut keeper = ExecKeeper {
+            target: st.pid,
+            process: p,
+        };
+        let mode = sandbox::supervise::IoMode {
+            tty: true,
+            stdin: args.interactive,
+            sig_proxy: true,
+        };
+        return Ok(sandbox::supervise::run_foreground(&mut keeper, &mode)?);
+    }
     let stdio = if args.detach {
         null_stdio()?
     } else {
@@ -522,4 +535,18 @@ pub fn monitor(ctx: &Context, id: &str) -> Result<i32> {
     let s = Session::open(ctx)?;
     let to_spec = to_spec_fn(&s.paths);
     Ok(sandbox::run_monitor(&s.paths, id, &to_spec))
+}
+
+/// `exec -t`: the supervisor's pump with exec_in as the way to start the process.
+struct ExecKeeper<'a> {
+    target: i32,
+    process: &'a sandbox::Process,
+}
+
+impl sandbox::supervise::Keeper for ExecKeeper<'_> {
+    fn spawn(&mut self, io: sandbox::Stdio) -> std::result::Result<i32, SpawnError> {
+        sandbox::exec_in(self.target, self.process, io)
+    }
+
+    fn output(&mut self, _stream: sandbox::supervise::Stream, _data: &[u8]) {}
 }

@@ -28,6 +28,8 @@ use crate::paths::Paths;
 const SYNC_FD: i32 = 3;
 const SYNC_ENV: &str = "_COVE_MONITOR_SYNC";
 const HOLD_ENV: &str = "_COVE_MONITOR_HOLD";
+/// "rows,cols" of the terminal that will attach first.
+const SIZE_ENV: &str = "_COVE_MONITOR_SIZE";
 /// How long a monitor started for `run -it`/`start -a` keeps output back for its client.
 const HOLD_FOR: Duration = Duration::from_secs(5);
 
@@ -57,7 +59,7 @@ pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), S
         cstr(id)?,
     ];
     let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k != SYNC_ENV && k != HOLD_ENV)
+        .filter(|(k, _)| k != SYNC_ENV && k != HOLD_ENV && k != SIZE_ENV)
         .filter_map(|(k, v)| {
             let mut kv = k.into_encoded_bytes();
             kv.push(b'=');
@@ -68,6 +70,13 @@ pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), S
     env.push(cstr(&format!("{SYNC_ENV}={SYNC_FD}"))?);
     if hold_output {
         env.push(cstr(&format!("{HOLD_ENV}=1"))?);
+        // The client that attaches next has this terminal: the container's starts this size,
+        // so a program that asks at once (`stty size`) sees the right answer.
+        if let Some(size) = super::tty::window_size(std::io::stdin())
+            .or_else(|| super::tty::window_size(std::io::stdout()))
+        {
+            env.push(cstr(&format!("{SIZE_ENV}={},{}", size.rows, size.cols))?);
+        }
     }
     let exe = cstr("/proc/self/exe")?;
     let (status_r, status_w) =
@@ -181,6 +190,7 @@ pub fn run_monitor(paths: &Paths, id: &str, to_spec: &SpecFn) -> i32 {
             report("OK\n");
             // Start-up is over: what it paged in of our binary need not stay resident.
             sys::drop_clean_file_pages();
+            sys::release_free_heap();
         };
         let code = match run_once(&mut keeper, &mode, &mut clients, &signals, &mut on_started) {
             Ok(code) => code,
@@ -227,12 +237,27 @@ fn run_once(
     on_started: &mut dyn FnMut(),
 ) -> Result<i32, SpawnError> {
     let (wiring, io) =
-        supervise::wire(mode, WinSize::DEFAULT).map_err(|e| SpawnError::engine(e.0))?;
+        supervise::wire(mode, first_size()).map_err(|e| SpawnError::engine(e.0))?;
     let pid = signals.unblocked(|| supervise::Keeper::spawn(keeper, io))?;
     on_started();
     let mut front = supervise::socket_front(clients);
     let mut pump = Pump::new(pid, wiring, mode, keeper);
     Ok(pump.run(&mut front, signals).unwrap_or(-1))
+}
+
+/// The size start_monitor passed on for the first run's terminal, else docker's default.
+fn first_size() -> WinSize {
+    std::env::var(SIZE_ENV)
+        .ok()
+        .and_then(|v| {
+            let (r, c) = v.split_once(',')?;
+            Some(WinSize {
+                rows: r.parse().ok()?,
+                cols: c.parse().ok()?,
+            })
+        })
+        .filter(|s| s.rows > 0 && s.cols > 0)
+        .unwrap_or(WinSize::DEFAULT)
 }
 
 /// Sleep out a restart backoff; false when a signal asked the monitor to give up instead.
