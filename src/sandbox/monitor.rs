@@ -236,8 +236,7 @@ fn run_once(
     signals: &Signals,
     on_started: &mut dyn FnMut(),
 ) -> Result<i32, SpawnError> {
-    let (wiring, io) =
-        supervise::wire(mode, first_size()).map_err(|e| SpawnError::engine(e.0))?;
+    let (wiring, io) = supervise::wire(mode, first_size()).map_err(|e| SpawnError::engine(e.0))?;
     let pid = signals.unblocked(|| supervise::Keeper::spawn(keeper, io))?;
     on_started();
     let mut front = supervise::socket_front(clients);

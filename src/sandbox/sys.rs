@@ -408,8 +408,11 @@ pub fn drop_clean_file_pages() -> usize {
                 // it and holds no private (anonymous) page, so every page equals the file's
                 // bytes; MADV_DONTNEED only unmaps them and the next access faults the same
                 // bytes back in. A running executable cannot be modified (ETXTBSY).
+                // MADV_RANDOM first: no fault-around, so later faults bring back single pages.
                 let rc = unsafe {
-                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
+                    let addr = start as *mut libc::c_void;
+                    libc::madvise(addr, end - start, libc::MADV_RANDOM);
+                    libc::madvise(addr, end - start, libc::MADV_DONTNEED)
                 };
                 if rc == 0 {
                     dropped += end - start;
@@ -418,4 +421,12 @@ pub fn drop_clean_file_pages() -> usize {
         }
     }
     dropped
+}
+
+/// Give the heap's free pages back to the kernel (what command-line parsing and start-up
+/// allocated and freed): glibc keeps them otherwise, and they count in a monitor's RSS.
+pub fn release_free_heap() {
+    // SAFETY: malloc_trim only returns unused memory of the allocator to the kernel; it is
+    // thread-safe and leaves every live allocation in place.
+    unsafe { libc::malloc_trim(0) };
 }
