@@ -455,6 +455,9 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
         p.seccomp = sandbox::seccomp::Seccomp::Unconfined;
         p.seccomp_bpf = None;
     }
+    if args.tty && !p.env.iter().any(|e| e.starts_with("TERM=")) {
+        p.env.push("TERM=xterm".into());
+    }
     if args.tty && !args.detach {
         // A terminal of its own (a pty pumped to ours), as docker's exec -t gives.
         let mut keeper = ExecKeeper {
@@ -465,6 +468,7 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
             tty: true,
             stdin: args.interactive,
             sig_proxy: true,
+            ptmx: Some(format!("/proc/{}/root/dev/ptmx", st.pid).into()),
         };
         return Ok(sandbox::supervise::run_foreground(&mut keeper, &mode)?);
     }

@@ -146,9 +146,11 @@ pub fn attach(paths: &Paths, id: &str, opts: &AttachOpts) -> Result<AttachEnd, E
         .into_iter()
         .find(|fd| tty::is_terminal(fd));
     let signals = Signals::catch(opts.sig_proxy)?;
-    let raw = match opts.tty && opts.stdin {
-        true => RawMode::enter(stdin.as_fd())?,
-        false => None,
+    // With a tty the container's terminal does the line discipline, so ours goes raw even
+    // without -i (as docker does); else every newline would be translated twice.
+    let raw = match (opts.tty, terminal) {
+        (true, Some(fd)) => RawMode::enter(fd)?,
+        _ => None,
     };
     let session = Session {
         input: opts.stdin.then(|| stdin.as_fd()),

@@ -44,6 +44,9 @@ pub struct IoMode {
     pub stdin: bool,
     /// Forward the signals we receive to the container (`--sig-proxy`, default true).
     pub sig_proxy: bool,
+    /// Allocate the pty from this ptmx rather than the host's: `exec -t` uses the container's
+    /// own (/proc/PID/root/dev/ptmx), so the process sees its terminal as /dev/pts/N.
+    pub ptmx: Option<std::path::PathBuf>,
 }
 
 /// Our ends of the container's stdio.
@@ -61,7 +64,7 @@ pub(super) fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Erro
             .map_err(|e| Error(format!("duplicating a descriptor: {e}")))
     };
     if mode.tty {
-        let pty = tty::open_pty(size)?;
+        let pty = tty::open_pty_from(mode.ptmx.as_deref(), size)?;
         set_nonblocking(&pty.master)?;
         let io = Stdio {
             stdin: dup(&pty.slave)?,
@@ -421,9 +424,10 @@ pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, Spa
         .unwrap_or(WinSize::DEFAULT);
     let (wiring, io) = wire(mode, size).map_err(engine)?;
     let signals = Signals::catch(mode.sig_proxy).map_err(engine)?;
-    let _raw = match mode.tty && mode.stdin {
-        true => RawMode::enter(stdin.as_fd()).map_err(engine)?,
-        false => None,
+    // Raw with any tty, -i or not: the container's terminal translates newlines already.
+    let _raw = match (mode.tty, terminal) {
+        (true, Some(fd)) => RawMode::enter(fd).map_err(engine)?,
+        _ => None,
     };
     let pid = signals.unblocked(|| keeper.spawn(io))?;
     let mut out = stdout.lock();

@@ -59,14 +59,20 @@ pub struct Pty {
 /// Open a new pty through /dev/ptmx and its slave with TIOCGPTPEER. glibc's openpty() is
 /// avoided on purpose: in a static binary its grantpt may consult NSS for the tty group.
 pub fn open_pty(size: WinSize) -> Result<Pty, Error> {
+    open_pty_from(None, size)
+}
+
+/// `open_pty` through another devpts instance's ptmx (None: the host's /dev/ptmx).
+pub fn open_pty_from(ptmx: Option<&std::path::Path>, size: WinSize) -> Result<Pty, Error> {
+    let ptmx = ptmx.unwrap_or(std::path::Path::new("/dev/ptmx"));
     let fail =
         |what: &str, e: &dyn std::fmt::Display| Error(format!("allocating a pty: {what}: {e}"));
     let master: OwnedFd = OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open("/dev/ptmx")
-        .map_err(|e| fail("/dev/ptmx", &e))?
+        .open(ptmx)
+        .map_err(|e| fail(&ptmx.display().to_string(), &e))?
         .into();
     sys::unlock_pty(&master).map_err(|e| fail("unlockpt", &e))?;
     let slave = sys::open_pty_peer(&master).map_err(|e| fail("opening the slave", &e))?;
