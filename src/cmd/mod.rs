@@ -126,6 +126,18 @@ pub enum Command {
 }
 
 pub fn main() -> Result<i32> {
+    // The monitor is started by cove itself with a fixed argument list; skipping the parser
+    // keeps the long-lived process small (clap's tables would stay in its memory).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let [_, root_flag, root, runroot_flag, runroot, cmd, id] = args.as_slice() {
+        if cmd == "__monitor" && root_flag == "--root" && runroot_flag == "--runroot" {
+            let ctx = Context {
+                root: Some(PathBuf::from(root)),
+                runroot: Some(PathBuf::from(runroot)),
+            };
+            return container::monitor(&ctx, &id.to_string_lossy());
+        }
+    }
     let cli = Cli::parse();
     log::set_level(cli.log_level);
     let ctx = Context {
