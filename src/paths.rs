@@ -142,7 +142,11 @@ fn caller_ids() -> (u32, u32, bool) {
     };
     match outside("/proc/self/uid_map", uid) {
         None => (0, gid, false),
-        Some(host_uid) => (host_uid, outside("/proc/self/gid_map", gid).unwrap_or(gid), true),
+        Some(host_uid) => (
+            host_uid,
+            outside("/proc/self/gid_map", gid).unwrap_or(gid),
+            true,
+        ),
     }
 }
 

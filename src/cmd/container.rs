@@ -56,7 +56,14 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
     }
     if flags.tty || flags.interactive {
         sandbox::start_monitor(&s.paths, &id, true)?;
-        return attach_until_end(&s, &rec, flags.interactive, flags.sig_proxy, flags.detach_keys.as_deref(), true);
+        return attach_until_end(
+            &s,
+            &rec,
+            flags.interactive,
+            flags.sig_proxy,
+            flags.detach_keys.as_deref(),
+            true,
+        );
     }
     let to_spec = to_spec_fn(&s.paths);
     let code = sandbox::run_foreground_container(&s.paths, &id, &to_spec, flags.sig_proxy)?;
@@ -229,7 +236,9 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     if args.attach || args.interactive {
         let [name] = args.containers.as_slice() else {
-            return Err(Error::msg("you cannot start and attach multiple containers at once"));
+            return Err(Error::msg(
+                "you cannot start and attach multiple containers at once",
+            ));
         };
         let rec = s.store.find(name)?;
         let status = s.store.live_state(&rec).status;
@@ -237,7 +246,14 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
         if status.can_start() {
             sandbox::start_monitor(&s.paths, &rec.id, true)?;
         }
-        return attach_until_end(&s, &rec, args.interactive, true, args.detach_keys.as_deref(), false);
+        return attach_until_end(
+            &s,
+            &rec,
+            args.interactive,
+            true,
+            args.detach_keys.as_deref(),
+            false,
+        );
     }
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
@@ -253,7 +269,12 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
 
 /// Stop one container: mark it stopped by the user (restart policies honour that), send
 /// the stop signal, wait up to the timeout, then SIGKILL.
-fn stop_one(s: &Session, rec: &ContainerRecord, time: Option<i64>, signal: Option<&str>) -> Result<()> {
+fn stop_one(
+    s: &Session,
+    rec: &ContainerRecord,
+    time: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
     {
         let _lock = s.store.lock(&rec.id)?;
         let mut fresh = s.store.load(&rec.id)?;
@@ -444,8 +465,8 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
     }
     if let Some(u) = &args.user {
         let dirs = vec![format!("/proc/{}/root", st.pid).into()];
-        let (uid, gid, groups) = sandbox::resolve_user_in_layers(&dirs, u)
-            .map_err(|e| Error::msg(e.to_string()))?;
+        let (uid, gid, groups) =
+            sandbox::resolve_user_in_layers(&dirs, u).map_err(|e| Error::msg(e.to_string()))?;
         p.uid = uid;
         p.gid = gid;
         p.additional_gids = groups;

@@ -133,7 +133,12 @@ pub struct ExecArgs {
     pub help: Option<bool>,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
-    #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -163,7 +168,11 @@ pub struct TopArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     /// ps options
-    #[arg(value_name = "PS_OPTIONS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "PS_OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub ps_args: Vec<String>,
 }
 

@@ -17,7 +17,10 @@ use crate::sandbox;
 fn open_root(s: &Session, rec: &ContainerRecord) -> Result<ContainerRoot> {
     let st = s.store.live_state(rec);
     if st.status == Status::Running && st.pid > 0 {
-        return Ok(ContainerRoot::open(Path::new(&format!("/proc/{}/root", st.pid)))?);
+        return Ok(ContainerRoot::open(Path::new(&format!(
+            "/proc/{}/root",
+            st.pid
+        )))?);
     }
     let spec = container::to_spec(&s.paths, rec)?;
     sandbox::mount_private(&spec.rootfs)?;
@@ -60,12 +63,15 @@ pub fn cp(ctx: &Context, args: CpArgs) -> Result<i32> {
 
 fn copy_out(root: &ContainerRoot, path: &str, dest: &str) -> Result<i32> {
     if root.kind(path)? == Kind::Missing {
-        return Err(Error::msg(format!("Could not find the file {path} in container")));
+        return Err(Error::msg(format!(
+            "Could not find the file {path} in container"
+        )));
     }
     if dest == "-" {
         let mut out = io::stdout().lock();
         root.archive(path, &base_name(path), false, &mut out)?;
-        out.flush().map_err(|e| Error::msg(format!("writing the archive: {e}")))?;
+        out.flush()
+            .map_err(|e| Error::msg(format!("writing the archive: {e}")))?;
         return Ok(0);
     }
     let dest = PathBuf::from(dest);
@@ -150,7 +156,8 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
     let root = open_root(&s, &rec)?;
     let write = |out: &mut dyn Write| -> Result<()> {
         root.archive("/", ".", true, out)?;
-        out.flush().map_err(|e| Error::msg(format!("writing the archive: {e}")))
+        out.flush()
+            .map_err(|e| Error::msg(format!("writing the archive: {e}")))
     };
     match &args.output {
         Some(path) => {

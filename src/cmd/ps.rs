@@ -29,7 +29,10 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     let mut rows = Vec::new();
     for rec in &list {
         let st = store.live_state(rec);
-        let running = matches!(st.status, Status::Running | Status::Restarting | Status::Paused);
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Restarting | Status::Paused
+        );
         let status_filtered = filters.iter().any(|(k, _)| k == "status" || k == "exited");
         if !all && !running && !status_filtered {
             continue;
@@ -41,7 +44,14 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     }
     if args.quiet {
         for (rec, _) in &rows {
-            println!("{}", if args.no_trunc { &rec.id } else { rec.short_id() });
+            println!(
+                "{}",
+                if args.no_trunc {
+                    &rec.id
+                } else {
+                    rec.short_id()
+                }
+            );
         }
         return Ok(0);
     }
@@ -61,7 +71,10 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
         "CreatedAt" => "CREATED AT".to_string(),
         other => other.to_ascii_uppercase(),
     };
-    print!("{}", format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?);
+    print!(
+        "{}",
+        format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?
+    );
     Ok(0)
 }
 
@@ -83,7 +96,8 @@ fn keep(rec: &ContainerRecord, st: &State, filters: &[(String, String)]) -> Resu
             }
             "exited" => {
                 st.status == Status::Exited
-                    && v.parse::<i32>().map_err(|_| Error::msg(format!("invalid filter 'exited={v}'")))?
+                    && v.parse::<i32>()
+                        .map_err(|_| Error::msg(format!("invalid filter 'exited={v}'")))?
                         == st.exit_code
             }
             other => return Err(Error::msg(format!("invalid filter '{other}'"))),
@@ -95,15 +109,32 @@ fn keep(rec: &ContainerRecord, st: &State, filters: &[(String, String)]) -> Resu
     Ok(true)
 }
 
-fn row(paths: &crate::paths::Paths, rec: &ContainerRecord, st: &State, now: i64, no_trunc: bool, size: bool) -> Value {
+fn row(
+    paths: &crate::paths::Paths,
+    rec: &ContainerRecord,
+    st: &State,
+    now: i64,
+    no_trunc: bool,
+    size: bool,
+) -> Value {
     let created = time::parse_rfc3339(&rec.created).map(|t| t.0).unwrap_or(0);
     let argv = rec.argv();
     let command = argv
         .iter()
-        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() })
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ");
-    let command = if no_trunc { command } else { ellipsis(&command, 20) };
+    let command = if no_trunc {
+        command
+    } else {
+        ellipsis(&command, 20)
+    };
     let labels = rec
         .config
         .labels
@@ -179,23 +210,36 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
     let running = || {
         store
             .load(&rec.id)
-            .map(|r| matches!(store.live_state(&r).status, Status::Running | Status::Restarting))
+            .map(|r| {
+                matches!(
+                    store.live_state(&r).status,
+                    Status::Running | Status::Restarting
+                )
+            })
             .unwrap_or(false)
     };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let result = logs::read(&container::log_path(&paths, &rec.id), &opts, &running, &mut |e| {
-        let text = e.render(args.timestamps);
-        match e.stream {
-            Stream::Stdout => stdout.lock().write_all(text.as_bytes()),
-            Stream::Stderr => stderr.lock().write_all(text.as_bytes()),
-        }
-    });
+    let result = logs::read(
+        &container::log_path(&paths, &rec.id),
+        &opts,
+        &running,
+        &mut |e| {
+            let text = e.render(args.timestamps);
+            match e.stream {
+                Stream::Stdout => stdout.lock().write_all(text.as_bytes()),
+                Stream::Stderr => stderr.lock().write_all(text.as_bytes()),
+            }
+        },
+    );
     match result {
         Ok(()) => Ok(0),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(Error::msg(format!("cannot read the logs of {}: {e}", args.container))),
+        Err(e) => Err(Error::msg(format!(
+            "cannot read the logs of {}: {e}",
+            args.container
+        ))),
     }
 }
 
@@ -213,7 +257,12 @@ pub fn top(ctx: &Context, args: TopArgs) -> Result<i32> {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
+        .filter(|p| {
+            std::fs::read_link(format!("/proc/{p}/ns/pid"))
+                .ok()
+                .as_ref()
+                == Some(&ns)
+        })
         .collect();
     let mut cmd = std::process::Command::new("ps");
     if args.ps_args.is_empty() {
@@ -231,7 +280,10 @@ pub fn top(ctx: &Context, args: TopArgs) -> Result<i32> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    print!("{}", String::from_utf8_lossy(&out.stdout).replace('\t', " "));
+    print!(
+        "{}",
+        String::from_utf8_lossy(&out.stdout).replace('\t', " ")
+    );
     Ok(0)
 }
 
@@ -241,7 +293,10 @@ pub fn port(ctx: &Context, args: PortArgs) -> Result<i32> {
     let rec = store.find(&args.container)?;
     // Ports are published with the networking issue; host networking publishes none.
     if let Some(p) = args.port {
-        return Err(Error::msg(format!("No public port '{p}' published for {}", rec.name)));
+        return Err(Error::msg(format!(
+            "No public port '{p}' published for {}",
+            rec.name
+        )));
     }
     Ok(0)
 }
@@ -258,8 +313,12 @@ pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
     let spec = container::to_spec(&s.paths, &rec)?;
     let upper = &spec.rootfs.upper;
     let mut changes: Vec<(char, String, bool)> = Vec::new();
-    for entry in walkdir::WalkDir::new(upper).min_depth(1).sort_by_file_name() {
-        let entry = entry.map_err(|e| Error::msg(format!("cannot read {}: {e}", upper.display())))?;
+    for entry in walkdir::WalkDir::new(upper)
+        .min_depth(1)
+        .sort_by_file_name()
+    {
+        let entry =
+            entry.map_err(|e| Error::msg(format!("cannot read {}: {e}", upper.display())))?;
         let rel = entry.path().strip_prefix(upper).unwrap_or(entry.path());
         let shown = format!("/{}", rel.display());
         if is_mount_point(&shown) {
@@ -267,7 +326,11 @@ pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
         }
         let meta = entry.metadata().map_err(|e| Error::msg(e.to_string()))?;
         let whiteout = meta.file_type().is_char_device() && meta.rdev() == 0;
-        let in_lower = spec.rootfs.lower.iter().any(|l| l.join(rel).symlink_metadata().is_ok());
+        let in_lower = spec
+            .rootfs
+            .lower
+            .iter()
+            .any(|l| l.join(rel).symlink_metadata().is_ok());
         let kind = if whiteout {
             'D'
         } else if in_lower {
@@ -283,7 +346,9 @@ pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
         let has_change_below = changes
             .iter()
             .any(|(_, p, _)| p.len() > path.len() && p.starts_with(&format!("{path}/")));
-        let made_for_mounts = MOUNT_POINTS.iter().any(|m| m.starts_with(&format!("{path}/")));
+        let made_for_mounts = MOUNT_POINTS
+            .iter()
+            .any(|m| m.starts_with(&format!("{path}/")));
         if *is_dir && *kind != 'D' && made_for_mounts && !has_change_below {
             continue;
         }
@@ -293,12 +358,19 @@ pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
 }
 
 /// Where cove mounts things in every container (userdata files and the kernel file systems).
-const MOUNT_POINTS: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/proc", "/sys"];
+const MOUNT_POINTS: &[&str] = &[
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/dev",
+    "/proc",
+    "/sys",
+];
 
 fn is_mount_point(path: &str) -> bool {
-    MOUNT_POINTS
-        .iter()
-        .any(|m| path == *m || (["/dev", "/proc", "/sys"].contains(m) && path.starts_with(&format!("{m}/"))))
+    MOUNT_POINTS.iter().any(|m| {
+        path == *m || (["/dev", "/proc", "/sys"].contains(m) && path.starts_with(&format!("{m}/")))
+    })
 }
 
 /// docker inspect's shape for a container.
@@ -350,16 +422,22 @@ fn mounts_json(rec: &ContainerRecord) -> Value {
     let mut out = Vec::new();
     for b in &rec.host.binds {
         if let Ok(b) = container::mounts::parse_volume(b) {
-            out.push(json!({"Type": "bind", "Source": b.source, "Destination": b.target,
-                "Mode": "", "RW": !b.read_only, "Propagation": "rprivate"}));
+            out.push(
+                json!({"Type": "bind", "Source": b.source, "Destination": b.target,
+                "Mode": "", "RW": !b.read_only, "Propagation": "rprivate"}),
+            );
         }
     }
     for m in &rec.host.mounts {
-        out.push(json!({"Type": m.kind, "Source": m.source, "Destination": m.target,
-            "Mode": "", "RW": !m.read_only, "Propagation": "rprivate"}));
+        out.push(
+            json!({"Type": m.kind, "Source": m.source, "Destination": m.target,
+            "Mode": "", "RW": !m.read_only, "Propagation": "rprivate"}),
+        );
     }
     for dir in rec.host.tmpfs.keys() {
-        out.push(json!({"Type": "tmpfs", "Source": "", "Destination": dir, "Mode": "", "RW": true}));
+        out.push(
+            json!({"Type": "tmpfs", "Source": "", "Destination": dir, "Mode": "", "RW": true}),
+        );
     }
     Value::Array(out)
 }

@@ -202,8 +202,11 @@ fn host_config(req: &CreateRequest) -> Result<HostConfig> {
         host.extra_hosts.push(h.clone());
     }
     for u in &req.ulimits {
-        let parsed = Ulimit::parse(u)
-            .map_err(|e| invalid(format!("invalid argument \"{u}\" for \"--ulimit\" flag: {e}")))?;
+        let parsed = Ulimit::parse(u).map_err(|e| {
+            invalid(format!(
+                "invalid argument \"{u}\" for \"--ulimit\" flag: {e}"
+            ))
+        })?;
         host.ulimits.push(parsed);
     }
     for o in &req.log_opts {

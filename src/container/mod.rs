@@ -4,8 +4,8 @@
 mod create;
 mod error;
 mod layout;
-pub mod mounts;
 pub mod logs;
+pub mod mounts;
 mod names;
 mod parse;
 mod record;
@@ -28,8 +28,8 @@ pub use record::{ContainerConfig, ContainerRecord, HostConfig, MountArg, Restart
 pub use runstate::{
     pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,
 };
-pub use state::{status_text, State, Status};
 pub use signal::parse_signal;
 pub use spec::to_spec;
+pub use state::{status_text, State, Status};
 pub use store::ContainerStore;
 pub use userdata::create_userdata;

@@ -4,24 +4,6 @@
 use super::error::{Error, Result};
 use super::record::{HostConfig, RestartPolicy, Ulimit};
 
-const ULIMIT_NAMES: [&str; 15] = [
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
-];
-
 impl RestartPolicy {
     /// `no`, `always`, `unless-stopped`, `on-failure[:N]` (docker's ParseRestartPolicy followed
     /// by the daemon's validation, with its messages).
@@ -104,7 +86,7 @@ impl Ulimit {
         let Some((name, limits)) = value.split_once('=') else {
             return Err(Error::Invalid(format!("invalid ulimit argument: {value}")));
         };
-        if !ULIMIT_NAMES.contains(&name) {
+        if !crate::sandbox::is_known_rlimit(name) {
             return Err(Error::Invalid(format!("invalid ulimit type: {name}")));
         }
         let num = |s: &str| {

@@ -27,7 +27,12 @@ pub fn to_spec(paths: &Paths, rec: &ContainerRecord) -> Result<Spec, SpawnError>
         .find(|i| i.id == rec.image)
         .ok_or_else(|| engine(format!("the image {} of this container is gone", rec.image)))?;
     let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
-    let lower: Vec<PathBuf> = image.layers.iter().rev().map(|c| layers.diff_dir(c)).collect();
+    let lower: Vec<PathBuf> = image
+        .layers
+        .iter()
+        .rev()
+        .map(|c| layers.diff_dir(c))
+        .collect();
     let upper = layout::upper_dir(paths, &rec.id);
     let work = layout::work_dir(paths, &rec.id);
     let merged = layout::merged_dir(paths, &rec.id);
@@ -112,8 +117,8 @@ fn process(
     }
     let caps = caps::resolve(&rec.host.cap_add, &rec.host.cap_drop, rec.host.privileged)
         .map_err(|e| engine(e.to_string()))?;
-    let (mut profile, no_new_privs) = seccomp::parse_security_opts(&rec.host.security_opt)
-        .map_err(|e| engine(e.to_string()))?;
+    let (mut profile, no_new_privs) =
+        seccomp::parse_security_opts(&rec.host.security_opt).map_err(|e| engine(e.to_string()))?;
     if rec.host.privileged && profile == seccomp::Seccomp::Default {
         profile = seccomp::Seccomp::Unconfined;
     }

@@ -65,9 +65,6 @@ impl Status {
         self.is_active()
     }
 
-
-
-
     pub fn can_attach(self) -> bool {
         matches!(self, Status::Running | Status::Restarting)
     }

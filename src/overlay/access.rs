@@ -35,7 +35,10 @@ impl ContainerRoot {
             .custom_flags(nix::libc::O_DIRECTORY)
             .open(path)
             .map_err(|e| {
-                Error::new(format!("cannot open the container's root {}: {e}", path.display()))
+                Error::new(format!(
+                    "cannot open the container's root {}: {e}",
+                    path.display()
+                ))
             })?
             .into();
         let dev = std::fs::metadata(proc_path(fd.as_raw_fd(), None))
@@ -72,7 +75,13 @@ impl ContainerRoot {
 
     /// Write `path` (a file or a whole tree, symlinks kept as links) to `out` as a tar whose
     /// top entry is called `name`. With `same_fs`, mount points below are left out (export).
-    pub fn archive(&self, path: &str, name: &str, same_fs: bool, out: &mut dyn Write) -> Result<(), Error> {
+    pub fn archive(
+        &self,
+        path: &str,
+        name: &str,
+        same_fs: bool,
+        out: &mut dyn Write,
+    ) -> Result<(), Error> {
         let fd = self
             .resolve(path, OFlag::O_PATH)?
             .ok_or_else(|| Error::new(format!("Could not find the file {path} in container")))?;
@@ -85,9 +94,9 @@ impl ContainerRoot {
         let fail = |e: std::io::Error| Error::new(format!("archiving {path}: {e}"));
         if !meta.is_dir() {
             // `base` is the descriptor's magic link: archive what it names, not the link.
-            let file = self
-                .resolve(path, OFlag::O_RDONLY)?
-                .ok_or_else(|| Error::new(format!("Could not find the file {path} in container")))?;
+            let file = self.resolve(path, OFlag::O_RDONLY)?.ok_or_else(|| {
+                Error::new(format!("Could not find the file {path} in container"))
+            })?;
             let mut file = std::fs::File::from(file);
             let meta = file.metadata().map_err(fail)?;
             let mut header = tar::Header::new_gnu();
@@ -100,7 +109,9 @@ impl ContainerRoot {
             .follow_links(false)
             .follow_root_links(true)
             .sort_by_file_name();
-        for entry in walk.into_iter().filter_entry(|e| !same_fs || e.metadata().map(|m| m.dev() == self.dev).unwrap_or(false)) {
+        for entry in walk.into_iter().filter_entry(|e| {
+            !same_fs || e.metadata().map(|m| m.dev() == self.dev).unwrap_or(false)
+        }) {
             let entry = entry.map_err(|e| Error::new(format!("archiving {path}: {e}")))?;
             let rel = entry.path().strip_prefix(&base).unwrap_or(entry.path());
             let shown = if rel.as_os_str().is_empty() {
@@ -108,7 +119,8 @@ impl ContainerRoot {
             } else {
                 Path::new(name).join(rel)
             };
-            b.append_path_with_name(entry.path(), &shown).map_err(fail)?;
+            b.append_path_with_name(entry.path(), &shown)
+                .map_err(fail)?;
         }
         b.finish().map_err(fail)
     }

@@ -53,7 +53,10 @@ fn grantable() -> BTreeSet<String> {
     let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
     all_caps()
         .into_iter()
-        .filter(|c| c.parse::<Capability>().is_ok_and(|cap| bounding.contains(&cap)))
+        .filter(|c| {
+            c.parse::<Capability>()
+                .is_ok_and(|cap| bounding.contains(&cap))
+        })
         .collect()
 }
 

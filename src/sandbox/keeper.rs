@@ -56,7 +56,7 @@ impl<'a> ContainerKeeper<'a> {
                 tty: rec.config.tty,
                 stdin: rec.config.open_stdin,
                 sig_proxy: true,
-            ptmx: None,
+                ptmx: None,
             },
             me: (pid, container::pid_start_time(pid).unwrap_or(0)),
         })

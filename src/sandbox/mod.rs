@@ -10,9 +10,9 @@ mod launch;
 pub mod mounts;
 mod mounts_apply;
 mod pause;
+mod private_root;
 mod rootfs;
 pub mod seccomp;
-mod private_root;
 mod spawn;
 pub mod spec;
 mod subid;
@@ -27,13 +27,9 @@ use serde::{Deserialize, Serialize};
 pub use exec::exec_in;
 pub use keepid::ROOTLESS_ONLY as KEEP_ID_ROOTLESS_ONLY;
 pub use launch::is_known_rlimit;
-pub use mounts::{mount_plan, tmpfs_options, MountOp};
 pub use private_root::mount_private;
 pub use spawn::spawn;
-pub use spec::{
-    Device, Mount, Namespaces, NetMode, Process, Rlimit, Rootfs, SpawnError, SpawnErrorKind,
-    Spawned, Spec, Stdio,
-};
+pub use spec::{Process, SpawnError, SpawnErrorKind, Spawned, Spec, Stdio};
 pub use user::{home_in_layers, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, subid_range};
 
@@ -72,15 +68,14 @@ mod tests {
 
 // Supervision (monitor, I/O pump, attach, terminals): kept together at the end of the file.
 pub mod attach;
-mod front;
 mod frame;
-pub mod supervise;
-pub mod tty;
+mod front;
 mod keeper;
 pub mod monitor;
 mod restart;
+pub mod supervise;
+pub mod tty;
 
 pub use attach::{attach, parse_detach_keys, AttachEnd, AttachOpts};
-pub use keeper::{run_foreground_container, SpecFn};
+pub use keeper::run_foreground_container;
 pub use monitor::{run_monitor, start_monitor};
-pub use restart::{next_action, Next};

@@ -14,7 +14,13 @@ pub fn mount_private(rootfs: &Rootfs) -> Result<(), SpawnError> {
     unshare(CloneFlags::CLONE_NEWNS)
         .map_err(|e| SpawnError::engine(format!("cannot make a private mount namespace: {e}")))?;
     // Without this, the overlay mount would propagate back to the shared namespace.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| SpawnError::engine(format!("cannot make mounts private: {e}")))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| SpawnError::engine(format!("cannot make mounts private: {e}")))?;
     super::rootfs::mount(rootfs).map(|_| ())
 }

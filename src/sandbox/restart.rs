@@ -27,15 +27,11 @@ pub fn next_action(
     last_delay: Option<Duration>,
     ran_for: Duration,
 ) -> Next {
-    if stopped_by_user {
-        return Next::Stop;
-    }
-    let restart = match policy {
-        "always" | "unless-stopped" => true,
-        "on-failure" => exit_code != 0 && (max_retry == 0 || restart_count < max_retry),
-        _ => false,
+    let policy = crate::container::RestartPolicy {
+        name: policy.to_string(),
+        max_retry,
     };
-    if !restart {
+    if !policy.should_restart(exit_code, restart_count, stopped_by_user) {
         return Next::Stop;
     }
     let delay = match last_delay {

@@ -45,11 +45,6 @@ pub fn mount(rootfs: &Rootfs) -> Result<&'static str, SpawnError> {
     bind_self(&rootfs.merged).map(|_| "copy")
 }
 
-/// Whether `rootfs` was set up by copying, and needs no mount to be read (for `cp`, `diff`).
-pub fn is_copied(rootfs: &Rootfs) -> bool {
-    copied_marker(rootfs).exists()
-}
-
 fn copied_marker(rootfs: &Rootfs) -> PathBuf {
     rootfs.merged.with_extension("copied")
 }

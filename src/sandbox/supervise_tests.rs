@@ -79,7 +79,7 @@ fn pipes_keep_streams_apart_and_feed_stdin() {
         tty: false,
         stdin: true,
         sig_proxy: false,
-            ptmx: None,
+        ptmx: None,
     };
     let script = "read x; echo got:$x; echo err >&2; cat; exit 3";
     let mut k = keeper(&["sh", "-c", script]);
@@ -97,7 +97,7 @@ fn no_stdin_means_dev_null_and_signals_show_as_128_plus() {
         tty: false,
         stdin: false,
         sig_proxy: false,
-            ptmx: None,
+        ptmx: None,
     };
     let mut k = keeper(&["sh", "-c", "cat; kill -TERM $$"]);
     let (code, out, _) = run_local(&mode, &mut k, b"ignored\n");
@@ -110,7 +110,7 @@ fn pty_gives_the_container_a_terminal_of_our_size() {
         tty: true,
         stdin: true,
         sig_proxy: false,
-            ptmx: None,
+        ptmx: None,
     };
     let script = "stty size; read x; echo got:$x; exit 4";
     let mut k = keeper(&["setsid", "-w", "-c", "sh", "-c", script]);
@@ -141,7 +141,7 @@ fn socket_front_serves_a_client_from_the_first_byte() {
         tty: true,
         stdin: true,
         sig_proxy: true,
-            ptmx: None,
+        ptmx: None,
     };
     let (l, path) = listener();
     let mut clients = Clients::new(l, Some(Duration::from_secs(5))).unwrap();

@@ -360,7 +360,7 @@ pub fn open_path(
 /// `sock_filter` instructions).
 pub fn seccomp_set_filter(bpf: &[u8]) -> nix::Result<()> {
     let count = bpf.len() / 8;
-    if bpf.is_empty() || bpf.len() % 8 != 0 || count > usize::from(u16::MAX) {
+    if bpf.is_empty() || !bpf.len().is_multiple_of(8) || count > usize::from(u16::MAX) {
         return Err(Errno::EINVAL);
     }
     let prog = libc::sock_fprog {

@@ -58,6 +58,7 @@ pub struct Pty {
 
 /// Open a new pty through /dev/ptmx and its slave with TIOCGPTPEER. glibc's openpty() is
 /// avoided on purpose: in a static binary its grantpt may consult NSS for the tty group.
+#[cfg(test)]
 pub fn open_pty(size: WinSize) -> Result<Pty, Error> {
     open_pty_from(None, size)
 }

@@ -16,6 +16,7 @@ const MAX_FILE: u64 = 4 << 20;
 /// (uid, gid, supplementary gids) for `user` ("", "500", "bob", "bob:staff", "1:2"), looked
 /// up in `rootfs_etc`/passwd and `rootfs_etc`/group. A numeric user absent from passwd gets gid 0,
 /// as in docker; a name that is absent is an error.
+#[cfg(test)]
 pub fn resolve_user(rootfs_etc: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), Error> {
     let passwd = read_db(&rootfs_etc.join("passwd"));
     let group = read_db(&rootfs_etc.join("group"));
