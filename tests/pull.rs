@@ -96,17 +96,20 @@ fn progress_on_terminal(who: Who) {
     let f = fixtures();
     let c = Cove::new(who);
     let r = f.reference("layered:latest");
-    let out = c
-        .cmd(&["pull", "--tls-verify=false", &r])
-        .in_pty()
-        .run();
+    let out = c.cmd(&["pull", "--tls-verify=false", &r]).in_pty().run();
     out.assert_ok();
     assert!(out.stdout.contains("\x1b[2K"), "no in-place redraw: {out}");
     assert!(out.stdout.contains("\x1b["), "no cursor movement: {out}");
     assert!(out.stdout.contains("Pull complete"), "{out}");
-    assert!(out.stdout.contains("Status: Downloaded newer image for"), "{out}");
+    assert!(
+        out.stdout.contains("Status: Downloaded newer image for"),
+        "{out}"
+    );
     let plain = c.run(&["pull", "--tls-verify=false", &r]);
-    assert!(!plain.stdout.contains('\x1b'), "escape codes without a terminal: {plain}");
+    assert!(
+        !plain.stdout.contains('\x1b'),
+        "escape codes without a terminal: {plain}"
+    );
 }
 
 fn short_name(who: Who) {
