@@ -26,6 +26,7 @@ both!(
     killed_monitor,
     run_root_gone,
     rm_and_prune,
+    images_in_use,
 );
 
 const T: Duration = Duration::from_secs(20);
@@ -787,4 +788,31 @@ fn other_users_cannot_see_or_touch() {
         "still there, untouched"
     );
     owner.rm_f(&["secret"]);
+}
+
+/// An image a container was created from is not removed: `rmi` refuses with docker's
+/// conflict, `rmi -f` only untags it, `image prune -a` keeps it; once the container is gone
+/// the image can go.
+fn images_in_use(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    c.ok(&["create", "--name", "user1", &img, "true"]);
+    let out = c.run(&["rmi", &img]);
+    out.assert_code(125);
+    out.assert_err_line("must force");
+    c.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(
+        c.ok(&["images", "-q"]).lines().len(),
+        1,
+        "prune -a kept the image in use"
+    );
+    let out = c.ok(&["rmi", "-f", &img]);
+    assert!(out.stdout.contains("Untagged:"), "{out}");
+    assert!(!out.stdout.contains("Deleted:"), "{out}");
+    // The container still starts from its (now untagged) image.
+    let out = c.ok(&["start", "-a", "user1"]);
+    assert_eq!(out.code(), 0);
+    c.ok(&["rm", "user1"]);
+    c.ok(&["image", "prune", "-a", "-f"]);
+    assert!(c.ok(&["images", "-q"]).stdout.trim().is_empty());
 }

@@ -153,9 +153,10 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
     let userxattr = enter_store(&paths)?;
     let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let in_use = containers_using(&paths)?;
     let mut failed = None;
     for name in &args.images {
-        match rm::remove_image(&images, &layers, &conf, name, args.force) {
+        match rm::remove_image(&images, &layers, &conf, name, args.force, &in_use) {
             Ok(out) => {
                 for u in out.untagged {
                     println!("Untagged: {u}");
@@ -175,6 +176,18 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
         Some(e) => Err(e),
         None => Ok(0),
     }
+}
+
+/// image ID -> the ID of a container created from it, if any.
+fn containers_using(paths: &Paths) -> Result<impl Fn(&str) -> Option<String>> {
+    let records = crate::container::ContainerStore::open(paths)?.list()?;
+    let users: Vec<(String, String)> = records.into_iter().map(|r| (r.image, r.id)).collect();
+    Ok(move |image: &str| {
+        users
+            .iter()
+            .find(|(img, _)| img == image)
+            .map(|(_, id)| id.clone())
+    })
 }
 
 #[derive(Args, Debug)]
@@ -237,7 +250,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     let userxattr = enter_store(&paths)?;
     let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
-    let out = rm::prune(&images, &layers, args.all)?;
+    let out = rm::prune(&images, &layers, args.all, &containers_using(&paths)?)?;
     if !out.deleted.is_empty() {
         println!("Deleted Images:");
         for u in &out.untagged {

@@ -25,6 +25,7 @@ pub fn remove_image(
     conf: &RegistriesConf,
     input: &str,
     force: bool,
+    in_use: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Removed> {
     let (mut out, gone) = images.update(|all| {
         let found = lookup::find(all, input, conf)?;
@@ -44,6 +45,18 @@ pub fn remove_image(
             }
             _ => {}
         }
+        if let Some(container) = in_use(&img.id) {
+            if !force {
+                return Err(Error::Other(format!(
+                    "conflict: unable to remove repository reference \"{input}\" (must force) - container {} is using its referenced image {}",
+                    short_id(&container),
+                    short_id(&img.id)
+                )));
+            }
+            // Forced: the tags go, the image stays (dangling) for the container using it.
+            out.untagged.extend(img.repo_tags.drain(..).map(|t| familiar(&t)));
+            return Ok((out, Vec::new()));
+        }
         let img = all.remove(found.index);
         out.untagged.extend(img.repo_tags.iter().map(|t| familiar(t)));
         out.untagged.extend(img.repo_digests.iter().map(|d| familiar(d)));
@@ -54,12 +67,18 @@ pub fn remove_image(
     Ok(out)
 }
 
-/// `image prune`: remove dangling images (no tag), or with `all` every image.
-pub fn prune(images: &ImageStore, layers: &LayerStore, all: bool) -> Result<Removed> {
+/// `image prune`: remove dangling images (no tag), or with `all` every image, except those
+/// a container uses.
+pub fn prune(
+    images: &ImageStore,
+    layers: &LayerStore,
+    all: bool,
+    in_use: &dyn Fn(&str) -> Option<String>,
+) -> Result<Removed> {
     let gone = images.update(|list| {
         let (gone, keep): (Vec<ImageRecord>, Vec<ImageRecord>) = list
             .drain(..)
-            .partition(|img| all || img.repo_tags.is_empty());
+            .partition(|img| (all || img.repo_tags.is_empty()) && in_use(&img.id).is_none());
         *list = keep;
         Ok(gone)
     })?;
