@@ -4,6 +4,7 @@
 pub mod config;
 mod error;
 pub mod lookup;
+mod pipe;
 pub mod pull;
 pub mod remove;
 pub mod store;

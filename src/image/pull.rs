@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::config::ImageConfig;
-use super::{Error, ImageRecord, ImageStore};
+use super::{pipe, Error, ImageRecord, ImageStore};
 use crate::error::Result;
 use crate::fsutil;
 use crate::overlay::{self, LayerStore};
@@ -331,25 +331,57 @@ impl LayerJob<'_> {
             total,
             report: &|done| progress_ref.layer(&report, LayerEvent::Downloading { done, total }),
         };
-        let result = (|| -> Result<u64> {
-            let info = {
-                let buffered = BufReader::with_capacity(1 << 18, &mut tee);
-                let mut tar = overlay::decompress(Box::new(buffered))?;
-                layers.unpack(self.chain_id, self.diff_id, self.parent, &mut tar)?
-            };
-            // The decompressor may stop before the blob's last bytes; read them so the
-            // digest of the whole blob is checked before it is kept.
-            if let Err(e) = io::copy(&mut tee, &mut io::sink()) {
-                let _ = layers.remove(self.chain_id);
-                return Err(Error::Other(format!("layer {}: {e}", self.desc.digest)).into());
+        // Two stages on two cores: this thread writes the layer's files, a helper thread
+        // downloads, keeps and decompresses the blob and hands the tar stream over.
+        let (writer, mut tar) = pipe::channel();
+        let result = std::thread::scope(|scope| -> Result<u64> {
+            let fetch = scope.spawn(move || -> Result<()> {
+                let done = (|| {
+                    let buffered = BufReader::with_capacity(1 << 18, &mut tee);
+                    let mut stream = overlay::decompress(Box::new(buffered))
+                        .map_err(|e| io::Error::other(e.to_string()))?;
+                    writer.copy_from(&mut stream)?;
+                    drop(stream);
+                    // The decompressor may stop before the blob's last bytes; read them so
+                    // the digest of the whole blob is checked before it is kept.
+                    io::copy(&mut tee, &mut io::sink())?;
+                    tee.out.flush()?;
+                    tee.out.sync_all()
+                })();
+                done.map_err(|e| Error::Other(format!("layer {}: {e}", self.desc.digest)).into())
+            });
+            let unpacked = layers
+                .unpack(self.chain_id, self.diff_id, self.parent, &mut tar)
+                .map_err(crate::error::Error::from)
+                .and_then(|info| {
+                    // Read on to the end, so the whole blob is fetched and checked.
+                    io::copy(&mut tar, &mut io::sink())
+                        .map(|_| info)
+                        .map_err(|e| {
+                            Error::Other(format!("layer {}: {e}", self.desc.digest)).into()
+                        })
+                });
+            drop(tar);
+            let fetched = fetch
+                .join()
+                .unwrap_or_else(|_| Err(Error::Other("the download thread failed".into()).into()));
+            match (unpacked, fetched) {
+                (Ok(info), Ok(())) => {
+                    fs::rename(&temp, &blob_path)
+                        .map_err(|e| Error::io("cannot store blob", &blob_path, e))?;
+                    Ok(info.size)
+                }
+                (Ok(_), Err(e)) => {
+                    let _ = layers.remove(self.chain_id);
+                    Err(e)
+                }
+                // The download only stopped because the unpacking did: that error counts.
+                (Err(e), Err(fe)) if fe.to_string().contains(pipe::STOPPED) => Err(e),
+                // Otherwise the download's own failure explains the unpacker's.
+                (Err(_), Err(e)) => Err(e),
+                (Err(e), Ok(())) => Err(e),
             }
-            tee.out
-                .flush()
-                .and_then(|_| tee.out.sync_all())
-                .and_then(|_| fs::rename(&temp, &blob_path))
-                .map_err(|e| Error::io("cannot store blob", &blob_path, e))?;
-            Ok(info.size)
-        })();
+        });
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
