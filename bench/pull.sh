@@ -102,6 +102,10 @@ cleanup() {
         kill "$REG_PID" 2>/dev/null || true
         wait "$REG_PID" 2>/dev/null || true
     fi
+    # The stores of every round (as root: sub-uid owned files included).
+    if [ -n "${STORES:-}" ]; then
+        rm -rf "$STORES" "$COVE_ROOT" "$PODMAN_ROOT" "$PODMAN_RUNROOT" 2>/dev/null || true
+    fi
     # The pause process cove started for the bench user's run root, if it is still ours.
     local pid
     pid=$(cat "${COVE_RUNROOT:-/nonexistent}/pause.pid" 2>/dev/null) || pid=
@@ -172,19 +176,31 @@ EOF
 COVE_ROOT=$HOMEDIR/bench/cove-root
 COVE_RUNROOT=$RUNDIR/cove-runroot
 install -m 0755 "$BENCH/lib/timeit.sh" "$HOMEDIR/bench/timeit.sh"
-# All images: a tag left by an earlier run (another port) would keep the layers.
-cat >"$HOMEDIR/bench/podman-clean.sh" <<'EOF'
+# Each cold round pulls into a store that has never been used: the clean-up points a
+# symlink at a new empty directory instead of deleting the last store. On this machine's
+# ext4, creating thousands of files right after deleting thousands slows every create
+# (the allocator steps around recently freed inodes), which would bill the deletes to the
+# next pull. The old stores are removed once, at exit. The run root of cove stays (it holds
+# the user's pause process); podman gets a fresh run root with each store.
+STORES=$HOMEDIR/bench/stores
+PODMAN_ROOT=$HOMEDIR/bench/podman-root
+PODMAN_RUNROOT=$RUNDIR/podman-bench-run
+rm -rf "$STORES" "$COVE_ROOT" "$PODMAN_ROOT" "$PODMAN_RUNROOT"
+mkdir -p "$STORES"
+cat >"$HOMEDIR/bench/podman-clean.sh" <<EOF
 #!/bin/sh
-podman rmi -a -f >/dev/null 2>&1
-exit 0
+ts=\$(date +%s%N)
+mkdir -p $STORES/p\$ts/root $STORES/p\$ts/run
+ln -sfn $STORES/p\$ts/root $PODMAN_ROOT
+ln -sfn $STORES/p\$ts/run $PODMAN_RUNROOT
+sync
 EOF
-# Wiping the root makes the pull cold whatever rmi keeps; layers unpacked in a
-# user namespace may be owned by sub-uids, so the wipe runs in one too. The run root
-# stays: it holds the user's pause process, which a wipe would orphan.
 cat >"$HOMEDIR/bench/cove-clean.sh" <<EOF
 #!/bin/sh
-$HOMEDIR/bench/cove --root $COVE_ROOT --runroot $COVE_RUNROOT rmi -f $IMAGE >/dev/null 2>&1
-podman unshare rm -rf $COVE_ROOT
+ts=\$(date +%s%N)
+mkdir -p $STORES/c\$ts
+ln -sfn $STORES/c\$ts $COVE_ROOT
+sync
 EOF
 chmod 0755 "$HOMEDIR/bench/"*-clean.sh
 chown -R "$BUSER:" "$HOMEDIR/.config" "$HOMEDIR/bench"
@@ -225,7 +241,8 @@ measure() {
 for tool in $TOOLS; do
     case $tool in
     podman)
-        measure podman "podman pull -q --tls-verify=false $IMAGE" "$HOMEDIR/bench/podman-clean.sh"
+        measure podman "podman --root $PODMAN_ROOT --runroot $PODMAN_RUNROOT pull -q --tls-verify=false $IMAGE" \
+            "$HOMEDIR/bench/podman-clean.sh"
         ;;
     cove)
         if [ ! -x "$COVE" ]; then
