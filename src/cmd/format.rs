@@ -189,129 +189,16 @@ pub fn time_ago(unix: i64, now: i64) -> String {
     format!("{} ago", human_duration(now - unix))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn civil(unix: i64) -> String {
-    let (y, mo, d) = civil_from_days(unix.div_euclid(86_400));
-    let s = unix.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}{}{:02}:{:02}:{:02}",
-        'T',
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
-/// Go's RFC3339Nano in UTC: "2026-11-25T23:40:03.123456789Z", trailing zeros trimmed.
-pub fn rfc3339(unix: i64, nanos: u32) -> String {
-    let unix = unix + i64::from(nanos / 1_000_000_000);
-    let nanos = nanos % 1_000_000_000;
-    let mut s = civil(unix);
-    if nanos > 0 {
-        let frac = format!("{nanos:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
-}
-
-/// Parses RFC 3339 (`Z` or `±hh:mm`, any fraction length) into Unix seconds and nanoseconds.
-pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let part = s.get(from..from + len)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    let sep = |i: usize, set: &[u8]| b.get(i).is_some_and(|c| set.contains(c));
-    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt") && sep(13, b":") && sep(16, b":")) {
-        return None;
-    }
-    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&mo)
-        || d < 1
-        || d > month_days[(mo - 1) as usize]
-        || h > 23
-        || mi > 59
-        || sec > 59
-    {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if sep(i, b".,") {
-        let digits = s[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let frac = &s[i + 1..i + 1 + digits.min(9)];
-        nanos = format!("{frac:0<9}").parse().ok()?;
-        i += 1 + digits;
-    }
-    let offset = match s.get(i..)? {
-        "Z" | "z" => 0,
-        tz if tz.len() == 6 && sep(i + 3, b":") && sep(i, b"+-") => {
-            let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let off = oh * 3600 + om * 60;
-            if tz.starts_with('-') {
-                -off
-            } else {
-                off
-            }
-        }
-        _ => return None,
-    };
-    Some((
-        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset,
-        nanos,
-    ))
-}
+/// RFC 3339 times are the container layer's (one implementation for records, logs and output).
+pub use crate::container::time::{parse_rfc3339, rfc3339};
 
 /// Go's `time.Time.String()` in UTC, which `docker images --format {{.CreatedAt}}` prints.
 pub fn docker_created_at(unix: i64) -> String {
-    format!("{} +0000 UTC", civil(unix).replacen('T', " ", 1))
+    let stamp = rfc3339(unix, 0);
+    format!(
+        "{} +0000 UTC",
+        stamp.trim_end_matches('Z').replacen('T', " ", 1)
+    )
 }
 
 /// docker's `stringid.TruncateID`: drop an `algo:` prefix, keep 12 characters.
