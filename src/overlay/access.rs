@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::fcntl::OFlag;
 
@@ -114,12 +114,18 @@ impl ContainerRoot {
         }) {
             let entry = entry.map_err(|e| Error::new(format!("archiving {path}: {e}")))?;
             let rel = entry.path().strip_prefix(&base).unwrap_or(entry.path());
-            let shown = if rel.as_os_str().is_empty() {
-                PathBuf::from(name)
-            } else {
-                Path::new(name).join(rel)
-            };
-            b.append_path_with_name(entry.path(), &shown)
+            if rel.as_os_str().is_empty() {
+                // The top is reached through the descriptor's magic link: describe the
+                // directory it names, not the link.
+                let mut header = tar::Header::new_gnu();
+                header.set_metadata(&meta);
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                b.append_data(&mut header, name, std::io::empty())
+                    .map_err(fail)?;
+                continue;
+            }
+            b.append_path_with_name(entry.path(), Path::new(name).join(rel))
                 .map_err(fail)?;
         }
         b.finish().map_err(fail)
