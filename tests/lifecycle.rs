@@ -235,6 +235,10 @@ fn exec_options(who: Who) {
         "500\n"
     );
     assert_eq!(c.ok(&["exec", "-w", "/tmp", "ex", "pwd"]).stdout, "/tmp\n");
+    // A working directory exec cannot enter is docker's "cannot invoke".
+    let out = c.run(&["exec", "-w", "/no/such/dir", "ex", "pwd"]);
+    out.assert_code(126);
+    out.assert_err_line("no such file");
     let env = c.ok(&["exec", "-e", "X=1", "ex", "env"]);
     assert!(env.lines().contains(&"X=1"), "{env}");
     assert!(

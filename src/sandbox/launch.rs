@@ -158,11 +158,13 @@ pub fn enter_cwd(cwd: &str, create: bool) -> Result<(), SpawnError> {
             .mode(0o755)
             .create(cwd);
     }
-    nix::unistd::chdir(cwd).map_err(|e| {
-        SpawnError::engine(format!(
+    nix::unistd::chdir(cwd).map_err(|e| SpawnError {
+        // docker reports a working directory it cannot enter as "cannot invoke" (126).
+        kind: SpawnErrorKind::CannotInvoke,
+        message: format!(
             "chdir to cwd ({cwd:?}) set in config.json failed: {}",
             e.desc().to_lowercase()
-        ))
+        ),
     })?;
     match nix::unistd::getcwd() {
         Ok(here) if here.starts_with("/") => Ok(()),
