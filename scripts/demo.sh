@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cove's main job on a fresh machine with no internet: build the static binary, put a small
-# busybox image into a registry on loopback, then pull it and look at it with cove.
+# busybox image into a registry on loopback, pull it, look at it and run containers from it.
 # As root it first installs what it needs from Debian (docker-registry, skopeo, busybox-static).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,11 @@ cleanup() {
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
     # Rootless layers belong to sub-UIDs: remove them from inside cove's namespace.
     "$cove" --root "$work/root" --runroot "$work/run" image prune -a -f >/dev/null 2>&1 || true
+    # The pause process that held this demo's user namespace (rootless only).
+    pid=$(cat "$work/run/pause.pid" 2>/dev/null) || pid=
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = cove-pause ]; then
+        kill "$pid" 2>/dev/null || true
+    fi
     rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -32,7 +37,7 @@ trap cleanup EXIT
 # A one-layer image: the static busybox and its applet links.
 mkdir -p "$work/rootfs/bin" "$work/oci"
 cp /bin/busybox "$work/rootfs/bin/busybox"
-for applet in sh ls cat echo true id; do ln -s busybox "$work/rootfs/bin/$applet"; done
+for applet in sh ls cat echo true id sleep; do ln -s busybox "$work/rootfs/bin/$applet"; done
 tar --numeric-owner --owner=0 --group=0 -C "$work/rootfs" -cf "$work/layer.tar" .
 gzip -kn "$work/layer.tar"
 python3 bench/lib/mklayout.py "$work/layer.tar" "$work/layer.tar.gz" "$work/oci" >/dev/null
@@ -56,6 +61,12 @@ c() { echo "+ cove $*"; "$cove" --root "$work/root" --runroot "$work/run" "$@"; 
 c pull "127.0.0.1:$port/busybox"
 c images
 c image inspect --format '{{.Os}}/{{.Architecture}} {{.RootFS.Layers}}' "127.0.0.1:$port/busybox"
+c run --rm "127.0.0.1:$port/busybox" echo hello from a container
+c run -d --name demo "127.0.0.1:$port/busybox" sh -c 'echo started; sleep 30'
+c ps
+c exec demo id
+c logs demo
+c rm -f demo
 c tag "127.0.0.1:$port/busybox" mybox:1
 c images --format 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}'
 c rmi mybox:1 "127.0.0.1:$port/busybox"
