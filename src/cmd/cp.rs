@@ -17,10 +17,11 @@ use crate::sandbox;
 fn open_root(s: &Session, rec: &ContainerRecord) -> Result<ContainerRoot> {
     let st = s.store.live_state(rec);
     if st.status == Status::Running && st.pid > 0 {
-        return Ok(ContainerRoot::open(Path::new(&format!(
-            "/proc/{}/root",
-            st.pid
-        )))?);
+        // The container may end between the look at its state and this open: then its
+        // layers are mounted below, as for any container that is not running.
+        if let Ok(root) = ContainerRoot::open(Path::new(&format!("/proc/{}/root", st.pid))) {
+            return Ok(root);
+        }
     }
     let spec = container::to_spec(&s.paths, rec)?;
     sandbox::mount_private(&spec.rootfs)?;
