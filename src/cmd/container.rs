@@ -104,6 +104,12 @@ fn attach_until_end(
 /// Find or pull the image, then create the container record.
 fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
     let conf = RegistriesConf::load(&s.paths)?;
+    // A malformed reference or bad flag fails before anything is looked up or pulled.
+    let req = request(f)?;
+    container::check(&req)?;
+    if lookup::find_by_id_only(&f.image).is_none() {
+        crate::registry::Reference::parse(&f.image, &conf)?;
+    }
     let images = ImageStore::open(&s.paths.root);
     let local = images.load()?;
     let found = match f.pull.as_str() {
@@ -139,7 +145,6 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
         }
     };
     let config = images.config(&image)?;
-    let req = request(f)?;
     Ok(container::create(&s.store, &req, &image, &config)?)
 }
 

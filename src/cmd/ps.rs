@@ -19,6 +19,10 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     // ps only reads records and run state: no user namespace needed, which keeps it fast.
     let store = container::ContainerStore::open(&paths)?;
     let filters = format::parse_filters(&args.filter).map_err(Error::msg)?;
+    const KNOWN: [&str; 6] = ["status", "name", "id", "label", "ancestor", "exited"];
+    if let Some((k, _)) = filters.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        return Err(Error::msg(format!("invalid filter '{k}'")));
+    }
     let mut list = store.list()?;
     let limit = if args.latest { Some(1) } else { args.last };
     let all = args.all || limit.is_some();

@@ -59,6 +59,12 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::Invalid(msg.into())
 }
 
+/// Check every host-side flag of `req` (the checks `create` makes), before an image is
+/// looked up or pulled: a bad flag fails at once, as docker's CLI does.
+pub fn check(req: &CreateRequest) -> Result<()> {
+    host_config(req).map(|_| ())
+}
+
 /// Build, check and store the record of a new container (status `created`).
 pub fn create(
     store: &ContainerStore,

@@ -19,7 +19,7 @@ mod store_tests;
 pub mod time;
 mod userdata;
 
-pub use create::{create, CreateRequest};
+pub use create::{check, create, CreateRequest};
 pub use error::{Error, Result};
 pub use layout::{attach_socket, log_path, merged_dir, upper_dir, userdata_dir, work_dir};
 pub use names::validate_name;

@@ -104,6 +104,16 @@ fn find_by_name(
     }
 }
 
+/// Some(hex) when `input` can only be an image ID (a `sha256:` prefix, or 64 hex digits).
+pub fn find_by_id_only(input: &str) -> Option<&str> {
+    match input.strip_prefix("sha256:") {
+        Some(hex) => Some(hex),
+        None => {
+            (input.len() == 64 && input.bytes().all(|b| b.is_ascii_hexdigit())).then_some(input)
+        }
+    }
+}
+
 fn find_by_id(images: &[ImageRecord], input: &str) -> Result<Option<usize>, Error> {
     let hex = input.strip_prefix("sha256:").unwrap_or(input);
     if hex.is_empty() || hex.len() > 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
