@@ -106,7 +106,7 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
     let conf = RegistriesConf::load(&s.paths)?;
     // A malformed reference or bad flag fails before anything is looked up or pulled.
     let req = request(f)?;
-    container::check(&req)?;
+    let host = container::check(&req)?;
     if lookup::find_by_id_only(&f.image).is_none() {
         crate::registry::Reference::parse(&f.image, &conf)?;
     }
@@ -145,7 +145,7 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
         }
     };
     let config = images.config(&image)?;
-    Ok(container::create(&s.store, &req, &image, &config)?)
+    Ok(container::create(&s.store, &req, host, &image, &config)?)
 }
 
 fn request(f: &CreateFlags) -> Result<CreateRequest> {

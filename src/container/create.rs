@@ -59,20 +59,21 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::Invalid(msg.into())
 }
 
-/// Check every host-side flag of `req` (the checks `create` makes), before an image is
-/// looked up or pulled: a bad flag fails at once, as docker's CLI does.
-pub fn check(req: &CreateRequest) -> Result<()> {
-    host_config(req).map(|_| ())
+/// Check every host-side flag of `req` and turn them into the record's `HostConfig`, before
+/// an image is looked up or pulled: a bad flag fails at once, as docker's CLI does.
+pub fn check(req: &CreateRequest) -> Result<HostConfig> {
+    host_config(req)
 }
 
-/// Build, check and store the record of a new container (status `created`).
+/// Build and store the record of a new container (status `created`) from a request whose
+/// host side `check` has made.
 pub fn create(
     store: &ContainerStore,
     req: &CreateRequest,
+    host: HostConfig,
     image: &ImageRecord,
     image_config: &ImageConfig,
 ) -> Result<ContainerRecord> {
-    let host = host_config(req)?;
     if host.userns_mode == "keep-id" && !store.paths().rootless {
         return Err(invalid(crate::sandbox::KEEP_ID_ROOTLESS_ONLY));
     }
