@@ -15,33 +15,16 @@ ROUNDS=${ROUNDS:-5}
 REPULL_ROUNDS=${REPULL_ROUNDS:-10}
 TOOLS=${TOOLS:-podman cove}
 COVE=${COVE:-$REPO/target/x86_64-unknown-linux-gnu/release/cove}
-BUSER=covebench
-RUNDIR=/tmp/covebench-run
-
-die() { echo "pull.sh: $*" >&2; exit 1; }
-say() { echo "== $*" >&2; }
+NAME=pull.sh
+# shellcheck source=lib/common.sh
+. "$BENCH/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages and creates the $BUSER user)"
 
 # --- 0. tools -----------------------------------------------------------------
-need=()
-for pair in docker-registry:docker-registry skopeo:skopeo podman:podman runc:runc \
+bench_tools docker-registry:docker-registry skopeo:skopeo podman:podman runc:runc \
     newuidmap:uidmap debootstrap:debootstrap fuse-overlayfs:fuse-overlayfs \
-    slirp4netns:slirp4netns curl:curl python3:python3; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
-done
-if [ ${#need[@]} -gt 0 ] || ! command -v hyperfine >/dev/null; then
-    say "installing: ${need[*]:-} hyperfine"
-    apt-get update -qq
-    if [ ${#need[@]} -gt 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null 2>&1 ||
-        echo "hyperfine not installed; timing with date" >&2
-fi
-if [ -z "${TIMER:-}" ]; then
-    if command -v hyperfine >/dev/null; then TIMER=hyperfine; else TIMER=date; fi
-fi
+    slirp4netns:slirp4netns curl:curl python3:python3
 
 # --- 1. image -----------------------------------------------------------------
 # The first bookworm mirror that apt itself uses (sources.list or deb822 .sources).
