@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::{container, image, overlay, registry, sandbox};
+use crate::{container, image, overlay, registry, sandbox, supervisor};
 
 /// Exit code for a failure of cove itself (docker's and podman's 125).
 pub const EXIT_ENGINE: i32 = 125;
@@ -14,6 +14,7 @@ pub enum Error {
     Overlay(overlay::Error),
     Image(image::Error),
     Sandbox(sandbox::Error),
+    Supervisor(supervisor::Error),
     Container(container::Error),
     /// A container process that did not start: 125, 126 (cannot invoke) or 127 (not found).
     Spawn(sandbox::SpawnError),
@@ -55,6 +56,7 @@ impl fmt::Display for Error {
             Error::Overlay(e) => write!(f, "{e}"),
             Error::Image(e) => write!(f, "{e}"),
             Error::Sandbox(e) => write!(f, "{e}"),
+            Error::Supervisor(e) => write!(f, "{e}"),
             Error::Container(e) => write!(f, "{e}"),
             Error::Spawn(e) => write!(f, "{e}"),
             Error::Engine(e) => write!(f, "{e}"),
@@ -83,6 +85,11 @@ impl From<image::Error> for Error {
 impl From<sandbox::Error> for Error {
     fn from(e: sandbox::Error) -> Error {
         Error::Sandbox(e)
+    }
+}
+impl From<supervisor::Error> for Error {
+    fn from(e: supervisor::Error) -> Error {
+        Error::Supervisor(e)
     }
 }
 impl From<container::Error> for Error {

@@ -11,6 +11,7 @@ mod overlay;
 mod paths;
 mod registry;
 mod sandbox;
+mod supervisor;
 
 use std::process::ExitCode;
 

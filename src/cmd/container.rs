@@ -19,7 +19,8 @@ use crate::image::pull::{self as image_pull, PullRequest};
 use crate::image::ImageStore;
 use crate::paths::Paths;
 use crate::registry::RegistriesConf;
-use crate::sandbox::{self, AttachEnd, AttachOpts, SpawnError};
+use crate::sandbox;
+use crate::supervisor::{self, AttachEnd, AttachOpts};
 
 /// Opened once per command: paths, and the user namespace joined (rootless).
 pub struct Session {
@@ -36,11 +37,6 @@ impl Session {
     }
 }
 
-fn to_spec_fn(paths: &Paths) -> impl Fn(&ContainerRecord) -> Result<sandbox::Spec, SpawnError> {
-    let paths = paths.clone();
-    move |rec| container::to_spec(&paths, rec)
-}
-
 pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let flags = &args.flags;
@@ -50,12 +46,12 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
     let rec = create_container(&s, flags)?;
     let id = rec.id.clone();
     if args.detach {
-        sandbox::start_monitor(&s.paths, &id, false)?;
+        supervisor::start_monitor(&s.paths, &id, false)?;
         println!("{id}");
         return Ok(0);
     }
     if flags.tty || flags.interactive {
-        sandbox::start_monitor(&s.paths, &id, true)?;
+        supervisor::start_monitor(&s.paths, &id, true)?;
         return attach_until_end(
             &s,
             &rec,
@@ -65,8 +61,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
             true,
         );
     }
-    let to_spec = to_spec_fn(&s.paths);
-    let code = sandbox::run_foreground_container(&s.paths, &id, &to_spec, flags.sig_proxy)?;
+    let code = supervisor::run_foreground(&s.paths, &id, flags.sig_proxy)?;
     Ok(code)
 }
 
@@ -91,11 +86,11 @@ fn attach_until_end(
     let opts = AttachOpts {
         stdin,
         tty: rec.config.tty,
-        detach_keys: sandbox::parse_detach_keys(keys)?,
+        detach_keys: supervisor::parse_detach_keys(keys)?,
         sig_proxy,
         stdin_once: close_stdin,
     };
-    match sandbox::attach(&s.paths, &rec.id, &opts)? {
+    match supervisor::attach(&s.paths, &rec.id, &opts)? {
         AttachEnd::Detached => Ok(0),
         AttachEnd::Exited(code) => Ok(code),
     }
@@ -249,7 +244,7 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
         let status = s.store.live_state(&rec).status;
         status.check_start()?;
         if status.can_start() {
-            sandbox::start_monitor(&s.paths, &rec.id, true)?;
+            supervisor::start_monitor(&s.paths, &rec.id, true)?;
         }
         return attach_until_end(
             &s,
@@ -265,7 +260,7 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
         let status = s.store.live_state(&rec).status;
         status.check_start()?;
         if status.can_start() {
-            sandbox::start_monitor(&s.paths, &rec.id, false)?;
+            supervisor::start_monitor(&s.paths, &rec.id, false)?;
         }
         println!("{name}");
         Ok(())
@@ -338,7 +333,7 @@ pub fn restart(ctx: &Context, args: StopArgs) -> Result<i32> {
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
         stop_one(&s, &rec, args.time, args.signal.as_deref())?;
-        sandbox::start_monitor(&s.paths, &rec.id, false)?;
+        supervisor::start_monitor(&s.paths, &rec.id, false)?;
         println!("{name}");
         Ok(())
     })
@@ -485,18 +480,7 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
         p.env.push("TERM=xterm".into());
     }
     if args.tty && !args.detach {
-        // A terminal of its own (a pty pumped to ours), as docker's exec -t gives.
-        let mut keeper = ExecKeeper {
-            target: st.pid,
-            process: p,
-        };
-        let mode = sandbox::supervise::IoMode {
-            tty: true,
-            stdin: args.interactive,
-            sig_proxy: true,
-            ptmx: Some(format!("/proc/{}/root/dev/ptmx", st.pid).into()),
-        };
-        return Ok(sandbox::supervise::run_foreground(&mut keeper, &mode)?);
+        return Ok(supervisor::run_exec_tty(st.pid, p, args.interactive)?);
     }
     let stdio = if args.detach {
         null_stdio()?
@@ -563,20 +547,5 @@ fn null_stdio() -> Result<sandbox::Stdio> {
 /// The hidden `__monitor ID` command: supervise a detached container until it is done.
 pub fn monitor(ctx: &Context, id: &str) -> Result<i32> {
     let s = Session::open(ctx)?;
-    let to_spec = to_spec_fn(&s.paths);
-    Ok(sandbox::run_monitor(&s.paths, id, &to_spec))
-}
-
-/// `exec -t`: the supervisor's pump with exec_in as the way to start the process.
-struct ExecKeeper<'a> {
-    target: i32,
-    process: &'a sandbox::Process,
-}
-
-impl sandbox::supervise::Keeper for ExecKeeper<'_> {
-    fn spawn(&mut self, io: sandbox::Stdio) -> std::result::Result<i32, SpawnError> {
-        sandbox::exec_in(self.target, self.process, io)
-    }
-
-    fn output(&mut self, _stream: sandbox::supervise::Stream, _data: &[u8]) {}
+    Ok(supervisor::run_monitor(&s.paths, id))
 }

@@ -1,5 +1,5 @@
-//! The sandbox: the per-user user namespace held by a pause process, and (later) the namespaces
-//! and mounts of containers.
+//! The sandbox: the per-user user namespace held by a pause process, and a container's own
+//! namespaces, mounts, capabilities and seccomp filter, from a plain `Spec` to an exec'd process.
 
 pub mod caps;
 mod create;
@@ -16,7 +16,7 @@ pub mod seccomp;
 mod spawn;
 pub mod spec;
 mod subid;
-mod sys;
+pub(crate) mod sys;
 mod user;
 mod userns;
 
@@ -29,7 +29,7 @@ pub use keepid::ROOTLESS_ONLY as KEEP_ID_ROOTLESS_ONLY;
 pub use launch::is_known_rlimit;
 pub use private_root::mount_private;
 pub use spawn::spawn;
-pub use spec::{Process, SpawnError, SpawnErrorKind, Spawned, Spec, Stdio};
+pub use spec::{Process, SpawnError, SpawnErrorKind, Stdio};
 pub use user::{home_in_layers, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, subid_range};
 
@@ -65,17 +65,3 @@ mod tests {
         assert_eq!(json, "\"SubIds\"");
     }
 }
-
-// Supervision (monitor, I/O pump, attach, terminals): kept together at the end of the file.
-pub mod attach;
-mod frame;
-mod front;
-mod keeper;
-pub mod monitor;
-mod restart;
-pub mod supervise;
-pub mod tty;
-
-pub use attach::{attach, parse_detach_keys, AttachEnd, AttachOpts};
-pub use keeper::run_foreground_container;
-pub use monitor::{run_monitor, start_monitor};

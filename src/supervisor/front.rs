@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 
-use super::attach;
+use super::event::{FrontEvent, Stream};
 use super::frame::{self, Decoder, Kind};
-use super::supervise::{FrontEvent, Stream};
+use super::io::write_out;
 use super::tty::{self, WinSize};
 
 /// A client that lets this much output pile up unread is cut off, so that one stalled
@@ -249,7 +249,7 @@ impl<'a> Front<'a> {
                     Stream::Stdout => &mut **stdout,
                     Stream::Stderr => &mut **stderr,
                 };
-                let _ = attach::write_out(w, data);
+                let _ = write_out(w, data);
             }
             Front::Socket(clients) => clients.broadcast(stream, data),
         }

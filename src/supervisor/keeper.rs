@@ -4,23 +4,20 @@
 
 use std::time::{Duration, Instant};
 
+use super::event::Stream;
+use super::pump::{self, IoMode, Keeper};
 use super::restart::{next_action, Next};
-use super::supervise::{self, IoMode, Keeper, Stream};
-use super::{SpawnError, Spawned, Spec, Stdio};
+use crate::sandbox::{self, SpawnError, Stdio};
 use crate::container::logs::{self, LogWriter};
 use crate::container::time::now_rfc3339;
 use crate::container::{self, ContainerRecord, ContainerStore, ExitInfo, RunState, Status};
 use crate::paths::Paths;
 use crate::warn;
 
-/// Builds the sandbox spec of a record (`container::to_spec`, passed in by the caller).
-pub type SpecFn = dyn Fn(&ContainerRecord) -> Result<Spec, SpawnError>;
-
-pub struct ContainerKeeper<'a> {
+pub struct ContainerKeeper {
     paths: Paths,
     store: ContainerStore,
     id: String,
-    to_spec: &'a SpecFn,
     log: Option<LogWriter>,
     /// Foreground `run`: never restarts (nobody would be left to supervise the next run).
     foreground: bool,
@@ -30,13 +27,12 @@ pub struct ContainerKeeper<'a> {
     me: (i32, u64),
 }
 
-impl<'a> ContainerKeeper<'a> {
+impl ContainerKeeper {
     pub fn open(
         paths: &Paths,
         id: &str,
-        to_spec: &'a SpecFn,
         foreground: bool,
-    ) -> Result<ContainerKeeper<'a>, SpawnError> {
+    ) -> Result<ContainerKeeper, SpawnError> {
         let store = ContainerStore::open(paths).map_err(engine)?;
         let rec = store.load(id).map_err(engine)?;
         let path = container::log_path(paths, id);
@@ -47,7 +43,6 @@ impl<'a> ContainerKeeper<'a> {
             paths: paths.clone(),
             store,
             id: id.to_string(),
-            to_spec,
             log: Some(log),
             foreground,
             first_spawn: true,
@@ -159,11 +154,11 @@ impl<'a> ContainerKeeper<'a> {
     }
 }
 
-impl Keeper for ContainerKeeper<'_> {
+impl Keeper for ContainerKeeper {
     fn spawn(&mut self, io: Stdio) -> Result<i32, SpawnError> {
         let rec = self.store.load(&self.id).map_err(engine)?;
-        let spec = (self.to_spec)(&rec)?;
-        let spawned = spawn_container(&spec, io)?;
+        let spec = container::to_spec(&self.paths, &rec)?;
+        let spawned = sandbox::spawn(&spec, io)?;
         let run = RunState {
             pid: spawned.pid,
             pid_start: container::pid_start_time(spawned.pid).unwrap_or(0),
@@ -200,10 +195,6 @@ impl Keeper for ContainerKeeper<'_> {
     }
 }
 
-fn spawn_container(spec: &Spec, io: Stdio) -> Result<Spawned, SpawnError> {
-    super::spawn(spec, io)
-}
-
 fn engine(e: impl std::fmt::Display) -> SpawnError {
     SpawnError::engine(e.to_string())
 }
@@ -212,17 +203,12 @@ fn engine(e: impl std::fmt::Display) -> SpawnError {
 /// on its own stdio, records the start and the exit like the monitor, removes it when it was
 /// created with `--rm`, and returns its exit code (or the spawn's error: 125/126/127).
 /// For `run -it`, which must be able to detach, use start_monitor(.., true) + attach instead.
-pub fn run_foreground_container(
-    paths: &Paths,
-    id: &str,
-    to_spec: &SpecFn,
-    sig_proxy: bool,
-) -> Result<i32, SpawnError> {
-    let mut keeper = ContainerKeeper::open(paths, id, to_spec, true)?;
+pub fn run_foreground(paths: &Paths, id: &str, sig_proxy: bool) -> Result<i32, SpawnError> {
+    let mut keeper = ContainerKeeper::open(paths, id, true)?;
     let mut mode = keeper.io_mode();
     mode.sig_proxy = sig_proxy;
     let started = Instant::now();
-    let result = supervise::run_foreground(&mut keeper, &mode);
+    let result = pump::run_foreground(&mut keeper, &mode);
     match &result {
         Ok(code) => {
             keeper.exited(*code, None, started.elapsed());

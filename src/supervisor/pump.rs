@@ -3,27 +3,22 @@
 //! monitor), feeds stdin, forwards signals and window sizes, and reaps the container.
 
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::event::{FrontEvent, Stream};
 use super::front::{Clients, Front};
+use super::signals::Signals;
 use super::tty::{self, RawMode, WinSize};
-use super::{sys, Error, SpawnError, Stdio};
-
-/// Which of the container's output streams bytes came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
+use super::{sys, Error};
+use crate::sandbox::{SpawnError, Stdio};
 
 /// What the supervisor needs from the layer that knows about containers. It knows nothing of
 /// records, specs or logs itself, so tests drive it with a plain child process.
@@ -117,69 +112,6 @@ fn set_nonblocking(fd: &OwnedFd) -> Result<(), Error> {
     fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags))
         .map(|_| ())
         .map_err(|e| Error(format!("setting O_NONBLOCK: {e}")))
-}
-
-/// Signals delivered through a signalfd while blocked. They are unblocked around each spawn,
-/// because a blocked mask survives exec and a container must not start with SIGTERM blocked.
-pub(super) struct Signals {
-    fd: SignalFd,
-    set: SigSet,
-}
-
-/// The signals `--sig-proxy` passes on, as docker does: everything a user or a service manager
-/// sends to stop or poke a process, but not job control and not SIGCHLD/SIGWINCH/SIGPIPE.
-const PROXIED: [Signal; 7] = [
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGALRM,
-];
-
-impl Signals {
-    /// Catch SIGCHLD and SIGWINCH, plus the proxied signals when `proxy`.
-    pub fn catch(proxy: bool) -> Result<Signals, Error> {
-        let mut set = SigSet::empty();
-        set.add(Signal::SIGCHLD);
-        set.add(Signal::SIGWINCH);
-        if proxy {
-            PROXIED.iter().for_each(|s| set.add(*s));
-        }
-        set.thread_block()
-            .map_err(|e| Error(format!("blocking signals: {e}")))?;
-        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(|e| Error(format!("creating a signalfd: {e}")))?;
-        Ok(Signals { fd, set })
-    }
-
-    /// The next pending signal, if any.
-    pub fn next(&self) -> Option<Signal> {
-        let info = self.fd.read_signal().ok()??;
-        Signal::try_from(info.ssi_signo as i32).ok()
-    }
-
-    /// Run `f` (a spawn) with the signals unblocked, so the child starts with a clean mask.
-    pub fn unblocked<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _ = self.set.thread_unblock();
-        let r = f();
-        let _ = self.set.thread_block();
-        r
-    }
-
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Drop for Signals {
-    fn drop(&mut self) {
-        // Swallow what is still pending: unblocking would otherwise deliver a SIGINT that we
-        // already forwarded and kill us with its default action.
-        while self.next().is_some() {}
-        let _ = self.set.thread_unblock();
-    }
 }
 
 /// The running container as the poll loop sees it.
@@ -400,18 +332,10 @@ impl<'a> Pump<'a> {
     }
 }
 
-/// What a front asks of the container.
-pub(super) enum FrontEvent {
-    Input(Vec<u8>),
-    InputEof,
-    Resize(WinSize),
-    Signal(i32),
-}
-
 /// Foreground `run`/`exec`: this process supervises the container on its own stdio and returns
 /// its exit code. With a tty, our terminal goes raw (restored on every return, and on panic)
 /// and follows window size changes. Detaching is not possible here: a front that must be able
-/// to detach (`run -it`) uses the monitor and [`super::attach::attach`] instead.
+/// to detach (`run -it`) uses the monitor and [`super::attach()`] instead.
 pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, SpawnError> {
     let engine = |e: Error| SpawnError::engine(e.0);
     let stdin = std::io::stdin();
@@ -450,5 +374,5 @@ pub(super) fn socket_front(clients: &mut Clients) -> Front<'_> {
 }
 
 #[cfg(test)]
-#[path = "supervise_tests.rs"]
+#[path = "pump_tests.rs"]
 mod tests;

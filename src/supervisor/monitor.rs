@@ -16,13 +16,17 @@ use nix::sys::wait::waitpid;
 use nix::unistd::ForkResult;
 
 use super::front::Clients;
-use super::keeper::{ContainerKeeper, SpecFn};
+use super::io::with_short_path;
+use super::keeper::ContainerKeeper;
+use super::pump::{self, IoMode, Pump};
 use super::restart::Next;
-use super::supervise::{self, IoMode, Pump, Signals};
+use super::signals::Signals;
+use super::sys;
 use super::tty::WinSize;
-use super::{sys, SpawnError, SpawnErrorKind};
 use crate::container;
 use crate::paths::Paths;
+use crate::sandbox::sys as proc_sys;
+use crate::sandbox::{SpawnError, SpawnErrorKind};
 
 /// The monitor's status pipe arrives as this descriptor, announced by SYNC_ENV.
 const SYNC_FD: i32 = 3;
@@ -82,7 +86,7 @@ pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), S
     let (status_r, status_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| engine("pipe", &e))?;
 
-    match sys::fork().map_err(|e| engine("fork", &e))? {
+    match proc_sys::fork().map_err(|e| engine("fork", &e))? {
         ForkResult::Child => {
             drop(status_r);
             detach_and_exec(status_w, &exe, &argv, &env)
@@ -103,10 +107,10 @@ pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), S
 /// inherited, then exec. Runs between fork and exec: no allocation.
 fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CString]) -> ! {
     let _ = nix::unistd::setsid();
-    match sys::fork() {
-        Ok(ForkResult::Parent { .. }) => sys::exit_now(0),
+    match proc_sys::fork() {
+        Ok(ForkResult::Parent { .. }) => proc_sys::exit_now(0),
         Ok(ForkResult::Child) => {}
-        Err(_) => sys::exit_now(1),
+        Err(_) => proc_sys::exit_now(1),
     }
     let fd = status.as_raw_fd();
     if fd == SYNC_FD {
@@ -115,7 +119,7 @@ fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CStr
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
         );
     } else if nix::unistd::dup2(fd, SYNC_FD).is_err() {
-        sys::exit_now(1);
+        proc_sys::exit_now(1);
     }
     if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
         for target in 0..=2 {
@@ -124,11 +128,11 @@ fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CStr
             }
         }
     }
-    sys::close_fds_except(&[SYNC_FD]);
+    proc_sys::close_fds_except(&[SYNC_FD]);
     let _ = nix::unistd::chdir("/");
     let _ = nix::unistd::execve(exe, argv, env);
     let _ = nix::unistd::write(&status, b"ERR 125 cannot re-execute /proc/self/exe\n");
-    sys::exit_now(125)
+    proc_sys::exit_now(125)
 }
 
 fn parse_report(report: &str) -> Result<(), SpawnError> {
@@ -156,11 +160,11 @@ fn parse_report(report: &str) -> Result<(), SpawnError> {
 /// Body of the hidden `cove __monitor ID` command; returns the process's exit code. The
 /// caller has joined the user namespace (an exec keeps it, so this is already the case when
 /// start_monitor started us).
-pub fn run_monitor(paths: &Paths, id: &str, to_spec: &SpecFn) -> i32 {
+pub fn run_monitor(paths: &Paths, id: &str) -> i32 {
     let mut status = take_status_pipe();
     let hold = std::env::var_os(HOLD_ENV).is_some();
     std::env::remove_var(HOLD_ENV);
-    let _ = sys::set_process_name(c"cove-monitor");
+    let _ = proc_sys::set_process_name(c"cove-monitor");
     let mut report = |line: &str| {
         if let Some(mut f) = status.take() {
             let _ = f.write_all(line.as_bytes());
@@ -171,7 +175,7 @@ pub fn run_monitor(paths: &Paths, id: &str, to_spec: &SpecFn) -> i32 {
         let listener = bind_attach_socket(paths, id)?;
         let clients = Clients::new(listener, hold.then_some(HOLD_FOR))
             .map_err(|e| SpawnError::engine(format!("attach socket: {e}")))?;
-        let keeper = ContainerKeeper::open(paths, id, to_spec, false)?;
+        let keeper = ContainerKeeper::open(paths, id, false)?;
         Ok::<_, SpawnError>((signals, clients, keeper))
     })();
     let (signals, mut clients, mut keeper) = match setup {
@@ -236,10 +240,10 @@ fn run_once(
     signals: &Signals,
     on_started: &mut dyn FnMut(),
 ) -> Result<i32, SpawnError> {
-    let (wiring, io) = supervise::wire(mode, first_size()).map_err(|e| SpawnError::engine(e.0))?;
-    let pid = signals.unblocked(|| supervise::Keeper::spawn(keeper, io))?;
+    let (wiring, io) = pump::wire(mode, first_size()).map_err(|e| SpawnError::engine(e.0))?;
+    let pid = signals.unblocked(|| pump::Keeper::spawn(keeper, io))?;
     on_started();
-    let mut front = supervise::socket_front(clients);
+    let mut front = pump::socket_front(clients);
     let mut pump = Pump::new(pid, wiring, mode, keeper);
     Ok(pump.run(&mut front, signals).unwrap_or(-1))
 }
@@ -299,19 +303,6 @@ fn bind_attach_socket(paths: &Paths, id: &str) -> Result<UnixListener, SpawnErro
     let listener = with_short_path(&path, |p| UnixListener::bind(p)).map_err(fail)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
     Ok(listener)
-}
-
-/// Call `f` with a path to `path` short enough for a unix socket address.
-pub(super) fn with_short_path<T>(
-    path: &Path,
-    f: impl FnOnce(&Path) -> std::io::Result<T>,
-) -> std::io::Result<T> {
-    if path.as_os_str().len() < 100 {
-        return f(path);
-    }
-    let dir = File::open(path.parent().unwrap_or(Path::new("/")))?;
-    let name = path.file_name().unwrap_or_default();
-    f(&PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name))
 }
 
 fn take_status_pipe() -> Option<File> {

@@ -10,8 +10,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
 use super::frame::{encode, payload_i32, Decoder, Kind};
-use super::monitor::with_short_path;
-use super::supervise::Signals;
+use super::io::{with_short_path, write_out};
+use super::signals::Signals;
 use super::tty::{self, RawMode};
 use super::Error;
 use crate::container;
@@ -94,14 +94,6 @@ impl DetachMatcher {
     }
 }
 
-/// Write all of `data` to a blocking writer, treating a closed reader as done.
-pub(crate) fn write_out(w: &mut dyn Write, data: &[u8]) -> io::Result<()> {
-    match w.write_all(data).and_then(|_| w.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
-}
-
 /// What `attach` does: which streams, how, and when it lets go.
 #[derive(Clone, Debug)]
 pub struct AttachOpts {
@@ -152,12 +144,12 @@ pub fn attach(paths: &Paths, id: &str, opts: &AttachOpts) -> Result<AttachEnd, E
         (true, Some(fd)) => RawMode::enter(fd)?,
         _ => None,
     };
-    let session = Session {
+    let client = Client {
         input: opts.stdin.then(|| stdin.as_fd()),
         terminal: terminal.filter(|_| opts.tty),
         signals: Some(&signals),
     };
-    let end = session.run(sock, opts, &mut stdout.lock(), &mut io::stderr().lock());
+    let end = client.run(sock, opts, &mut stdout.lock(), &mut io::stderr().lock());
     drop(raw);
     match end? {
         Some(AttachEnd::Detached) => {
@@ -176,14 +168,14 @@ pub fn attach(paths: &Paths, id: &str, opts: &AttachOpts) -> Result<AttachEnd, E
 }
 
 /// One client connection's loop, separate from our real stdio so tests can drive it.
-pub(super) struct Session<'a> {
+pub(super) struct Client<'a> {
     pub input: Option<BorrowedFd<'a>>,
     /// Source of the size sent at start and on SIGWINCH.
     pub terminal: Option<BorrowedFd<'a>>,
     pub signals: Option<&'a Signals>,
 }
 
-impl Session<'_> {
+impl Client<'_> {
     /// Some(end), or None when the monitor closed the socket without an Exit frame.
     pub fn run(
         mut self,

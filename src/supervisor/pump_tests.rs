@@ -7,10 +7,12 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use super::*;
-use crate::sandbox::attach::{self, AttachEnd, AttachOpts, Session};
-use crate::sandbox::frame::{Decoder, Kind};
-use crate::sandbox::front::{Clients, Front};
-use crate::sandbox::tty::{open_pty, WinSize};
+use crate::supervisor::attach::{AttachEnd, AttachOpts, Client, DEFAULT_DETACH_KEYS};
+use crate::supervisor::event::Stream;
+use crate::supervisor::signals::Signals;
+use crate::supervisor::frame::{Decoder, Kind};
+use crate::supervisor::front::{Clients, Front};
+use crate::supervisor::tty::{open_pty, WinSize};
 
 struct TestKeeper {
     cmd: Vec<&'static str>,
@@ -164,17 +166,17 @@ fn socket_front_serves_a_client_from_the_first_byte() {
         let opts = AttachOpts {
             stdin: true,
             tty: true,
-            detach_keys: attach::DEFAULT_DETACH_KEYS.to_vec(),
+            detach_keys: DEFAULT_DETACH_KEYS.to_vec(),
             sig_proxy: false,
             stdin_once: false,
         };
-        let session = Session {
+        let client = Client {
             input: Some(stdin.as_fd()),
             terminal: Some(term.slave.as_fd()),
             signals: None,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let end = session.run(sock, &opts, &mut out, &mut err).unwrap();
+        let end = client.run(sock, &opts, &mut out, &mut err).unwrap();
         (end, String::from_utf8_lossy(&out).into_owned())
     });
     let mut front = socket_front(&mut clients);
@@ -196,16 +198,16 @@ fn client_detaches_on_the_key_sequence_and_forwards_what_came_before() {
     let opts = AttachOpts {
         stdin: true,
         tty: true,
-        detach_keys: attach::DEFAULT_DETACH_KEYS.to_vec(),
+        detach_keys: DEFAULT_DETACH_KEYS.to_vec(),
         sig_proxy: false,
         stdin_once: false,
     };
-    let session = Session {
+    let client = Client {
         input: Some(stdin.as_fd()),
         terminal: None,
         signals: None,
     };
-    let end = session
+    let end = client
         .run(mine, &opts, &mut Vec::new(), &mut Vec::new())
         .unwrap();
     assert_eq!(end, Some(AttachEnd::Detached));
