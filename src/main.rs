@@ -11,6 +11,7 @@ mod overlay;
 mod paths;
 mod registry;
 mod sandbox;
+mod template;
 
 use std::process::ExitCode;
 
