@@ -12,6 +12,7 @@ mod paths;
 mod registry;
 mod sandbox;
 mod supervisor;
+mod template;
 
 use std::process::ExitCode;
 

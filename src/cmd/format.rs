@@ -2,10 +2,7 @@
 
 use serde_json::Value;
 
-#[path = "template.rs"]
-mod template;
-
-pub use template::Template;
+use crate::template::Template;
 
 /// How a listing command prints its rows, chosen by `--format`.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::format::{self, Format, Template};
+use super::format::{self, Format};
 use super::images::{created, show_id};
 use super::Context;
 use crate::error::{Error, Result};
@@ -13,6 +13,7 @@ use crate::image::pull::now;
 use crate::image::{ImageRecord, ImageStore};
 use crate::overlay::LayerStore;
 use crate::registry::RegistriesConf;
+use crate::template::Template;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use super::format::Template;
 use super::inspect::json_indent;
 use super::{Cli, Context};
 use crate::error::{Error, Result};
@@ -14,6 +13,7 @@ use crate::image::ImageStore;
 use crate::overlay::LayerStore;
 use crate::registry::RegistriesConf;
 use crate::sandbox;
+use crate::template::Template;
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
