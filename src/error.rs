@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::{container, image, overlay, registry, sandbox, supervisor};
+use crate::{container, image, overlay, paths, registry, sandbox, supervisor};
 
 /// Exit code for a failure of cove itself (docker's and podman's 125).
 pub const EXIT_ENGINE: i32 = 125;
@@ -67,6 +67,11 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<paths::Error> for Error {
+    fn from(e: paths::Error) -> Error {
+        Error::Engine(e.to_string())
+    }
+}
 impl From<registry::Error> for Error {
     fn from(e: registry::Error) -> Error {
         Error::Registry(e)
@@ -79,7 +84,11 @@ impl From<overlay::Error> for Error {
 }
 impl From<image::Error> for Error {
     fn from(e: image::Error) -> Error {
-        Error::Image(e)
+        match e {
+            image::Error::Registry(e) => Error::Registry(e),
+            image::Error::Overlay(e) => Error::Overlay(e),
+            other => Error::Image(other),
+        }
     }
 }
 impl From<sandbox::Error> for Error {
@@ -94,7 +103,11 @@ impl From<supervisor::Error> for Error {
 }
 impl From<container::Error> for Error {
     fn from(e: container::Error) -> Error {
-        Error::Container(e)
+        match e {
+            // A spawn failure keeps its 126/127 kind wherever it was wrapped.
+            container::Error::Spawn(e) => Error::Spawn(e),
+            other => Error::Container(other),
+        }
     }
 }
 impl From<sandbox::SpawnError> for Error {

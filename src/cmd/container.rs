@@ -3,26 +3,24 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::container_args::*;
-use super::image::enter_store;
-use super::run::{CreateArgs, CreateFlags, RunArgs};
-use super::Context;
-use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest};
+use super::container_flags::*;
+use super::{join_userns, Context};
+use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest, StopRequest};
 use crate::error::{Error, Result};
 use crate::image::lookup;
-use crate::image::pull::{self as image_pull, PullRequest};
+use crate::image::policy::{self, PullPolicy};
+use crate::image::pull::PullRequest;
 use crate::image::ImageStore;
 use crate::paths::Paths;
 use crate::registry::RegistriesConf;
 use crate::sandbox;
 use crate::supervisor::{self, AttachEnd, AttachOpts};
 
-/// Opened once per command: paths, and the user namespace joined (rootless).
+/// What a container command works on: the paths, the user namespace joined (rootless), the
+/// container store.
 pub struct Session {
     pub paths: Paths,
     pub store: ContainerStore,
@@ -31,7 +29,7 @@ pub struct Session {
 impl Session {
     pub fn open(ctx: &Context) -> Result<Session> {
         let paths = ctx.paths()?;
-        enter_store(&paths)?;
+        join_userns(&paths)?;
         let store = ContainerStore::open(&paths)?;
         Ok(Session { paths, store })
     }
@@ -40,9 +38,6 @@ impl Session {
 pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let flags = &args.flags;
-    if args.detach && flags.rm && flags.tty && flags.interactive {
-        // fine: docker allows -dit --rm
-    }
     let rec = create_container(&s, flags)?;
     let id = rec.id.clone();
     if args.detach {
@@ -96,7 +91,7 @@ fn attach_until_end(
     }
 }
 
-/// Find or pull the image, then create the container record.
+/// Find or pull the image (as `--pull` says), then create the container record.
 fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
     let conf = RegistriesConf::load(&s.paths)?;
     // A malformed reference or bad flag fails before anything is looked up or pulled.
@@ -105,24 +100,11 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
     if lookup::find_by_id_only(&f.image).is_none() {
         crate::registry::Reference::parse(&f.image, &conf)?;
     }
-    let images = ImageStore::open(&s.paths.root);
-    let local = images.load()?;
-    let found = match f.pull.as_str() {
-        "always" => None,
-        "missing" | "never" => lookup::find(&local, &f.image, &conf).ok(),
-        other => {
-            return Err(Error::msg(format!(
-                "invalid pull policy {other:?}: use always, missing or never"
-            )))
-        }
-    };
-    let image = match found {
-        Some(found) => local[found.index].clone(),
-        None if f.pull == "never" => {
-            return Err(Error::msg(format!("No such image: {}", f.image)));
-        }
+    let policy = PullPolicy::parse(&f.pull)?;
+    let image = match policy::local_image(&s.paths, &conf, &f.image, policy)? {
+        Some(image) => image,
         None => {
-            if f.pull != "always" {
+            if policy != PullPolicy::Always {
                 eprintln!("Unable to find image '{}' locally", f.image);
             }
             let display = super::progress::PullDisplay::to_stderr(&f.image);
@@ -131,15 +113,12 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
                 platform: f.platform.clone(),
                 tls_verify: None,
             };
-            let userxattr = s.paths.rootless;
-            let outcome = image_pull::pull(&s.paths, &conf, userxattr, &req, &display)?;
+            let (image, outcome) = policy::pull_image(&s.paths, &conf, &req, &display)?;
             display.finish(&outcome);
-            let all = images.load()?;
-            let found = lookup::find(&all, &outcome.reference.to_string(), &conf)?;
-            all[found.index].clone()
+            image
         }
     };
-    let config = images.config(&image)?;
+    let config = ImageStore::open(&s.paths.root).config(&image)?;
     Ok(container::create(&s.store, &req, host, &image, &config)?)
 }
 
@@ -267,72 +246,28 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
     })
 }
 
-/// Stop one container: mark it stopped by the user (restart policies honour that), send
-/// the stop signal, wait up to the timeout, then SIGKILL.
-fn stop_one(
-    s: &Session,
-    rec: &ContainerRecord,
-    time: Option<i64>,
-    signal: Option<&str>,
-) -> Result<()> {
-    {
-        let _lock = s.store.lock(&rec.id)?;
-        let mut fresh = s.store.load(&rec.id)?;
-        fresh.state.stopped_by_user = true;
-        s.store.save(&fresh)?;
-    }
-    let state = s.store.live_state(rec);
-    if !state.status.can_stop() {
-        return Ok(());
-    }
-    let sig_name = signal
-        .map(str::to_string)
-        .or_else(|| Some(rec.config.stop_signal.clone()).filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "SIGTERM".into());
-    let sig = container::parse_signal(&sig_name)?;
-    let timeout = time.or(rec.config.stop_timeout).unwrap_or(10).max(0) as u64;
-    let pid = Pid::from_raw(state.pid);
-    if state.pid > 0 {
-        let _ = kill(pid, sig);
-    }
-    if wait_stopped(s, rec, Duration::from_secs(timeout)) {
-        return Ok(());
-    }
-    if state.pid > 0 {
-        let _ = kill(pid, Signal::SIGKILL);
-    }
-    wait_stopped(s, rec, Duration::from_secs(10));
-    Ok(())
-}
-
-fn wait_stopped(s: &Session, rec: &ContainerRecord, limit: Duration) -> bool {
-    let start = Instant::now();
-    loop {
-        if !s.store.live_state(rec).status.is_active() {
-            return true;
-        }
-        if start.elapsed() >= limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 pub fn stop(ctx: &Context, args: StopArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
-        stop_one(&s, &rec, args.time, args.signal.as_deref())?;
+        container::stop(&s.store, &rec, &stop_request(&args))?;
         println!("{name}");
         Ok(())
     })
+}
+
+fn stop_request(args: &StopArgs) -> StopRequest {
+    StopRequest {
+        timeout: args.time,
+        signal: args.signal.clone(),
+    }
 }
 
 pub fn restart(ctx: &Context, args: StopArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
-        stop_one(&s, &rec, args.time, args.signal.as_deref())?;
+        container::stop(&s.store, &rec, &stop_request(&args))?;
         supervisor::start_monitor(&s.paths, &rec.id, false)?;
         println!("{name}");
         Ok(())
@@ -344,10 +279,7 @@ pub fn kill_cmd(ctx: &Context, args: KillArgs) -> Result<i32> {
     let sig = container::parse_signal(&args.signal)?;
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
-        let st = s.store.live_state(&rec);
-        st.status.check_kill(name, &rec.id)?;
-        kill(Pid::from_raw(st.pid), sig)
-            .map_err(|e| Error::msg(format!("cannot kill container {name}: {e}")))?;
+        container::kill(&s.store, &rec, sig)?;
         println!("{name}");
         Ok(())
     })
@@ -357,43 +289,27 @@ pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
-        remove_one(&s, &rec, args.force)?;
+        let req = container::RemoveRequest { force: args.force };
+        container::remove(&s.store, &rec, req)?;
         println!("{name}");
         Ok(())
     })
-}
-
-fn remove_one(s: &Session, rec: &ContainerRecord, force: bool) -> Result<()> {
-    let st = s.store.live_state(rec);
-    st.status.check_remove(&rec.name, force)?;
-    if st.status.is_active() {
-        stop_one(s, rec, Some(0), Some("KILL"))?;
-    }
-    let _lock = s.store.lock(&rec.id)?;
-    s.store.remove(&rec.id)?;
-    Ok(())
 }
 
 pub fn wait(ctx: &Context, args: WaitArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
-        loop {
-            let st = s.store.live_state(&rec);
-            if !st.status.is_active() {
-                println!("{}", st.exit_code);
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        println!("{}", container::wait(&s.store, &rec));
+        Ok(())
     })
 }
 
 pub fn rename(ctx: &Context, args: RenameArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let rec = s.store.find(&args.container)?;
-    let _lock = s.store.lock(&rec.id)?;
-    s.store.rename(&rec.id, &args.new_name)?;
+    let lock = s.store.lock(&rec.id)?;
+    s.store.rename(&lock, &args.new_name)?;
     Ok(0)
 }
 
@@ -411,15 +327,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let mut deleted = Vec::new();
-    for rec in s.store.list()? {
-        if s.store.live_state(&rec).status.is_active() {
-            continue;
-        }
-        let _lock = s.store.lock(&rec.id)?;
-        s.store.remove(&rec.id)?;
-        deleted.push(rec.id);
-    }
+    let deleted = container::prune(&s.store)?.deleted;
     if !deleted.is_empty() {
         println!("Deleted Containers:");
         for d in &deleted {
@@ -448,39 +356,22 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
 pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let rec = s.store.find(&args.container)?;
-    let st = s.store.live_state(&rec);
-    st.status.check_exec(&rec.id)?;
-    let mut spec = container::to_spec(&s.paths, &rec)?;
-    let p = &mut spec.process;
-    p.args = args.command.clone();
-    p.terminal = args.tty;
-    for e in &args.env {
-        let kv = expand_env(e)?;
-        let key = kv.split('=').next().unwrap_or(&kv).to_string();
-        p.env.retain(|x| x.split('=').next() != Some(key.as_str()));
-        p.env.push(kv);
-    }
-    if let Some(w) = &args.workdir {
-        p.cwd = w.clone();
-    }
-    if let Some(u) = &args.user {
-        let dirs = vec![format!("/proc/{}/root", st.pid).into()];
-        let (uid, gid, groups) =
-            sandbox::resolve_user_in_layers(&dirs, u).map_err(|e| Error::msg(e.to_string()))?;
-        p.uid = uid;
-        p.gid = gid;
-        p.additional_gids = groups;
-    }
-    if args.privileged {
-        p.caps = sandbox::caps::resolve(&[], &[], true).map_err(|e| Error::msg(e.to_string()))?;
-        p.seccomp = sandbox::seccomp::Seccomp::Unconfined;
-        p.seccomp_bpf = None;
-    }
-    if args.tty && !p.env.iter().any(|e| e.starts_with("TERM=")) {
-        p.env.push("TERM=xterm".into());
-    }
+    let req = container::ExecRequest {
+        command: args.command.clone(),
+        env: args
+            .env
+            .iter()
+            .map(|e| expand_env(e))
+            .collect::<Result<_>>()?,
+        workdir: args.workdir.clone(),
+        user: args.user.clone(),
+        privileged: args.privileged,
+        tty: args.tty,
+    };
+    let prepared = container::prepare_exec(&s.store, &rec, &req)?;
+    let (pid, p) = (prepared.target_pid, &prepared.process);
     if args.tty && !args.detach {
-        return Ok(supervisor::run_exec_tty(st.pid, p, args.interactive)?);
+        return Ok(supervisor::run_exec_tty(pid, p, args.interactive)?);
     }
     let stdio = if args.detach {
         null_stdio()?
@@ -496,11 +387,11 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
             stderr: dup(std::io::stderr().as_fd())?,
         }
     };
-    let pid = sandbox::exec_in(st.pid, p, stdio)?;
+    let child = sandbox::exec_in(pid, p, stdio)?;
     if args.detach {
         return Ok(0);
     }
-    Ok(wait_exit(pid))
+    Ok(wait_exit(child))
 }
 
 /// Reap `pid`; a death by signal N is 128 + N, as shells and docker report it.

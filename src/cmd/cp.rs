@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::container::Session;
-use super::container_args::{CpArgs, ExportArgs};
+use super::container_flags::{CpArgs, ExportArgs};
 use super::Context;
 use crate::container::{self, ContainerRecord, Status};
 use crate::error::{Error, Result};

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::progress::PullDisplay;
-use super::Context;
+use super::{join_userns, Context};
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
 use crate::image::pull::{self, PullRequest};
@@ -11,7 +11,6 @@ use crate::image::{remove as rm, ImageStore};
 use crate::overlay::LayerStore;
 use crate::paths::Paths;
 use crate::registry::{Client, ClientOptions, Platform, Reference, RegistriesConf};
-use crate::sandbox;
 
 pub use super::images::{list, ListArgs};
 pub use super::inspect::{history, inspect, HistoryArgs, InspectArgs};
@@ -67,17 +66,10 @@ pub struct PullArgs {
     pub name: String,
 }
 
-/// Join the user's namespace when the command changes layers (rootless), and say whether
-/// overlay xattrs must use the `user.` prefix.
-pub fn enter_store(paths: &Paths) -> Result<bool> {
-    let mapping = sandbox::join_user_namespace(paths)?;
-    Ok(mapping != sandbox::IdMapping::Root)
-}
-
 pub fn pull(ctx: &Context, args: PullArgs) -> Result<i32> {
     let paths = ctx.paths()?;
     let conf = RegistriesConf::load(&paths)?;
-    let userxattr = enter_store(&paths)?;
+    let userxattr = join_userns(&paths)?;
     let names = if args.all_tags {
         all_tags(&paths, &conf, &args)?
     } else {
@@ -150,7 +142,7 @@ pub struct RmArgs {
 pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
     let paths = ctx.paths()?;
     let conf = RegistriesConf::load(&paths)?;
-    let userxattr = enter_store(&paths)?;
+    let userxattr = join_userns(&paths)?;
     let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
     let in_use = containers_using(&paths)?;
@@ -169,7 +161,7 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
                 eprintln!("Error: {e}");
                 failed = Some(Error::Exit(crate::error::EXIT_ENGINE));
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     match failed {
@@ -247,7 +239,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     if !args.force && !confirm(args.all)? {
         return Ok(0);
     }
-    let userxattr = enter_store(&paths)?;
+    let userxattr = join_userns(&paths)?;
     let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
     let out = rm::prune(&images, &layers, args.all, &containers_using(&paths)?)?;

@@ -1,7 +1,7 @@
 //! The command line: clap definitions and dispatch. Nothing below `cmd/` knows clap exists.
 
 mod container;
-mod container_args;
+mod container_flags;
 mod cp;
 pub mod format;
 mod image;
@@ -9,7 +9,6 @@ mod images;
 pub mod inspect;
 mod progress;
 mod ps;
-mod run;
 mod system;
 
 use std::path::PathBuf;
@@ -52,44 +51,44 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create and run a new container from an image
-    Run(run::RunArgs),
+    Run(container_flags::RunArgs),
     /// Create a new container
-    Create(run::CreateArgs),
+    Create(container_flags::CreateArgs),
     /// Start one or more stopped containers
-    Start(container_args::StartArgs),
+    Start(container_flags::StartArgs),
     /// Stop one or more running containers
-    Stop(container_args::StopArgs),
+    Stop(container_flags::StopArgs),
     /// Restart one or more containers
-    Restart(container_args::StopArgs),
+    Restart(container_flags::StopArgs),
     /// Kill one or more running containers
-    Kill(container_args::KillArgs),
+    Kill(container_flags::KillArgs),
     /// Remove one or more containers
-    Rm(container_args::RmArgs),
+    Rm(container_flags::RmArgs),
     /// List containers
-    Ps(container_args::PsArgs),
+    Ps(container_flags::PsArgs),
     /// Fetch the logs of a container
-    Logs(container_args::LogsArgs),
+    Logs(container_flags::LogsArgs),
     /// Execute a command in a running container
-    Exec(container_args::ExecArgs),
+    Exec(container_flags::ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
-    Attach(container_args::AttachArgs),
+    Attach(container_flags::AttachArgs),
     /// Block until one or more containers stop, then print their exit codes
-    Wait(container_args::WaitArgs),
+    Wait(container_flags::WaitArgs),
     /// Display the running processes of a container
-    Top(container_args::TopArgs),
+    Top(container_flags::TopArgs),
     /// List port mappings or a specific mapping for the container
-    Port(container_args::PortArgs),
+    Port(container_flags::PortArgs),
     /// Inspect changes to files or directories on a container's filesystem
-    Diff(container_args::NamesArgs),
+    Diff(container_flags::NamesArgs),
     /// Rename a container
-    Rename(container_args::RenameArgs),
+    Rename(container_flags::RenameArgs),
     /// Copy files/folders between a container and the local filesystem
-    Cp(container_args::CpArgs),
+    Cp(container_flags::CpArgs),
     /// Export a container's filesystem as a tar archive
-    Export(container_args::ExportArgs),
+    Export(container_flags::ExportArgs),
     /// Manage containers
     #[command(subcommand)]
-    Container(container_args::ContainerCommand),
+    Container(container_flags::ContainerCommand),
     /// Download an image from a registry
     Pull(image::PullArgs),
     /// List images
@@ -181,8 +180,8 @@ pub fn main() -> Result<i32> {
     }
 }
 
-fn container_dispatch(ctx: &Context, cmd: container_args::ContainerCommand) -> Result<i32> {
-    use container_args::ContainerCommand as C;
+fn container_dispatch(ctx: &Context, cmd: container_flags::ContainerCommand) -> Result<i32> {
+    use container_flags::ContainerCommand as C;
     match cmd {
         C::Run(a) => container::run(ctx, a),
         C::Create(a) => container::create(ctx, a),
@@ -207,6 +206,14 @@ fn container_dispatch(ctx: &Context, cmd: container_args::ContainerCommand) -> R
     }
 }
 
+/// Join the user's namespace (rootless; nothing as root) before a command touches layers or
+/// containers, whose files belong to the user's subordinate IDs. True when overlay xattrs must
+/// use the `user.` prefix.
+pub fn join_userns(paths: &Paths) -> Result<bool> {
+    let mapping = crate::sandbox::join_user_namespace(paths)?;
+    Ok(mapping != crate::sandbox::IdMapping::Root)
+}
+
 /// What every command gets from the global flags.
 pub struct Context {
     root: Option<PathBuf>,
@@ -215,6 +222,6 @@ pub struct Context {
 
 impl Context {
     pub fn paths(&self) -> Result<Paths> {
-        Paths::resolve(self.root.clone(), self.runroot.clone())
+        Ok(Paths::resolve(self.root.clone(), self.runroot.clone())?)
     }
 }

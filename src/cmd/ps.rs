@@ -5,7 +5,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::container::Session;
-use super::container_args::{LogsArgs, NamesArgs, PortArgs, PsArgs, TopArgs};
+use super::container_flags::{LogsArgs, NamesArgs, PortArgs, PsArgs, TopArgs};
 use super::format;
 use super::Context;
 use crate::container::logs::{self, LogOptions, Stream};
@@ -250,44 +250,7 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
 pub fn top(ctx: &Context, args: TopArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let rec = s.store.find(&args.container)?;
-    let st = s.store.live_state(&rec);
-    if st.status != Status::Running {
-        return Err(Error::msg(format!("container {} is not running", rec.id)));
-    }
-    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid))
-        .map_err(|e| Error::msg(format!("cannot read the container's pid namespace: {e}")))?;
-    let pids: Vec<String> = std::fs::read_dir("/proc")
-        .map_err(|e| Error::msg(format!("cannot list /proc: {e}")))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|p| {
-            std::fs::read_link(format!("/proc/{p}/ns/pid"))
-                .ok()
-                .as_ref()
-                == Some(&ns)
-        })
-        .collect();
-    let mut cmd = std::process::Command::new("ps");
-    if args.ps_args.is_empty() {
-        cmd.arg("-f");
-    } else {
-        cmd.args(&args.ps_args);
-    }
-    cmd.arg("-p").arg(pids.join(","));
-    let out = cmd
-        .output()
-        .map_err(|e| Error::msg(format!("cannot run ps: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::msg(format!(
-            "ps failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    print!(
-        "{}",
-        String::from_utf8_lossy(&out.stdout).replace('\t', " ")
-    );
+    print!("{}", container::top(&s.store, &rec, &args.ps_args)?);
     Ok(0)
 }
 
@@ -305,76 +268,17 @@ pub fn port(ctx: &Context, args: PortArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `diff`: what the container changed, from its upper directory: A added, C changed,
-/// D deleted (overlay whiteouts).
+/// `diff`: what the container changed (A added, C changed, D deleted).
 pub fn diff(ctx: &Context, args: NamesArgs) -> Result<i32> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let s = Session::open(ctx)?;
     let [name] = args.containers.as_slice() else {
         return Err(Error::msg("diff takes exactly one container"));
     };
     let rec = s.store.find(name)?;
-    let spec = container::to_spec(&s.paths, &rec)?;
-    let upper = &spec.rootfs.upper;
-    let mut changes: Vec<(char, String, bool)> = Vec::new();
-    for entry in walkdir::WalkDir::new(upper)
-        .min_depth(1)
-        .sort_by_file_name()
-    {
-        let entry =
-            entry.map_err(|e| Error::msg(format!("cannot read {}: {e}", upper.display())))?;
-        let rel = entry.path().strip_prefix(upper).unwrap_or(entry.path());
-        let shown = format!("/{}", rel.display());
-        if is_mount_point(&shown) {
-            continue;
-        }
-        let meta = entry.metadata().map_err(|e| Error::msg(e.to_string()))?;
-        let whiteout = meta.file_type().is_char_device() && meta.rdev() == 0;
-        let in_lower = spec
-            .rootfs
-            .lower
-            .iter()
-            .any(|l| l.join(rel).symlink_metadata().is_ok());
-        let kind = if whiteout {
-            'D'
-        } else if in_lower {
-            'C'
-        } else {
-            'A'
-        };
-        changes.push((kind, shown, meta.is_dir()));
-    }
-    // A directory changed only because cove made a mount point in it is not a change of
-    // the container's (docker hides these in its init layer).
-    for (kind, path, is_dir) in &changes {
-        let has_change_below = changes
-            .iter()
-            .any(|(_, p, _)| p.len() > path.len() && p.starts_with(&format!("{path}/")));
-        let made_for_mounts = MOUNT_POINTS
-            .iter()
-            .any(|m| m.starts_with(&format!("{path}/")));
-        if *is_dir && *kind != 'D' && made_for_mounts && !has_change_below {
-            continue;
-        }
-        println!("{kind} {path}");
+    for change in container::diff(&s.paths, &rec)? {
+        println!("{} {}", change.kind, change.path);
     }
     Ok(0)
-}
-
-/// Where cove mounts things in every container (userdata files and the kernel file systems).
-const MOUNT_POINTS: &[&str] = &[
-    "/etc/hosts",
-    "/etc/hostname",
-    "/etc/resolv.conf",
-    "/dev",
-    "/proc",
-    "/sys",
-];
-
-fn is_mount_point(path: &str) -> bool {
-    MOUNT_POINTS.iter().any(|m| {
-        path == *m || (["/dev", "/proc", "/sys"].contains(m) && path.starts_with(&format!("{m}/")))
-    })
 }
 
 /// docker inspect's shape for a container.

@@ -99,7 +99,9 @@ pub fn create(
     };
     let rec = store.create(rec)?;
     if let Err(e) = create_userdata(store.paths(), &rec) {
-        let _ = store.remove(&rec.id);
+        if let Ok(lock) = store.lock(&rec.id) {
+            let _ = store.remove(&lock);
+        }
         return Err(e);
     }
     Ok(rec)

@@ -24,6 +24,10 @@ pub enum Error {
     },
     /// A stored file is not what cove wrote.
     Corrupt { path: PathBuf, reason: String },
+    /// Building or starting a container process failed (keeps docker's 125/126/127 kind).
+    Spawn(crate::sandbox::SpawnError),
+    /// The sandbox refused a request (a user that does not exist, an unknown capability).
+    Sandbox(crate::sandbox::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,6 +67,8 @@ impl fmt::Display for Error {
             Error::Corrupt { path, reason } => {
                 write!(f, "container file {} is damaged: {reason}", path.display())
             }
+            Error::Spawn(e) => write!(f, "{e}"),
+            Error::Sandbox(e) => write!(f, "{e}"),
         }
     }
 }

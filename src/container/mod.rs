@@ -1,35 +1,47 @@
 //! Containers as nouns: the record (config + persisted state), the status machine and its
-//! guards, the on-disk store with name/ID-prefix lookup and locks, run-state probing, logs.
+//! guards, the on-disk store with name/ID-prefix lookup and locks, run-state probing, logs, and
+//! the operations any front end calls (create, stop, kill, wait, remove, prune, exec, top, diff).
 
 mod create;
+mod diff;
+mod env;
 mod error;
+mod exec;
 mod layout;
 pub mod logs;
 pub mod mounts;
 mod names;
 mod parse;
 mod record;
+mod remove;
 mod runstate;
 pub mod signal;
 mod spec;
 mod state;
+mod stop;
 mod store;
 #[cfg(test)]
 mod store_tests;
 pub mod time;
+mod top;
 mod userdata;
 
 pub use create::{check, create, CreateRequest};
+pub use diff::diff;
 pub use error::{Error, Result};
+pub use exec::{prepare_exec, ExecRequest};
 pub use layout::{attach_socket, log_path, merged_dir, upper_dir, userdata_dir, work_dir};
 pub use names::validate_name;
 pub use parse::{parse_extra_host, parse_log_opt};
 pub use record::{ContainerConfig, ContainerRecord, HostConfig, MountArg, RestartPolicy, Ulimit};
+pub use remove::{prune, remove, RemoveRequest};
 pub use runstate::{
     pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,
 };
 pub use signal::parse_signal;
 pub use spec::to_spec;
 pub use state::{status_text, State, Status};
+pub use stop::{kill, stop, wait, StopRequest};
 pub use store::ContainerStore;
+pub use top::top;
 pub use userdata::create_userdata;

@@ -1,8 +1,10 @@
 //! The container store: one directory per container under `<root>/containers`, and a name
 //! index of symlinks `<root>/containers/names/<name> -> <id>`. Creating a symlink is atomic, so
 //! two concurrent `run --name bob` cannot both win, and lookup by name costs one readlink.
-//! Callers hold `lock(id)` around load-modify-save, remove and rename (flock is per open file,
-//! so the store never takes it itself: that would deadlock a caller that holds it).
+//! `save`, `remove` and `rename` take the container's held lock (`ContainerLock`, from
+//! `lock(id)`) as an argument, so the rule "load-modify-save under the lock" is checked by the
+//! compiler. flock is per open file, so the store never takes the lock itself: that would
+//! deadlock a caller that holds it.
 
 use std::fs;
 use std::io;
@@ -18,6 +20,30 @@ use super::state::State;
 use super::time::parse_rfc3339;
 use crate::fsutil::{write_json_atomic, Lock};
 use crate::paths::Paths;
+
+/// The held lock of one container: proof, for `save`, `remove` and `rename`, that the caller
+/// took it. Released when dropped.
+pub struct ContainerLock {
+    id: String,
+    _lock: Lock,
+}
+
+impl ContainerLock {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn check(&self, id: &str) -> Result<()> {
+        if self.id == id {
+            Ok(())
+        } else {
+            Err(Error::State(format!(
+                "internal error: container {id} changed under the lock of {}",
+                self.id
+            )))
+        }
+    }
+}
 
 pub struct ContainerStore {
     paths: Paths,
@@ -150,7 +176,8 @@ impl ContainerStore {
     }
 
     /// Atomically replaces the record; a removed container is not brought back.
-    pub fn save(&self, rec: &ContainerRecord) -> Result<()> {
+    pub fn save(&self, lock: &ContainerLock, rec: &ContainerRecord) -> Result<()> {
+        lock.check(&rec.id)?;
         if !self.dir.join(&rec.id).is_dir() {
             return Err(Error::NoSuchContainer(rec.id.clone()));
         }
@@ -223,9 +250,14 @@ impl ContainerStore {
     }
 
     /// The container's lock (flock on `<runroot>/containers/<id>/lock`), held until dropped.
-    pub fn lock(&self, id: &str) -> Result<Lock> {
+    pub fn lock(&self, id: &str) -> Result<ContainerLock> {
         let path = lock_path(&self.paths, id);
-        Lock::exclusive(&path).map_err(|e| Error::io("cannot lock container", path, e))
+        let lock =
+            Lock::exclusive(&path).map_err(|e| Error::io("cannot lock container", path, e))?;
+        Ok(ContainerLock {
+            id: id.to_string(),
+            _lock: lock,
+        })
     }
 
     /// The record's state corrected from the run state: running only while the recorded
@@ -247,7 +279,8 @@ impl ContainerStore {
 
     /// Removes everything of the container: overlay dirs, run state, userdata, logs, then
     /// the record and its name. The record goes last, so a failed `rm` can be retried.
-    pub fn remove(&self, id: &str) -> Result<()> {
+    pub fn remove(&self, lock: &ContainerLock) -> Result<()> {
+        let id = lock.id();
         let overlay = overlay_dir(&self.paths, id);
         let merged = merged_dir(&self.paths, id);
         if let (Ok(m), Ok(o)) = (fs::metadata(&merged), fs::metadata(&overlay)) {
@@ -289,7 +322,8 @@ impl ContainerStore {
     }
 
     /// `docker rename`: the new name is checked and reserved before the record changes.
-    pub fn rename(&self, id: &str, new_name: &str) -> Result<()> {
+    pub fn rename(&self, lock: &ContainerLock, new_name: &str) -> Result<()> {
+        let id = lock.id();
         if new_name.is_empty() {
             return Err(Error::invalid("Neither old nor new names may be empty"));
         }
@@ -302,7 +336,7 @@ impl ContainerStore {
         }
         self.claim(&new_name, id)?;
         let old = std::mem::replace(&mut rec.name, new_name.clone());
-        if let Err(e) = self.save(&rec) {
+        if let Err(e) = self.save(lock, &rec) {
             self.release(&new_name, id);
             return Err(e);
         }

@@ -118,33 +118,34 @@ fn rename_and_remove() {
     let store = ContainerStore::open(&t.paths).unwrap();
     let bob = store.create(record("bob")).unwrap();
     let alice = store.create(record("alice")).unwrap();
+    let bob_lock = store.lock(&bob.id).unwrap();
     assert!(matches!(
-        store.rename(&bob.id, "alice"),
+        store.rename(&bob_lock, "alice"),
         Err(Error::NameInUse { .. })
     ));
     assert_eq!(
-        store.rename(&bob.id, "bob").unwrap_err().to_string(),
+        store.rename(&bob_lock, "bob").unwrap_err().to_string(),
         "Renaming a container with the same name as its current name"
     );
-    store.rename(&bob.id, "robert").unwrap();
+    store.rename(&bob_lock, "robert").unwrap();
     assert_eq!(store.find("robert").unwrap().id, bob.id);
     assert!(store.find("bob").is_err());
     store.create(record("bob")).unwrap(); // the old name is free again
 
     // Files in every place a container owns, then remove.
-    let _lock = store.lock(&alice.id).unwrap();
+    let lock = store.lock(&alice.id).unwrap();
     create_userdata(&t.paths, &alice).unwrap();
     fs::create_dir_all(upper_dir(&t.paths, &alice.id)).unwrap();
     fs::create_dir_all(merged_dir(&t.paths, &alice.id)).unwrap();
     fs::write(log_path(&t.paths, &alice.id), b"{}\n").unwrap();
     write_exit(&t.paths, &alice.id, &ExitInfo::default()).unwrap();
-    store.remove(&alice.id).unwrap();
+    store.remove(&lock).unwrap();
     assert!(!data_dir(&t.paths, &alice.id).exists());
     assert!(!overlay_dir(&t.paths, &alice.id).exists());
     assert!(!run_dir(&t.paths, &alice.id).exists());
     assert!(store.find("alice").is_err());
     assert!(
-        store.save(&alice).is_err(),
+        store.save(&lock, &alice).is_err(),
         "a removed container is not resurrected"
     );
     store.create(record("alice")).unwrap();
@@ -179,7 +180,7 @@ fn live_state_from_run_files() {
     };
     write_run_state(&t.paths, &rec.id, &run).unwrap();
     rec.state.status = Status::Running;
-    store.save(&rec).unwrap();
+    store.save(&store.lock(&rec.id).unwrap(), &rec).unwrap();
     let live = store.live_state(&rec);
     assert_eq!((live.status, live.pid), (Status::Running, me));
     // Pid reused by another process: not running; no exit file and no monitor: -1.

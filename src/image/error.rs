@@ -18,8 +18,26 @@ pub enum Error {
     },
     /// A stored file is not what cove wrote.
     Corrupt { path: PathBuf, reason: String },
+    /// A request that cannot be honoured (a bad pull policy).
+    Invalid(String),
+    /// Talking to the registry failed.
+    Registry(crate::registry::Error),
+    /// The layer store failed.
+    Overlay(crate::overlay::Error),
     /// Anything else, already worded.
     Other(String),
+}
+
+impl From<crate::registry::Error> for Error {
+    fn from(e: crate::registry::Error) -> Error {
+        Error::Registry(e)
+    }
+}
+
+impl From<crate::overlay::Error> for Error {
+    fn from(e: crate::overlay::Error) -> Error {
+        Error::Overlay(e)
+    }
 }
 
 impl Error {
@@ -52,7 +70,9 @@ impl fmt::Display for Error {
                     path.display()
                 )
             }
-            Error::Other(msg) => f.write_str(msg),
+            Error::Invalid(msg) | Error::Other(msg) => f.write_str(msg),
+            Error::Registry(e) => write!(f, "{e}"),
+            Error::Overlay(e) => write!(f, "{e}"),
         }
     }
 }

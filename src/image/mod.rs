@@ -5,9 +5,13 @@ pub mod config;
 mod error;
 pub mod lookup;
 mod pipe;
+pub mod policy;
 pub mod pull;
 pub mod remove;
 pub mod store;
 
 pub use error::Error;
+
+/// The result of an image operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub use store::{ImageRecord, ImageStore};

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::config::ImageConfig;
-use super::{pipe, Error, ImageRecord, ImageStore};
-use crate::error::Result;
+use super::{pipe, Error, ImageRecord, ImageStore, Result};
 use crate::fsutil;
 use crate::overlay::{self, LayerStore};
 use crate::paths::Paths;
@@ -216,7 +215,7 @@ fn fetch_layers(
     progress: &dyn Progress,
 ) -> Result<Vec<u64>> {
     let sizes = Mutex::new(vec![0u64; descriptors.len()]);
-    let first_error: Mutex<Option<crate::error::Error>> = Mutex::new(None);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let next = AtomicUsize::new(0);
     for d in descriptors {
         progress.layer(&short_digest(&d.digest), LayerEvent::Waiting);
@@ -352,7 +351,7 @@ impl LayerJob<'_> {
             });
             let unpacked = layers
                 .unpack(self.chain_id, self.diff_id, self.parent, &mut tar)
-                .map_err(crate::error::Error::from)
+                .map_err(Error::from)
                 .and_then(|info| {
                     // Read on to the end, so the whole blob is fetched and checked.
                     io::copy(&mut tar, &mut io::sink())

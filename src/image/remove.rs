@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 
 use super::lookup::{self, familiar};
-use super::{Error, ImageRecord, ImageStore};
-use crate::error::Result;
+use super::{Error, ImageRecord, ImageStore, Result};
 use crate::overlay::LayerStore;
 use crate::registry::RegistriesConf;
 

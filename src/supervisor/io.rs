@@ -15,10 +15,7 @@ pub fn write_out(w: &mut dyn Write, data: &[u8]) -> io::Result<()> {
 }
 
 /// Call `f` with a path to `path` short enough for a unix socket address.
-pub fn with_short_path<T>(
-    path: &Path,
-    f: impl FnOnce(&Path) -> io::Result<T>,
-) -> io::Result<T> {
+pub fn with_short_path<T>(path: &Path, f: impl FnOnce(&Path) -> io::Result<T>) -> io::Result<T> {
     if path.as_os_str().len() < 100 {
         return f(path);
     }

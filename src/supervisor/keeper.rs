@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use super::event::Stream;
 use super::pump::{self, IoMode, Keeper};
 use super::restart::{next_action, Next};
-use crate::sandbox::{self, SpawnError, Stdio};
 use crate::container::logs::{self, LogWriter};
 use crate::container::time::now_rfc3339;
 use crate::container::{self, ContainerRecord, ContainerStore, ExitInfo, RunState, Status};
 use crate::paths::Paths;
+use crate::sandbox::{self, SpawnError, Stdio};
 use crate::warn;
 
 pub struct ContainerKeeper {
@@ -28,11 +28,7 @@ pub struct ContainerKeeper {
 }
 
 impl ContainerKeeper {
-    pub fn open(
-        paths: &Paths,
-        id: &str,
-        foreground: bool,
-    ) -> Result<ContainerKeeper, SpawnError> {
+    pub fn open(paths: &Paths, id: &str, foreground: bool) -> Result<ContainerKeeper, SpawnError> {
         let store = ContainerStore::open(paths).map_err(engine)?;
         let rec = store.load(id).map_err(engine)?;
         let path = container::log_path(paths, id);
@@ -64,10 +60,16 @@ impl ContainerKeeper {
     /// Load, change and save the record under its lock; a vanished record (removed by
     /// `rm -f` meanwhile) is not an error here.
     fn update(&self, change: impl FnOnce(&mut ContainerRecord)) -> Option<ContainerRecord> {
-        let _lock = self.store.lock(&self.id).ok()?;
+        let lock = match self.store.lock(&self.id) {
+            Ok(lock) => lock,
+            Err(e) => {
+                warn!("recording the state of container {}: {e}", self.id);
+                return None;
+            }
+        };
         let mut rec = self.store.load(&self.id).ok()?;
         change(&mut rec);
-        if let Err(e) = self.store.save(&rec) {
+        if let Err(e) = self.store.save(&lock, &rec) {
             warn!("recording the state of container {}: {e}", self.id);
         }
         Some(rec)
@@ -147,8 +149,11 @@ impl ContainerKeeper {
             return;
         }
         self.log = None;
-        let _lock = self.store.lock(&self.id);
-        if let Err(e) = self.store.remove(&self.id) {
+        let removed = self
+            .store
+            .lock(&self.id)
+            .and_then(|lock| self.store.remove(&lock));
+        if let Err(e) = removed {
             warn!("removing container {}: {e}", self.id);
         }
     }

@@ -5,8 +5,8 @@
 mod attach;
 mod event;
 mod exec;
-mod front;
 mod frame;
+mod front;
 mod io;
 mod keeper;
 mod monitor;

@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::*;
 use crate::supervisor::attach::{AttachEnd, AttachOpts, Client, DEFAULT_DETACH_KEYS};
 use crate::supervisor::event::Stream;
-use crate::supervisor::signals::Signals;
 use crate::supervisor::frame::{Decoder, Kind};
 use crate::supervisor::front::{Clients, Front};
+use crate::supervisor::signals::Signals;
 use crate::supervisor::tty::{open_pty, WinSize};
 
 struct TestKeeper {

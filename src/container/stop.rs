@@ -1,0 +1,101 @@
+//! Stopping, killing and waiting for containers, for any front end: docker's stop (the stop
+//! signal, a grace period, then SIGKILL), kill and wait.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill as send, Signal};
+use nix::unistd::Pid;
+
+use super::{parse_signal, ContainerRecord, ContainerStore, Error, Result};
+
+/// docker's grace period when neither the request nor the container sets one.
+const DEFAULT_TIMEOUT: u64 = 10;
+
+/// How to stop a container.
+#[derive(Clone, Debug, Default)]
+pub struct StopRequest {
+    /// Seconds to wait before SIGKILL; None takes the container's `--stop-timeout`, else 10.
+    pub timeout: Option<i64>,
+    /// The first signal; None takes the container's `--stop-signal`, else SIGTERM.
+    pub signal: Option<String>,
+}
+
+impl StopRequest {
+    /// Kill at once: what `rm -f` does to a running container.
+    pub fn kill_now() -> StopRequest {
+        StopRequest {
+            timeout: Some(0),
+            signal: Some("KILL".into()),
+        }
+    }
+}
+
+/// Stop one container: mark it stopped by the user (no restart policy brings it back), send
+/// the stop signal, wait up to the grace period, then SIGKILL. Stopping a container that is
+/// not running only records the mark, as docker does.
+pub fn stop(store: &ContainerStore, rec: &ContainerRecord, req: &StopRequest) -> Result<()> {
+    {
+        let lock = store.lock(&rec.id)?;
+        let mut fresh = store.load(&rec.id)?;
+        fresh.state.stopped_by_user = true;
+        store.save(&lock, &fresh)?;
+    }
+    let state = store.live_state(rec);
+    if !state.status.can_stop() {
+        return Ok(());
+    }
+    let name = req
+        .signal
+        .clone()
+        .or_else(|| Some(rec.config.stop_signal.clone()).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "SIGTERM".into());
+    let sig = parse_signal(&name)?;
+    let timeout = req
+        .timeout
+        .or(rec.config.stop_timeout)
+        .map_or(DEFAULT_TIMEOUT, |t| u64::try_from(t).unwrap_or(0));
+    let pid = Pid::from_raw(state.pid);
+    if state.pid > 0 {
+        let _ = send(pid, sig);
+    }
+    if wait_stopped(store, rec, Duration::from_secs(timeout)) {
+        return Ok(());
+    }
+    if state.pid > 0 {
+        let _ = send(pid, Signal::SIGKILL);
+    }
+    wait_stopped(store, rec, Duration::from_secs(DEFAULT_TIMEOUT));
+    Ok(())
+}
+
+/// Send `sig` to a running container's first process.
+pub fn kill(store: &ContainerStore, rec: &ContainerRecord, sig: Signal) -> Result<()> {
+    let st = store.live_state(rec);
+    st.status.check_kill(&rec.name, &rec.id)?;
+    send(Pid::from_raw(st.pid), sig)
+        .map_err(|e| Error::State(format!("cannot kill container {}: {e}", rec.name)))
+}
+
+/// Block until the container is not running; its exit code.
+pub fn wait(store: &ContainerStore, rec: &ContainerRecord) -> i32 {
+    loop {
+        let st = store.live_state(rec);
+        if !st.status.is_active() {
+            return st.exit_code;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_stopped(store: &ContainerStore, rec: &ContainerRecord, limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        if !store.live_state(rec).status.is_active() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
