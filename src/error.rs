@@ -1,12 +1,12 @@
-//! The top error type: every subsystem's error folds into it, and exit codes are decided here
-//! and nowhere else.
+//! The top error type: every subsystem's error folds into it and gets its exit code here, from
+//! the codes `exit.rs` defines.
 
 use std::fmt;
 
 use crate::{container, image, overlay, paths, registry, sandbox, supervisor};
 
 /// Exit code for a failure of cove itself (docker's and podman's 125).
-pub const EXIT_ENGINE: i32 = 125;
+pub const EXIT_ENGINE: i32 = crate::exit::ENGINE;
 
 #[derive(Debug)]
 pub enum Error {

@@ -2,12 +2,27 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Error = 0,
     Warn = 1,
     Info = 2,
     Debug = 3,
+}
+
+impl Level {
+    /// The names `--log-level` takes.
+    pub const NAMES: [&'static str; 4] = ["error", "warn", "info", "debug"];
+
+    pub fn parse(name: &str) -> Option<Level> {
+        match name {
+            "error" => Some(Level::Error),
+            "warn" => Some(Level::Warn),
+            "info" => Some(Level::Info),
+            "debug" => Some(Level::Debug),
+            _ => None,
+        }
+    }
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);

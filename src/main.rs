@@ -4,6 +4,7 @@
 mod cmd;
 mod container;
 mod error;
+mod exit;
 mod fsutil;
 mod image;
 mod log;
@@ -26,5 +27,5 @@ fn main() -> ExitCode {
             err.exit_code()
         }
     };
-    ExitCode::from(code.clamp(0, 255) as u8)
+    ExitCode::from(exit::process_status(code))
 }

@@ -399,8 +399,9 @@ fn wait_exit(pid: i32) -> i32 {
     use nix::sys::wait::{waitpid, WaitStatus};
     loop {
         match waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                return crate::exit::from_wait(status).unwrap_or(crate::exit::ENGINE)
+            }
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return crate::error::EXIT_ENGINE,

@@ -263,7 +263,7 @@ pub enum ContainerCommand {
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
     /// Display detailed information on one or more containers
-    Inspect(super::inspect::InspectArgs),
+    Inspect(super::image_flags::InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
     /// Display the running processes of a container

@@ -1,7 +1,5 @@
 //! Image commands: pull, images, rmi, tag, history, inspect, image prune, manifest inspect.
 
-use clap::{Args, Subcommand};
-
 use super::progress::PullDisplay;
 use super::{join_userns, Context};
 use crate::error::{Error, Result};
@@ -12,28 +10,9 @@ use crate::overlay::LayerStore;
 use crate::paths::Paths;
 use crate::registry::{Client, ClientOptions, Platform, Reference, RegistriesConf};
 
-pub use super::images::{list, ListArgs};
-pub use super::inspect::{history, inspect, HistoryArgs, InspectArgs};
-
-#[derive(Subcommand, Debug)]
-pub enum ImageCommand {
-    /// List images
-    #[command(visible_alias = "list")]
-    Ls(ListArgs),
-    /// Remove one or more images
-    #[command(visible_alias = "remove")]
-    Rm(RmArgs),
-    /// Download an image from a registry
-    Pull(PullArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(TagArgs),
-    /// Display detailed information on one or more images
-    Inspect(InspectArgs),
-    /// Show the history of an image
-    History(HistoryArgs),
-    /// Remove unused images
-    Prune(PruneArgs),
-}
+pub use super::image_flags::*;
+pub use super::images::list;
+pub use super::inspect::{history, inspect};
 
 pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
     match cmd {
@@ -45,25 +24,6 @@ pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::History(a) => history(ctx, a),
         ImageCommand::Prune(a) => prune(ctx, a),
     }
-}
-
-#[derive(Args, Debug)]
-pub struct PullArgs {
-    /// Download all tagged images in the repository
-    #[arg(short = 'a', long)]
-    pub all_tags: bool,
-    /// Suppress verbose output
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Set platform if server is multi-platform capable (os/arch[/variant])
-    #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<String>,
-    /// Require HTTPS and verify certificates when contacting registries
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub tls_verify: Option<bool>,
-    /// Image to pull: NAME[:TAG|@DIGEST]
-    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
-    pub name: String,
 }
 
 pub fn pull(ctx: &Context, args: PullArgs) -> Result<i32> {
@@ -126,19 +86,6 @@ pub fn client_options(tls_verify: Option<bool>, platform: Option<&str>) -> Resul
     })
 }
 
-#[derive(Args, Debug)]
-pub struct RmArgs {
-    /// Force removal of the image
-    #[arg(short, long)]
-    pub force: bool,
-    /// Do not delete untagged parents (accepted for compatibility)
-    #[arg(long)]
-    pub no_prune: bool,
-    /// Images to remove: name, name:tag, name@digest or ID (any unique prefix)
-    #[arg(value_name = "IMAGE", required = true)]
-    pub images: Vec<String>,
-}
-
 pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
     let paths = ctx.paths()?;
     let conf = RegistriesConf::load(&paths)?;
@@ -182,16 +129,6 @@ fn containers_using(paths: &Paths) -> Result<impl Fn(&str) -> Option<String>> {
     })
 }
 
-#[derive(Args, Debug)]
-pub struct TagArgs {
-    /// Existing image: name[:tag], name@digest or ID
-    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
-    pub source: String,
-    /// New name: name[:tag]
-    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
-    pub target: String,
-}
-
 pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
     let paths = ctx.paths()?;
     let conf = RegistriesConf::load(&paths)?;
@@ -222,16 +159,6 @@ pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
         Ok(())
     })?;
     Ok(0)
-}
-
-#[derive(Args, Debug)]
-pub struct PruneArgs {
-    /// Remove all unused images, not just dangling ones
-    #[arg(short, long)]
-    pub all: bool,
-    /// Do not prompt for confirmation
-    #[arg(short, long)]
-    pub force: bool,
 }
 
 pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
@@ -277,25 +204,6 @@ fn confirm(all: bool) -> Result<bool> {
         .read_line(&mut line)
         .map_err(|e| Error::msg(format!("cannot read answer: {e}")))?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ManifestCommand {
-    /// Display an image manifest or manifest list from a registry
-    Inspect(ManifestInspectArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ManifestInspectArgs {
-    /// Allow communication with an insecure registry
-    #[arg(long)]
-    pub insecure: bool,
-    /// Require HTTPS and verify certificates when contacting registries
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub tls_verify: Option<bool>,
-    /// Image reference: NAME[:TAG|@DIGEST]
-    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
-    pub name: String,
 }
 
 pub fn manifest(ctx: &Context, cmd: ManifestCommand) -> Result<i32> {

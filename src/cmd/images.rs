@@ -1,9 +1,9 @@
 //! `cove images` / `cove image ls`: the table, filters and --format.
 
-use clap::Args;
 use serde_json::{json, Value};
 
 use super::format;
+use super::image_flags::*;
 use super::Context;
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
@@ -11,31 +11,6 @@ use crate::image::lookup::{self, familiar, split_tag};
 use crate::image::pull::now;
 use crate::image::{ImageRecord, ImageStore};
 use crate::registry::RegistriesConf;
-
-#[derive(Args, Debug)]
-pub struct ListArgs {
-    /// Show all images (default hides intermediate images)
-    #[arg(short, long)]
-    pub all: bool,
-    /// Only show image IDs
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Show digests
-    #[arg(long)]
-    pub digests: bool,
-    /// Don't truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Filter output: reference=, dangling=, label=, before=, since=
-    #[arg(short, long, value_name = "FILTER")]
-    pub filter: Vec<String>,
-    /// Format output with a Go template, "table TEMPLATE" or "json"
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
-    /// Only images of this repository (and tag)
-    #[arg(value_name = "REPOSITORY[:TAG]")]
-    pub repository: Option<String>,
-}
 
 /// One line of the listing, before formatting.
 struct Row<'a> {

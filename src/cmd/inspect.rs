@@ -1,9 +1,9 @@
 //! `cove inspect`, `cove image inspect` and `cove history`: docker-shaped JSON and tables.
 
-use clap::Args;
 use serde_json::{json, Value};
 
 use super::format::{self, Format};
+use super::image_flags::*;
 use super::images::{created, show_id};
 use super::Context;
 use crate::error::{Error, Result};
@@ -14,19 +14,6 @@ use crate::image::{ImageRecord, ImageStore};
 use crate::overlay::LayerStore;
 use crate::registry::RegistriesConf;
 use crate::template::Template;
-
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    /// Format output with a Go template
-    #[arg(short, long, value_name = "FORMAT")]
-    pub format: Option<String>,
-    /// Only inspect objects of this type
-    #[arg(long = "type", value_name = "TYPE", value_parser = ["image", "container"])]
-    pub kind: Option<String>,
-    /// Containers or images to inspect
-    #[arg(value_name = "NAME", required = true)]
-    pub names: Vec<String>,
-}
 
 pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     let paths = ctx.paths()?;
@@ -178,25 +165,6 @@ fn image_json(img: &ImageRecord, store: &ImageStore, layers: &LayerStore) -> Res
         }
     }
     Ok(out)
-}
-
-#[derive(Args, Debug)]
-pub struct HistoryArgs {
-    /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    pub human: bool,
-    /// Don't truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Only show image IDs
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Format output with a Go template, "table TEMPLATE" or "json"
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
-    /// Image
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
 }
 
 pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {

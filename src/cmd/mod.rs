@@ -5,6 +5,7 @@ mod container_flags;
 mod cp;
 pub mod format;
 mod image;
+mod image_flags;
 mod images;
 pub mod inspect;
 mod progress;
@@ -39,11 +40,11 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
-        value_enum,
+        value_parser = log::Level::NAMES,
         default_value = "warn",
         value_name = "LEVEL"
     )]
-    pub log_level: log::Level,
+    pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -138,7 +139,7 @@ pub fn main() -> Result<i32> {
         }
     }
     let cli = Cli::parse();
-    log::set_level(cli.log_level);
+    log::set_level(log::Level::parse(&cli.log_level).unwrap_or(log::Level::Warn));
     let ctx = Context {
         root: cli.root,
         runroot: cli.runroot,

@@ -81,7 +81,7 @@ fn reap(child: Pid) -> Option<i32> {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) if pid == child => result = Some(code),
             Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => {
-                result = Some(128 + sig as i32)
+                result = Some(crate::exit::for_signal(sig))
             }
             Ok(WaitStatus::StillAlive) | Err(_) => return result,
             Ok(_) => {}

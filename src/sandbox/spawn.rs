@@ -146,11 +146,11 @@ where
     let mut once = Some((stdio, body, gate));
     let mut child = || -> isize {
         let Some((stdio, body, gate)) = once.take() else {
-            sys::exit_now(125)
+            sys::exit_now(crate::exit::ENGINE)
         };
         if let Some(gate) = gate {
             if !gate.wait() {
-                sys::exit_now(125)
+                sys::exit_now(crate::exit::ENGINE)
             }
             let _ = nix::sys::prctl::set_dumpable(false);
         }

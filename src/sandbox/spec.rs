@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::exit;
+
 pub use super::seccomp::Seccomp;
 
 /// Everything `spawn` needs to start a container's first process.
@@ -168,9 +170,9 @@ impl SpawnError {
     /// docker's exit code for this failure: 125, 126 or 127.
     pub fn exit_code(&self) -> i32 {
         match self.kind {
-            SpawnErrorKind::Engine => 125,
-            SpawnErrorKind::CannotInvoke => 126,
-            SpawnErrorKind::NotFound => 127,
+            SpawnErrorKind::Engine => exit::ENGINE,
+            SpawnErrorKind::CannotInvoke => exit::CANNOT_INVOKE,
+            SpawnErrorKind::NotFound => exit::NOT_FOUND,
         }
     }
 }

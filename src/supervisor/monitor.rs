@@ -132,7 +132,7 @@ fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CStr
     let _ = nix::unistd::chdir("/");
     let _ = nix::unistd::execve(exe, argv, env);
     let _ = nix::unistd::write(&status, b"ERR 125 cannot re-execute /proc/self/exe\n");
-    proc_sys::exit_now(125)
+    proc_sys::exit_now(crate::exit::ENGINE)
 }
 
 fn parse_report(report: &str) -> Result<(), SpawnError> {

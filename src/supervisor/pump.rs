@@ -239,8 +239,9 @@ impl<'a> Pump<'a> {
         }
         let flags = (!exited).then_some(WaitPidFlag::WNOHANG);
         self.exit = match waitpid(self.pid, flags) {
-            Ok(WaitStatus::Exited(_, code)) => Some(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                crate::exit::from_wait(status)
+            }
             // Not our child (already reaped elsewhere): nothing more will come from it.
             Err(Errno::ECHILD) => Some(-1),
             _ => None,
