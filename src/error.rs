@@ -115,3 +115,22 @@ impl From<sandbox::SpawnError> for Error {
         Error::Spawn(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_errors_are_engine_failures_and_spawn_errors_keep_their_code() {
+        let e = Error::from(sandbox::Error::new("invalid capability: CAP_FOO"));
+        assert_eq!(e.exit_code(), EXIT_ENGINE);
+        assert_eq!(e.message().as_deref(), Some("invalid capability: CAP_FOO"));
+        let not_found = sandbox::SpawnError {
+            kind: sandbox::SpawnErrorKind::NotFound,
+            message: "exec: \"x\": executable file not found in $PATH".to_string(),
+        };
+        let e = Error::from(container::Error::Spawn(not_found.clone()));
+        assert_eq!(e.exit_code(), 127);
+        assert_eq!(Error::from(not_found).exit_code(), 127);
+    }
+}

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
 use super::at::proc_path;
@@ -35,15 +36,13 @@ impl ContainerRoot {
             .custom_flags(nix::libc::O_DIRECTORY)
             .open(path)
             .map_err(|e| {
-                Error::new(format!(
-                    "cannot open the container's root {}: {e}",
-                    path.display()
-                ))
+                let op = format!("cannot open the container's root {}", path.display());
+                Error::io(op, Some(path), &e)
             })?
             .into();
         let dev = std::fs::metadata(proc_path(fd.as_raw_fd(), None))
             .map(|m| m.dev())
-            .map_err(|e| Error::new(format!("cannot stat the container's root: {e}")))?;
+            .map_err(|e| Error::io("cannot stat the container's root", Some(path), &e))?;
         Ok(ContainerRoot { fd, dev })
     }
 
@@ -52,8 +51,8 @@ impl ContainerRoot {
             .ok_or_else(|| Error::new(format!("invalid path in the container: {path}")))?;
         match sys::openat2_in_root(self.fd.as_raw_fd(), rel.path().as_os_str(), flags) {
             Ok(fd) => Ok(Some(fd)),
-            Err(nix::errno::Errno::ENOENT) => Ok(None),
-            Err(e) => Err(Error::new(format!("{path}: {}", e.desc()))),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(Error::sys(path, Some(Path::new(path)), e)),
         }
     }
 
@@ -63,7 +62,7 @@ impl ContainerRoot {
             None => Kind::Missing,
             Some(fd) => {
                 let meta = std::fs::metadata(proc_path(fd.as_raw_fd(), None))
-                    .map_err(|e| Error::new(format!("{path}: {e}")))?;
+                    .map_err(|e| Error::io(path, Some(Path::new(path)), &e))?;
                 if meta.is_dir() {
                     Kind::Dir
                 } else {
@@ -84,19 +83,20 @@ impl ContainerRoot {
     ) -> Result<(), Error> {
         let fd = self
             .resolve(path, OFlag::O_PATH)?
-            .ok_or_else(|| Error::new(format!("Could not find the file {path} in container")))?;
+            .ok_or_else(|| not_found(path))?;
         // Walk below the descriptor's own /proc/self/fd link: it names the object resolved in
         // the root (never the host path of the same name), and the walk follows no symlink.
         let base = proc_path(fd.as_raw_fd(), None);
         let mut b = tar::Builder::new(out);
         b.follow_symlinks(false);
-        let meta = std::fs::metadata(&base).map_err(|e| Error::new(format!("{path}: {e}")))?;
-        let fail = |e: std::io::Error| Error::new(format!("archiving {path}: {e}"));
+        let inside = Path::new(path);
+        let meta = std::fs::metadata(&base).map_err(|e| Error::io(path, Some(inside), &e))?;
+        let fail = |e: std::io::Error| Error::io(format!("archiving {path}"), Some(inside), &e);
         if !meta.is_dir() {
             // `base` is the descriptor's magic link: archive what it names, not the link.
-            let file = self.resolve(path, OFlag::O_RDONLY)?.ok_or_else(|| {
-                Error::new(format!("Could not find the file {path} in container"))
-            })?;
+            let file = self
+                .resolve(path, OFlag::O_RDONLY)?
+                .ok_or_else(|| not_found(path))?;
             let mut file = std::fs::File::from(file);
             let meta = file.metadata().map_err(fail)?;
             let mut header = tar::Header::new_gnu();
@@ -112,7 +112,13 @@ impl ContainerRoot {
         for entry in walk.into_iter().filter_entry(|e| {
             !same_fs || e.metadata().map(|m| m.dev() == self.dev).unwrap_or(false)
         }) {
-            let entry = entry.map_err(|e| Error::new(format!("archiving {path}: {e}")))?;
+            let entry = entry.map_err(|e| {
+                let err = Error::because(format!("archiving {path}"), Some(inside), &e);
+                match e.io_error().and_then(std::io::Error::raw_os_error) {
+                    Some(n) => err.with_errno(Errno::from_raw(n)),
+                    None => err,
+                }
+            })?;
             let rel = entry.path().strip_prefix(&base).unwrap_or(entry.path());
             if rel.as_os_str().is_empty() {
                 // The top is reached through the descriptor's magic link: describe the
@@ -136,9 +142,16 @@ impl ContainerRoot {
     pub fn extract(&self, dir: &str, tar: &mut dyn Read) -> Result<(), Error> {
         let fd = self
             .resolve(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?
-            .ok_or_else(|| Error::new(format!("Could not find the file {dir} in container")))?;
+            .ok_or_else(|| not_found(dir))?;
         super::unpack::unpack_at(super::at::Root::from_fd(fd), tar, "user.overlay.opaque")
             .map(|_| ())
-            .map_err(|e| Error::new(format!("copying into {dir}: {e}")))
+            .map_err(|e| e.within(format_args!("copying into {dir}")))
     }
+}
+
+/// docker's words for a path that is not in the container (ENOENT, with the path kept).
+fn not_found(path: &str) -> Error {
+    Error::new(format!("Could not find the file {path} in container"))
+        .with_path(Path::new(path))
+        .with_errno(Errno::ENOENT)
 }

@@ -13,7 +13,7 @@ use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::path::Rel;
-use super::sys;
+use super::{sys, Error};
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY);
 
@@ -46,7 +46,7 @@ impl Root {
 
     /// Open directory `rel`, creating missing components (0755) as tar does for names whose
     /// parents are not in the archive.
-    pub fn open_dir(&self, rel: &Rel) -> Result<OwnedFd, String> {
+    pub fn open_dir(&self, rel: &Rel) -> Result<OwnedFd, Error> {
         let whole = self.open(rel, DIR_FLAGS);
         if !matches!(whole, Err(Errno::ENOENT)) {
             return whole.map_err(|e| dir_error(rel, e));
@@ -66,10 +66,11 @@ impl Root {
                         Ok(()) => {}
                         // ENOENT on the whole prefix but the name exists: a dangling symlink.
                         Err(Errno::EEXIST) => {
-                            return Err(format!(
+                            let e = Error::new(format!(
                                 "cannot create directory {:?}: a dangling symlink is in the way",
                                 prefix.path()
-                            ))
+                            ));
+                            return Err(e.with_path(&prefix.path()).with_errno(Errno::EEXIST));
                         }
                         Err(e) => return Err(dir_error(&prefix, e)),
                     }
@@ -88,10 +89,12 @@ impl Root {
     }
 }
 
-fn dir_error(rel: &Rel, e: Errno) -> String {
+fn dir_error(rel: &Rel, e: Errno) -> Error {
+    let path = rel.path();
+    let op = format!("cannot open directory {path:?}");
     match e {
-        Errno::ENOTDIR => format!("cannot open directory {:?}: not a directory", rel.path()),
-        e => format!("cannot open directory {:?}: {}", rel.path(), e.desc()),
+        Errno::ENOTDIR => Error::because(op, Some(&path), "not a directory").with_errno(e),
+        e => Error::sys(op, Some(&path), e),
     }
 }
 

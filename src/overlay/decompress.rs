@@ -20,14 +20,14 @@ pub fn decompress<'a>(
             Ok(0) => break,
             Ok(n) => have += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::new(format!("reading layer: {e}"))),
+            Err(e) => return Err(Error::io("reading layer", None, &e)),
         }
     }
     let head = magic[..have].to_vec();
     let whole = Cursor::new(head.clone()).chain(r);
     if head.starts_with(ZSTD) {
         let dec = zstd::stream::read::Decoder::new(whole)
-            .map_err(|e| Error::new(format!("starting zstd decompression: {e}")))?;
+            .map_err(|e| Error::io("starting zstd decompression", None, &e))?;
         Ok(Box::new(dec))
     } else if head.starts_with(GZIP) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(whole)))

@@ -58,12 +58,13 @@ impl LayerStore {
         let data = match fs::read(&path) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::new(format!("no such layer: {chain_id}")))
+                let e = Error::new(format!("no such layer: {chain_id}")).with_path(&path);
+                return Err(e.with_errno(Errno::ENOENT));
             }
-            Err(e) => return Err(Error::new(format!("reading {}: {e}", path.display()))),
+            Err(e) => return Err(io_error("reading", &path, e)),
         };
         serde_json::from_slice(&data)
-            .map_err(|e| Error::new(format!("reading {}: {e}", path.display())))
+            .map_err(|e| Error::because(format!("reading {}", path.display()), Some(&path), e))
     }
 
     pub fn list(&self) -> Result<Vec<String>, Error> {
@@ -122,7 +123,7 @@ impl LayerStore {
         tar: &mut dyn Read,
     ) -> Result<LayerInfo, Error> {
         let short = &want[..12];
-        let fail = |what: String| Error::new(format!("layer sha256:{short}: {what}"));
+        let layer = format!("layer sha256:{short}");
         let diff = tmp.join("diff");
         DirBuilder::new()
             .mode(0o700)
@@ -142,14 +143,14 @@ impl LayerStore {
         } else {
             "trusted.overlay.opaque"
         };
-        let report = unpack_tree(&diff, &mut hashing, opaque).map_err(fail)?;
+        let report = unpack_tree(&diff, &mut hashing, opaque).map_err(|e| e.within(&layer))?;
         // The digest covers the whole blob, padding after the end-of-archive blocks included.
         io::copy(&mut hashing, &mut io::sink())
-            .map_err(|e| fail(format!("reading layer tar: {e}")))?;
+            .map_err(|e| Error::io(format!("{layer}: reading layer tar"), None, &e))?;
         let got = hex(&hashing.hasher.finalize());
         if got != want {
-            return Err(fail(format!(
-                "content does not match its digest {diff_id} (got sha256:{got})"
+            return Err(Error::new(format!(
+                "{layer}: content does not match its digest {diff_id} (got sha256:{got})"
             )));
         }
         let info = LayerInfo {
@@ -161,8 +162,9 @@ impl LayerStore {
             squashed_ids: report.squashed_ids,
         };
         sync_tree(&diff);
-        write_json_atomic(&tmp.join("layer.json"), &info)
-            .map_err(|e| fail(format!("writing layer.json: {e}")))?;
+        let json = tmp.join("layer.json");
+        write_json_atomic(&json, &info)
+            .map_err(|e| Error::io(format!("{layer}: writing layer.json"), Some(&json), &e))?;
         let dest = self.layer_dir(chain_id).ok_or_else(|| invalid(chain_id))?;
         fs::rename(tmp, &dest).map_err(|e| io_error("moving layer into", &dest, e))?;
         Ok(info)
@@ -245,7 +247,7 @@ fn invalid(id: &str) -> Error {
 }
 
 fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
-    Error::new(format!("{what} {}: {e}", path.display()))
+    Error::io(format!("{what} {}", path.display()), Some(path), &e)
 }
 
 struct HashingReader<'a> {

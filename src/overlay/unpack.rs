@@ -17,18 +17,18 @@ use tar::EntryType;
 use super::at::{kind_at, proc_path, remove_at, Root};
 use super::entry::{Meta, Report, Target};
 use super::path::{whiteout, Rel, Whiteout};
-use super::sys;
+use super::{sys, Error};
 
 /// Unpack `tar` into the existing empty directory `dest`. `opaque_xattr` is the name overlayfs
 /// reads for opaque directories. Errors name the entry but not the layer (the caller adds it).
-pub fn unpack_tree(dest: &Path, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, String> {
+pub fn unpack_tree(dest: &Path, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, Error> {
     let root = Root::open_path(dest)
-        .map_err(|e| format!("cannot open {}: {}", dest.display(), e.desc()))?;
+        .map_err(|e| Error::sys(format!("cannot open {}", dest.display()), Some(dest), e))?;
     unpack_at(root, tar, opaque_xattr)
 }
 
 /// `unpack_tree` into a directory already open as `root`.
-pub fn unpack_at(root: Root, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, String> {
+pub fn unpack_at(root: Root, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, Error> {
     let mut u = Unpacker {
         root,
         opaque_xattr,
@@ -45,8 +45,8 @@ pub fn unpack_at(root: Root, tar: &mut dyn Read, opaque_xattr: &str) -> Result<R
     Ok(u.report)
 }
 
-fn read_error(e: io::Error) -> String {
-    format!("reading layer tar: {e}")
+fn read_error(e: io::Error) -> Error {
+    Error::io("reading layer tar", None, &e)
 }
 
 struct Unpacker<'a> {
@@ -59,16 +59,17 @@ struct Unpacker<'a> {
 }
 
 impl Unpacker<'_> {
-    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), String> {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), Error> {
         let raw = entry.path_bytes().into_owned();
         let rel = Rel::parse(&raw).ok_or_else(|| {
-            format!(
+            Error::new(format!(
                 "entry {:?} escapes the layer",
                 String::from_utf8_lossy(&raw)
-            )
+            ))
         })?;
-        let display = rel.path().to_string_lossy().into_owned();
-        let fail = |e: io::Error| format!("entry {display:?}: {e}");
+        let path = rel.path();
+        let display = path.to_string_lossy().into_owned();
+        let fail = |e: io::Error| Error::io(format!("entry {display:?}"), Some(&path), &e);
         let kind = entry.header().entry_type();
         if kind.is_pax_global_extensions()
             || kind.is_pax_local_extensions()
@@ -84,12 +85,12 @@ impl Unpacker<'_> {
                 .map_err(fail);
         };
         if let Some(w) = whiteout(name) {
-            return self.whiteout(&parent_rel, w, &display);
+            return self.whiteout(&parent_rel, w, &path);
         }
         let parent = self
             .root
             .open_dir(&parent_rel)
-            .map_err(|e| format!("entry {display:?}: {e}"))?;
+            .map_err(|e| e.within(format_args!("entry {display:?}")))?;
         let p = parent.as_raw_fd();
         let done = match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
@@ -97,7 +98,7 @@ impl Unpacker<'_> {
             }
             EntryType::Directory => self.dir(p, name, &rel, meta, &display),
             EntryType::Symlink => self.symlink(p, name, entry, &meta, &display),
-            EntryType::Link => return self.hardlink(p, name, entry, &display),
+            EntryType::Link => return self.hardlink(p, name, entry, &path),
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 self.node(p, name, kind, entry, &meta, &display)
             }
@@ -135,16 +136,18 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn whiteout(&mut self, parent_rel: &Rel, w: Whiteout, display: &str) -> Result<(), String> {
-        let fail = |what: &str, e: Errno| format!("entry {display:?}: {what}: {}", e.desc());
+    fn whiteout(&mut self, parent_rel: &Rel, w: Whiteout, path: &Path) -> Result<(), Error> {
+        let display = path.to_string_lossy();
+        let fail =
+            |what: &str, e: Errno| Error::sys(format!("entry {display:?}: {what}"), Some(path), e);
         match w {
             Whiteout::Meta => Ok(()),
-            Whiteout::Bad => Err(format!("entry {display:?} escapes the layer")),
+            Whiteout::Bad => Err(Error::new(format!("entry {display:?} escapes the layer"))),
             Whiteout::Opaque => {
                 let dir = self
                     .root
                     .open_dir(parent_rel)
-                    .map_err(|e| format!("entry {display:?}: {e}"))?;
+                    .map_err(|e| e.within(format_args!("entry {display:?}")))?;
                 sys::fsetxattr(dir.as_raw_fd(), self.opaque_xattr, b"y")
                     .map_err(|e| fail(&format!("cannot set {}", self.opaque_xattr), e))
             }
@@ -152,7 +155,7 @@ impl Unpacker<'_> {
                 let dir = self
                     .root
                     .open_dir(parent_rel)
-                    .map_err(|e| format!("entry {display:?}: {e}"))?;
+                    .map_err(|e| e.within(format_args!("entry {display:?}")))?;
                 let p = dir.as_raw_fd();
                 remove_at(p, name).map_err(|e| fail("cannot remove the hidden entry", e))?;
                 // overlayfs's whiteout: a 0:0 character device (allowed in user namespaces too).
@@ -246,20 +249,24 @@ impl Unpacker<'_> {
         p: RawFd,
         name: &OsStr,
         entry: &mut tar::Entry<R>,
-        display: &str,
-    ) -> Result<(), String> {
-        let fail = |e: io::Error| format!("entry {display:?}: {e}");
+        path: &Path,
+    ) -> Result<(), Error> {
+        let display = path.to_string_lossy();
+        let fail = |e: io::Error| Error::io(format!("entry {display:?}"), Some(path), &e);
         let raw = link_name(entry).map_err(fail)?;
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let target = Rel::parse(&raw).filter(|t| !t.is_root()).ok_or_else(|| {
-            format!("entry {display:?}: hard link target {shown:?} escapes the layer")
+            Error::new(format!(
+                "entry {display:?}: hard link target {shown:?} escapes the layer"
+            ))
+            .with_path(path)
         })?;
         let src = match self.root.open(&target, OFlag::O_PATH | OFlag::O_NOFOLLOW) {
             Ok(fd) => fd,
-            Err(Errno::ENOENT | Errno::ENOTDIR) => {
-                return Err(format!(
-                    "entry {display:?}: hard link target {shown:?} is not in this layer"
-                ))
+            Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => {
+                let msg =
+                    format!("entry {display:?}: hard link target {shown:?} is not in this layer");
+                return Err(Error::new(msg).with_path(path).with_errno(e));
             }
             Err(e) => return Err(fail(e.into())),
         };
@@ -270,9 +277,8 @@ impl Unpacker<'_> {
             }
         }
         if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits() {
-            return Err(format!(
-                "entry {display:?}: hard link target {shown:?} is a directory"
-            ));
+            let msg = format!("entry {display:?}: hard link target {shown:?} is a directory");
+            return Err(Error::new(msg).with_path(path));
         }
         self.replace(p, name, false).map_err(fail)?;
         let from = proc_path(src.as_raw_fd(), None);
@@ -283,7 +289,13 @@ impl Unpacker<'_> {
             Path::new(name),
             AtFlags::AT_SYMLINK_FOLLOW,
         )
-        .map_err(|e| format!("entry {display:?}: cannot link to {shown:?}: {}", e.desc()))
+        .map_err(|e| {
+            Error::sys(
+                format!("entry {display:?}: cannot link to {shown:?}"),
+                Some(path),
+                e,
+            )
+        })
     }
 
     fn node<R: Read>(
@@ -328,19 +340,20 @@ impl Unpacker<'_> {
         meta.apply_times(t)
     }
 
-    fn finish_dirs(&mut self) -> Result<(), String> {
+    fn finish_dirs(&mut self) -> Result<(), Error> {
         for (rel, meta) in &self.dirs {
+            let path = rel.path();
             let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
             let fd = match self.root.open(rel, flags) {
                 Ok(fd) => fd,
                 // Replaced or whited out by a later entry.
                 Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => continue,
-                Err(e) => return Err(format!("entry {:?}: {}", rel.path(), e.desc())),
+                Err(e) => return Err(Error::sys(format!("entry {path:?}"), Some(&path), e)),
             };
             let t = Target::Fd(fd.as_raw_fd());
             meta.apply_mode(t)
                 .and_then(|()| meta.apply_times(t))
-                .map_err(|e| format!("entry {:?}: {e}", rel.path()))?;
+                .map_err(|e| Error::io(format!("entry {path:?}"), Some(&path), &e))?;
         }
         Ok(())
     }

@@ -33,7 +33,7 @@ fn canonical(name: &str) -> Result<String, Error> {
         return Ok("ALL".to_string());
     }
     let full = caps::to_canonical(name);
-    Capability::from_str(&full).map_err(|_| Error(format!("invalid capability: {full}")))?;
+    Capability::from_str(&full).map_err(|_| Error::new(format!("invalid capability: {full}")))?;
     Ok(full)
 }
 
@@ -98,13 +98,13 @@ fn parse_set(names: &[String]) -> Result<CapsHashSet, Error> {
         .iter()
         .map(|n| {
             Capability::from_str(&caps::to_canonical(n))
-                .map_err(|_| Error(format!("invalid capability: {n}")))
+                .map_err(|_| Error::new(format!("invalid capability: {n}")))
         })
         .collect()
 }
 
 fn failed(what: &str) -> impl Fn(caps::errors::CapsError) -> Error + '_ {
-    move |e| Error(format!("setting capabilities: {what}: {e}"))
+    move |e| Error::because(format!("setting capabilities: {what}"), None, e)
 }
 
 /// Makes the bounding, inheritable, permitted, effective and ambient sets exactly `names`.
@@ -122,7 +122,7 @@ pub fn apply(names: &[String]) -> Result<(), Error> {
         }
     }
     if let Some(missing) = want.iter().find(|c| !permitted.contains(c)) {
-        return Err(Error(format!(
+        return Err(Error::new(format!(
             "setting capabilities: {missing} is not in the permitted set of the sandbox"
         )));
     }
@@ -222,7 +222,7 @@ mod tests {
         }
         let want = strings(&["CAP_CHOWN", "CAP_KILL"]);
         let code = super::super::seccomp::tests::in_child(|| {
-            let err = |e: nix::Error| Error(e.to_string());
+            let err = |e: nix::Error| Error::new(e.to_string());
             if let Some(uid) = uid {
                 nix::sys::prctl::set_keepcaps(true).map_err(err)?;
                 let uid = nix::unistd::Uid::from_raw(uid);
@@ -237,9 +237,9 @@ mod tests {
                 (CapSet::Effective, expect.clone()),
                 (CapSet::Ambient, CapsHashSet::new()),
             ] {
-                let got = caps::read(None, set).map_err(|e| Error(e.to_string()))?;
+                let got = caps::read(None, set).map_err(|e| Error::new(e.to_string()))?;
                 if got != want {
-                    return Err(Error(format!("{set:?} is {got:?}")));
+                    return Err(Error::new(format!("{set:?} is {got:?}")));
                 }
             }
             Ok(())

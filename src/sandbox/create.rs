@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nix::errno::Errno;
@@ -43,15 +43,22 @@ pub fn create(paths: &Paths) -> Result<IdMapping, Error> {
         pid: pending.pid,
     };
     let pid_path = paths.runroot.join(PID_FILE);
-    write_atomic(&pid_path, format!("{}\n", record.pid).as_bytes())
-        .map_err(|e| Error(format!("cannot write {}: {e}", pid_path.display())))?;
+    write_atomic(&pid_path, format!("{}\n", record.pid).as_bytes()).map_err(|e| {
+        Error::io(
+            format!("cannot write {}", pid_path.display()),
+            Some(&pid_path),
+            &e,
+        )
+    })?;
     let record_path = paths.runroot.join(RECORD_FILE);
-    write_json_atomic(&record_path, &record)
-        .map_err(|e| Error(format!("cannot write {}: {e}", record_path.display())))?;
+    write_json_atomic(&record_path, &record).map_err(|e| {
+        let op = format!("cannot write {}", record_path.display());
+        Error::io(op, Some(&record_path), &e)
+    })?;
 
     pending.finish()?;
     let ns = userns::open_pause(record.pid).ok_or_else(|| {
-        Error(format!(
+        Error::new(format!(
             "cannot create user namespace: pause process {} exited",
             record.pid
         ))
@@ -77,7 +84,10 @@ fn write_single_map(pid: u32, uid: u32, gid: u32) -> Result<(), Error> {
             Err(e) if file == "setgroups" && e.kind() == ErrorKind::NotFound => Ok(()),
             other => other,
         }
-        .map_err(|e| Error(format!("cannot create user namespace: writing {path}: {e}")))
+        .map_err(|e| {
+            let op = format!("cannot create user namespace: writing {path}");
+            Error::io(op, Some(Path::new(&path)), &e)
+        })
     };
     // Without "deny" the kernel refuses an unprivileged gid_map (CVE-2014-8989).
     write("setgroups", "deny".to_string())?;
@@ -180,8 +190,9 @@ impl Pending {
     /// Fork the pause (through an intermediate that exits at once) and wait until it owns a new
     /// user namespace.
     fn spawn() -> Result<Pending, Error> {
-        let fail =
-            |what: &str, e: Errno| Error(format!("cannot create user namespace: {what}: {e}"));
+        let fail = |what: &str, e: Errno| {
+            Error::sys(format!("cannot create user namespace: {what}"), None, e)
+        };
         let (from_child, child_out) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fail("pipe", e))?;
         let (child_in, to_child) =
@@ -246,11 +257,11 @@ fn read_or_exited(from: &mut File, buf: &mut [u8]) -> Result<(), Error> {
 }
 
 fn exited() -> Error {
-    Error("cannot create user namespace: the pause process exited during setup".to_string())
+    Error::new("cannot create user namespace: the pause process exited during setup")
 }
 
 fn protocol_error(tag: u8) -> Error {
-    Error(format!(
+    Error::new(format!(
         "cannot create user namespace: unexpected message {tag:#04x} from the pause process"
     ))
 }
@@ -265,10 +276,11 @@ fn read_error(from: &mut File) -> Error {
         return protocol_error(body[0]);
     };
     if stage != Stage::UnshareUser {
-        return Error(format!(
+        return Error::new(format!(
             "cannot create user namespace: {}: {errno}",
             stage.describe()
-        ));
+        ))
+        .with_errno(errno);
     }
     let sysctl = |path: &str| {
         std::fs::read_to_string(path)
@@ -283,7 +295,8 @@ fn read_error(from: &mut File) -> Error {
     } else {
         "are user namespaces allowed? see /proc/sys/user/max_user_namespaces"
     };
-    Error(format!(
+    Error::new(format!(
         "cannot create user namespace: unshare(CLONE_NEWUSER): {errno} ({hint})"
     ))
+    .with_errno(errno)
 }

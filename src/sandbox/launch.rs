@@ -197,13 +197,13 @@ pub fn confine(p: &Process) -> Result<(), SpawnError> {
         None => seccomp::load(&p.seccomp, &p.caps),
     };
     if !p.no_new_privs {
-        load().map_err(|e| SpawnError::engine(e.0))?;
+        load().map_err(|e| SpawnError::engine(e.to_string()))?;
     }
     set_identity(p)?;
-    caps::apply(&p.caps).map_err(|e| SpawnError::engine(e.0))?;
+    caps::apply(&p.caps).map_err(|e| SpawnError::engine(e.to_string()))?;
     if p.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(|e| engine("setting no_new_privs", e))?;
-        load().map_err(|e| SpawnError::engine(e.0))?;
+        load().map_err(|e| SpawnError::engine(e.to_string()))?;
     }
     // A change of credentials resets "dumpable" from fs.suid_dumpable; keep it off until exec.
     let _ = nix::sys::prctl::set_dumpable(false);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::path::Path;
 
 use libseccomp::error::SeccompErrno;
 use libseccomp::ScmpSyscall;
@@ -35,7 +36,7 @@ pub fn parse_security_opts(opts: &[String]) -> Result<(Seccomp, bool), Error> {
     let mut seccomp = Seccomp::Default;
     let mut no_new_privs = false;
     for opt in opts {
-        let bad = || Error(format!("invalid --security-opt: {opt}"));
+        let bad = || Error::new(format!("invalid --security-opt: {opt}"));
         if opt == "no-new-privileges" {
             no_new_privs = true;
             continue;
@@ -67,15 +68,19 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 /// Read now, at create time, so that editing or deleting the file later changes nothing.
 fn read_profile(path: &str) -> Result<String, Error> {
-    let failed =
-        |e: &dyn std::fmt::Display| Error(format!("opening seccomp profile ({path}) failed: {e}"));
-    let file = std::fs::File::open(path).map_err(|e| failed(&e))?;
+    let op = || format!("opening seccomp profile ({path}) failed");
+    let failed = |e: std::io::Error| Error::io(op(), Some(Path::new(path)), &e);
+    let file = std::fs::File::open(path).map_err(failed)?;
     let mut text = String::new();
     file.take(MAX_PROFILE_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|e| failed(&e))?;
+        .map_err(failed)?;
     if text.len() as u64 > MAX_PROFILE_BYTES {
-        return Err(failed(&"larger than 4 MiB"));
+        return Err(Error::because(
+            op(),
+            Some(Path::new(path)),
+            "larger than 4 MiB",
+        ));
     }
     Ok(text)
 }
@@ -97,7 +102,7 @@ pub fn validate(profile: &Seccomp) -> Result<(), Error> {
 pub fn load(profile: &Seccomp, caps: &[String]) -> Result<(), Error> {
     if let Some(ctx) = compile(profile, caps)? {
         ctx.load().map_err(|e| {
-            Error(format!(
+            Error::new(format!(
                 "seccomp profile: loading the filter: {e} (needs no-new-privileges or CAP_SYS_ADMIN)"
             ))
         })?;
@@ -108,7 +113,7 @@ pub fn load(profile: &Seccomp, caps: &[String]) -> Result<(), Error> {
 /// The default profile compiled for a process holding `caps`, as BPF. Compiling the whole
 /// allowlist with libseccomp costs tens of milliseconds, so the program is kept in `cache_dir`
 /// (on the run root's tmpfs) under a key of everything it depends on.
-pub fn default_bpf(cache_dir: &std::path::Path, caps: &[String]) -> Result<Vec<u8>, Error> {
+pub fn default_bpf(cache_dir: &Path, caps: &[String]) -> Result<Vec<u8>, Error> {
     use sha2::{Digest, Sha256};
     let mut sorted: Vec<String> = caps.iter().map(|c| caps::to_canonical(c)).collect();
     sorted.sort();
@@ -126,12 +131,12 @@ pub fn default_bpf(cache_dir: &std::path::Path, caps: &[String]) -> Result<Vec<u
     }
     let ctx = compile(&Seccomp::Default, caps)?
         .ok_or_else(|| fail("the default profile compiled to nothing"))?;
-    std::fs::create_dir_all(cache_dir).map_err(fail)?;
+    std::fs::create_dir_all(cache_dir).map_err(|e| io_fail(cache_dir, &e))?;
     let temp = crate::fsutil::temp_sibling(&path);
-    let mut file = std::fs::File::create(&temp).map_err(fail)?;
+    let mut file = std::fs::File::create(&temp).map_err(|e| io_fail(&temp, &e))?;
     let exported = ctx.export_bpf(&mut file).map_err(fail);
     drop(file);
-    let bpf = exported.and_then(|_| std::fs::read(&temp).map_err(fail));
+    let bpf = exported.and_then(|_| std::fs::read(&temp).map_err(|e| io_fail(&temp, &e)));
     match bpf {
         Ok(bpf) => {
             let _ = std::fs::rename(&temp, &path);
@@ -147,14 +152,20 @@ pub fn default_bpf(cache_dir: &std::path::Path, caps: &[String]) -> Result<Vec<u
 /// Load a program made by `default_bpf` into the calling thread.
 pub fn load_bpf(bpf: &[u8]) -> Result<(), Error> {
     super::sys::seccomp_set_filter(bpf).map_err(|e| {
-        Error(format!(
+        Error::new(format!(
             "seccomp profile: loading the filter: {e} (needs no-new-privileges or CAP_SYS_ADMIN)"
         ))
+        .with_errno(e)
     })
 }
 
 fn fail(what: impl std::fmt::Display) -> Error {
-    Error(format!("seccomp profile: {what}"))
+    Error::new(format!("seccomp profile: {what}"))
+}
+
+/// `seccomp profile: {e}` for the BPF cache, keeping the file and the errno.
+fn io_fail(path: &Path, e: &std::io::Error) -> Error {
+    Error::io("seccomp profile", Some(path), e)
 }
 
 /// Docker's JSON profile format (fields we do not act on, like "comment", are ignored).

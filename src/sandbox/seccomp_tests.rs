@@ -45,7 +45,7 @@ fn default_caps() -> Vec<String> {
 fn expect(what: &str, got: Result<impl std::fmt::Debug, Errno>, want: Errno) -> Result<(), Error> {
     match got {
         Err(e) if e == want => Ok(()),
-        other => Err(Error(format!("{what}: got {other:?}, want {want}"))),
+        other => Err(Error::new(format!("{what}: got {other:?}, want {want}"))),
     }
 }
 
@@ -171,7 +171,7 @@ fn default_profile_blocks_namespaces_and_allows_ordinary_calls() {
     let dir = std::env::temp_dir().join(format!("cove-seccomp-load-{}", std::process::id()));
     let code = in_child(|| {
         // The test may run without CAP_SYS_ADMIN; with no_new_privs the kernel allows the load.
-        nix::sys::prctl::set_no_new_privs().map_err(|e| Error(e.to_string()))?;
+        nix::sys::prctl::set_no_new_privs().map_err(|e| Error::new(e.to_string()))?;
         load(&Seccomp::Default, &default_caps())?;
         expect(
             "unshare(CLONE_NEWUTS)",
@@ -184,15 +184,15 @@ fn default_profile_blocks_namespaces_and_allows_ordinary_calls() {
             Errno::EPERM,
         )?;
         if nix::unistd::getpid().as_raw() <= 0 {
-            return Err(Error("getpid failed".into()));
+            return Err(Error::new("getpid failed"));
         }
-        std::fs::create_dir(&dir).map_err(|e| Error(format!("mkdir: {e}")))?;
-        std::fs::remove_dir(&dir).map_err(|e| Error(format!("rmdir: {e}")))?;
+        std::fs::create_dir(&dir).map_err(|e| Error::new(format!("mkdir: {e}")))?;
+        std::fs::remove_dir(&dir).map_err(|e| Error::new(format!("rmdir: {e}")))?;
         // glibc creates threads with clone3 first: the profile's ENOSYS sends it to clone,
         // whose thread flags (no namespace bits) pass.
         std::thread::spawn(|| ())
             .join()
-            .map_err(|_| Error("thread failed".into()))?;
+            .map_err(|_| Error::new("thread failed"))?;
         Ok(())
     });
     assert_eq!(code, 0);
@@ -208,11 +208,11 @@ fn user_profile_blocking_mkdir() {
     validate(&profile).unwrap();
     let dir = std::env::temp_dir().join(format!("cove-seccomp-mkdir-{}", std::process::id()));
     let code = in_child(|| {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| Error(e.to_string()))?;
+        nix::sys::prctl::set_no_new_privs().map_err(|e| Error::new(e.to_string()))?;
         load(&profile, &default_caps())?;
         match std::fs::create_dir(&dir) {
             Err(e) if e.raw_os_error() == Some(nix::libc::EPERM) => Ok(()),
-            other => Err(Error(format!("mkdir: got {other:?}, want EPERM"))),
+            other => Err(Error::new(format!("mkdir: got {other:?}, want EPERM"))),
         }
     });
     assert_eq!(code, 0);

@@ -187,13 +187,7 @@ impl std::error::Error for SpawnError {}
 
 impl From<super::Error> for SpawnError {
     fn from(e: super::Error) -> SpawnError {
-        SpawnError::engine(e.0)
-    }
-}
-
-impl From<SpawnError> for super::Error {
-    fn from(e: SpawnError) -> super::Error {
-        super::Error(e.message)
+        SpawnError::engine(e.to_string())
     }
 }
 

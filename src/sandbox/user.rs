@@ -140,7 +140,7 @@ fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<(u32, u32, Vec<u3
         (Some(e), _) => (e.id, e.gid, Some(e.name)),
         (None, Some(uid)) => (uid, 0, None),
         (None, None) => {
-            return Err(Error(format!(
+            return Err(Error::new(format!(
                 "unable to find user {user_arg}: no matching entries in passwd file"
             )))
         }
@@ -157,7 +157,7 @@ fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<(u32, u32, Vec<u3
                 (Some(e), _) => e.id,
                 (None, Some(n)) => n,
                 (None, None) => {
-                    return Err(Error(format!(
+                    return Err(Error::new(format!(
                         "unable to find group {g}: no matching entries in group file"
                     )))
                 }
@@ -195,7 +195,7 @@ mod tests {
         bob:x:1000:\n";
 
     fn r(spec: &str) -> Result<(u32, u32, Vec<u32>), String> {
-        resolve_in(PASSWD, GROUP, spec).map_err(|e| e.0)
+        resolve_in(PASSWD, GROUP, spec).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -230,7 +230,7 @@ mod tests {
             Err("unable to find group nogroup: no matching entries in group file".to_string())
         );
         assert_eq!(
-            resolve_in("", "", "5:6").map_err(|e| e.0),
+            resolve_in("", "", "5:6").map_err(|e| e.to_string()),
             Ok((5, 6, vec![]))
         );
     }

@@ -47,8 +47,13 @@ pub fn join_user_namespace(paths: &Paths) -> Result<IdMapping, Error> {
     }
     make_runroot(&paths.runroot)?;
     let lock_path = paths.runroot.join(LOCK_FILE);
-    let _lock = Lock::exclusive(&lock_path)
-        .map_err(|e| Error(format!("cannot lock {}: {e}", lock_path.display())))?;
+    let _lock = Lock::exclusive(&lock_path).map_err(|e| {
+        Error::io(
+            format!("cannot lock {}", lock_path.display()),
+            Some(&lock_path),
+            &e,
+        )
+    })?;
     // Another command may have made the namespace while this one waited for the lock.
     if let Some(mapping) = try_join(paths)? {
         return Ok(mapping);
@@ -111,21 +116,24 @@ pub fn open_pause(pid: u32) -> Option<PauseNs> {
 
 /// setns into the pause's user namespace, then its mount namespace, keeping the working directory.
 pub fn enter(ns: &PauseNs, pid: u32) -> Result<(), Error> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        Error(format!(
-            "cannot join the user namespace of pause process {pid}: {what}: {e}"
-        ))
-    };
-    let ours = fs::metadata("/proc/self/ns/user").map_err(|e| fail("/proc/self/ns/user", &e))?;
-    let theirs = ns.user.metadata().map_err(|e| fail("ns/user", &e))?;
+    let op = |what: &str| format!("cannot join the user namespace of pause process {pid}: {what}");
+    let ns_path = |kind: &str| PathBuf::from(format!("/proc/{pid}/ns/{kind}"));
+    let own = Path::new("/proc/self/ns/user");
+    let ours = fs::metadata(own).map_err(|e| Error::io(op("/proc/self/ns/user"), Some(own), &e))?;
+    let theirs = ns
+        .user
+        .metadata()
+        .map_err(|e| Error::io(op("ns/user"), Some(&ns_path("user")), &e))?;
     if (ours.dev(), ours.ino()) == (theirs.dev(), theirs.ino()) {
         return Ok(());
     }
     // setns(CLONE_NEWNS) moves the cwd to the namespace's root; come back to the same place.
     let cwd_path = std::env::current_dir().ok();
     let cwd_fd = File::open(".").ok();
-    sys::setns(&ns.user, CloneFlags::CLONE_NEWUSER).map_err(|e| fail("setns user", &e))?;
-    sys::setns(&ns.mnt, CloneFlags::CLONE_NEWNS).map_err(|e| fail("setns mnt", &e))?;
+    sys::setns(&ns.user, CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| Error::sys(op("setns user"), Some(&ns_path("user")), e))?;
+    sys::setns(&ns.mnt, CloneFlags::CLONE_NEWNS)
+        .map_err(|e| Error::sys(op("setns mnt"), Some(&ns_path("mnt")), e))?;
     let back = cwd_path.is_some_and(|p| std::env::set_current_dir(p).is_ok());
     if !back {
         if let Some(fd) = cwd_fd {
@@ -140,5 +148,8 @@ fn make_runroot(runroot: &Path) -> Result<(), Error> {
         .recursive(true)
         .mode(0o700)
         .create(runroot)
-        .map_err(|e| Error(format!("cannot create run root {}: {e}", runroot.display())))
+        .map_err(|e| {
+            let op = format!("cannot create run root {}", runroot.display());
+            Error::io(op, Some(runroot), &e)
+        })
 }
