@@ -360,3 +360,6 @@ fn remove_tree(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,15 +11,7 @@ mod sys;
 mod unpack;
 
 #[cfg(test)]
-mod tests_hostile;
-#[cfg(test)]
-mod tests_kit;
-#[cfg(test)]
-mod tests_rootless;
-#[cfg(test)]
-mod tests_store;
-#[cfg(test)]
-mod tests_unpack;
+mod testkit;
 
 use std::fmt;
 

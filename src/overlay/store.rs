@@ -260,3 +260,6 @@ impl Read for HashingReader<'_> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -355,3 +355,6 @@ fn link_name<R: Read>(entry: &tar::Entry<R>) -> io::Result<Vec<u8>> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

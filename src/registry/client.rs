@@ -399,19 +399,4 @@ fn read_capped(resp: ureq::Response, max: u64, what: &str) -> Result<Vec<u8>, Er
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_header() {
-        assert_eq!(
-            next_link(r#"</v2/x/tags/list?n=2&last=b>; rel="next""#).as_deref(),
-            Some("/v2/x/tags/list?n=2&last=b")
-        );
-        assert_eq!(
-            next_link(r#"<http://h/a>; rel="prev", <http://h/b>; rel=next"#).as_deref(),
-            Some("http://h/b")
-        );
-        assert_eq!(next_link("garbage"), None);
-    }
-}
+mod tests;

@@ -374,5 +374,4 @@ pub(super) fn socket_front(clients: &mut Clients) -> Front<'_> {
 }
 
 #[cfg(test)]
-#[path = "pump_tests.rs"]
 mod tests;

@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::PathBuf;
 
-use super::layout::{data_dir, overlay_dir, run_dir};
-use super::*;
+use crate::container::layout::{data_dir, overlay_dir, run_dir};
+use crate::container::*;
 use crate::paths::Paths;
 
 struct Tmp {
