@@ -87,8 +87,7 @@ pub fn pull(
             "{reference}: manifest lists {} layers but its config lists {}",
             descriptors.len(),
             config.rootfs.diff_ids.len()
-        ))
-        .into());
+        )));
     }
     check_layer_types(&reference, descriptors)?;
     let chain = overlay::chain_ids(&config.rootfs.diff_ids);
@@ -169,8 +168,7 @@ fn check_layer_types(reference: &Reference, descriptors: &[Descriptor]) -> Resul
         Some(d) => Err(Error::Other(format!(
             "{reference}: layer {} has unsupported media type {:?}",
             d.digest, d.media_type
-        ))
-        .into()),
+        ))),
         None => Ok(()),
     }
 }
@@ -347,7 +345,7 @@ impl LayerJob<'_> {
                     tee.out.flush()?;
                     tee.out.sync_all()
                 })();
-                done.map_err(|e| Error::Other(format!("layer {}: {e}", self.desc.digest)).into())
+                done.map_err(|e| Error::Other(format!("layer {}: {e}", self.desc.digest)))
             });
             let unpacked = layers
                 .unpack(self.chain_id, self.diff_id, self.parent, &mut tar)
@@ -356,14 +354,12 @@ impl LayerJob<'_> {
                     // Read on to the end, so the whole blob is fetched and checked.
                     io::copy(&mut tar, &mut io::sink())
                         .map(|_| info)
-                        .map_err(|e| {
-                            Error::Other(format!("layer {}: {e}", self.desc.digest)).into()
-                        })
+                        .map_err(|e| Error::Other(format!("layer {}: {e}", self.desc.digest)))
                 });
             drop(tar);
             let fetched = fetch
                 .join()
-                .unwrap_or_else(|_| Err(Error::Other("the download thread failed".into()).into()));
+                .unwrap_or_else(|_| Err(Error::Other("the download thread failed".into())));
             match (unpacked, fetched) {
                 (Ok(info), Ok(())) => {
                     fs::rename(&temp, &blob_path)
