@@ -1,10 +1,15 @@
-//! Small file-system helpers shared by every store: atomic writes and advisory locks.
+//! Small file-system helpers shared by every store: atomic writes, advisory locks and extended
+//! attributes.
+
+mod sys;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
+
+pub use sys::{fsetxattr, lgetxattr, lsetxattr};
 
 /// Write `data` to `path` so that readers see either the old file or the whole new one:
 /// a temporary file in the same directory, fsync, then rename over the target.

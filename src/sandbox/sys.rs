@@ -241,45 +241,6 @@ pub fn loopback_up() -> nix::Result<()> {
     Errno::result(rc).map(|_| ())
 }
 
-/// lgetxattr(2): the value of attribute `name` of `path` (not following a final symlink), None
-/// when it is absent or cannot be read. Values over 256 bytes are not wanted here.
-pub fn get_xattr(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let name = std::ffi::CString::new(name).ok()?;
-    let mut buf = [0u8; 256];
-    // SAFETY: both strings are live NUL-terminated C strings and the kernel writes at most
-    // `buf.len()` bytes into the live local buffer.
-    let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    (n >= 0).then(|| buf[..n as usize].to_vec())
-}
-
-/// lsetxattr(2) (tests build layers with overlay attributes).
-#[cfg(test)]
-pub fn set_xattr(path: &std::path::Path, name: &str, value: &[u8]) -> nix::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
-    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: live NUL-terminated strings; the kernel reads `value.len()` bytes of `value`.
-    let rc = unsafe {
-        libc::lsetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    Errno::result(rc).map(|_| ())
-}
-
 /// open(2) of a path as the process sees it, O_CLOEXEC added, as an owned descriptor.
 pub fn open_path(
     path: &std::path::Path,

@@ -5,7 +5,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
 use tar::EntryType;
 
-use crate::overlay::sys::lgetxattr;
+use crate::fsutil::lgetxattr;
 use crate::overlay::testkit::{self, Fixture, Tar, E};
 use crate::overlay::LayerStore;
 

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::overlay::sys::lgetxattr;
+use crate::fsutil::lgetxattr;
 use crate::overlay::testkit::{Fixture, Tar};
 
 fn store_is_empty(fx: &Fixture) {

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tar::EntryType;
 
-use crate::overlay::sys::lgetxattr;
+use crate::fsutil::lgetxattr;
 use crate::overlay::testkit::{digest, Tar, TempDir, E};
 use crate::overlay::LayerStore;
 
