@@ -10,7 +10,7 @@ use crate::image::pull::{self, PullRequest};
 use crate::image::{remove as rm, ImageStore};
 use crate::overlay::LayerStore;
 use crate::paths::Paths;
-use crate::registry::{Client, ClientOptions, Platform, Reference, RegistriesConf};
+use crate::registry::{Client, ClientOptions, Reference, RegistriesConf};
 
 pub use super::images::{list, ListArgs};
 pub use super::inspect::{history, inspect, HistoryArgs, InspectArgs};
@@ -101,12 +101,7 @@ fn all_tags(paths: &Paths, conf: &RegistriesConf, args: &PullArgs) -> Result<Vec
     {
         return Err(Error::msg("tag can't be used with --all-tags/-a"));
     }
-    let client = Client::new(
-        paths,
-        conf,
-        &reference,
-        client_options(args.tls_verify, None)?,
-    )?;
+    let client = Client::new(paths, conf, &reference, client_options(args.tls_verify))?;
     let mut tags = client.tags()?;
     tags.sort();
     Ok(tags
@@ -115,15 +110,12 @@ fn all_tags(paths: &Paths, conf: &RegistriesConf, args: &PullArgs) -> Result<Vec
         .collect())
 }
 
-pub fn client_options(tls_verify: Option<bool>, platform: Option<&str>) -> Result<ClientOptions> {
-    Ok(ClientOptions {
+/// The host's platform and cove's user agent, with `--tls-verify` as given.
+fn client_options(tls_verify: Option<bool>) -> ClientOptions {
+    ClientOptions {
         tls_verify,
-        platform: match platform {
-            Some(p) => Platform::parse(p)?,
-            None => Platform::host(),
-        },
-        user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
-    })
+        ..ClientOptions::default()
+    }
 }
 
 #[derive(Args, Debug)]
@@ -308,7 +300,7 @@ pub fn manifest(ctx: &Context, cmd: ManifestCommand) -> Result<i32> {
     } else {
         args.tls_verify
     };
-    let client = Client::new(&paths, &conf, &reference, client_options(tls, None)?)?;
+    let client = Client::new(&paths, &conf, &reference, client_options(tls))?;
     let raw = client.manifest(&reference.tag_or_digest())?;
     let value: serde_json::Value = serde_json::from_slice(&raw.bytes)
         .map_err(|e| Error::msg(format!("{reference}: manifest is not JSON: {e}")))?;

@@ -67,7 +67,7 @@ pub fn pull(
     let opts = ClientOptions {
         tls_verify: req.tls_verify,
         platform,
-        user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
+        ..ClientOptions::default()
     };
     let client = Client::new(paths, conf, &reference, opts)?;
     let images = ImageStore::open(&paths.root);
