@@ -187,7 +187,7 @@ pub fn time_ago(unix: i64, now: i64) -> String {
 }
 
 /// RFC 3339 times are the container layer's (one implementation for records, logs and output).
-pub use crate::container::time::{parse_rfc3339, rfc3339};
+pub use crate::time::{parse_rfc3339, rfc3339};
 
 /// Go's `time.Time.String()` in UTC, which `docker images --format {{.CreatedAt}}` prints.
 pub fn docker_created_at(unix: i64) -> String {

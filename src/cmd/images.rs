@@ -8,9 +8,9 @@ use super::Context;
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
 use crate::image::lookup::{self, familiar, split_tag};
-use crate::image::pull::now;
 use crate::image::{ImageRecord, ImageStore};
 use crate::registry::RegistriesConf;
+use crate::time;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -78,7 +78,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let now = now();
+    let now = time::now().0;
     let values: Vec<Value> = rows
         .iter()
         .map(|r| row_value(r, args.no_trunc, now))

@@ -9,11 +9,11 @@ use super::Context;
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
 use crate::image::lookup::{self, familiar};
-use crate::image::pull::now;
 use crate::image::{ImageRecord, ImageStore};
 use crate::overlay::LayerStore;
 use crate::registry::RegistriesConf;
 use crate::template::Template;
+use crate::time;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -207,7 +207,7 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
     let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
     let img = &images[lookup::find(&images, &args.image, &conf)?.index];
     let cfg = store.config(img)?;
-    let now = now();
+    let now = time::now().0;
 
     // Sizes of the non-empty history entries come from the layers, in order.
     let mut layer_sizes = img

@@ -9,10 +9,10 @@ use super::container_flags::{LogsArgs, NamesArgs, PortArgs, PsArgs, TopArgs};
 use super::format;
 use super::Context;
 use crate::container::logs::{self, LogOptions, Stream};
-use crate::container::{self, time, ContainerRecord, State, Status};
+use crate::container::{self, ContainerRecord, State, Status};
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
-use crate::image::pull::now;
+use crate::time;
 
 pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     let paths = ctx.paths()?;
@@ -29,7 +29,7 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     if let Some(n) = limit {
         list.truncate(n);
     }
-    let now = now();
+    let now = time::now().0;
     let mut rows = Vec::new();
     for rec in &list {
         let st = store.live_state(rec);

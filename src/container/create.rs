@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use super::mounts::{parse_device, parse_mount, parse_tmpfs, parse_volume};
 use super::{
-    create_userdata, parse_extra_host, parse_log_opt, time, ContainerConfig, ContainerRecord,
+    create_userdata, parse_extra_host, parse_log_opt, ContainerConfig, ContainerRecord,
     ContainerStore, Error, HostConfig, RestartPolicy, Result, State, Status, Ulimit,
 };
 use crate::image::config::ImageConfig;
 use crate::image::ImageRecord;
 use crate::sandbox::{caps, seccomp};
+use crate::time;
 
 /// What the user asked for, already split into plain values by the CLI.
 #[derive(Default, Debug)]

@@ -20,7 +20,6 @@ mod spec;
 mod state;
 mod stop;
 mod store;
-pub mod time;
 mod top;
 mod userdata;
 

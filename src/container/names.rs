@@ -80,7 +80,7 @@ fn random_bytes(buf: &mut [u8]) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     for chunk in buf.chunks_mut(32) {
-        let (s, n) = super::time::now();
+        let (s, n) = crate::time::now();
         let mut h = Sha256::new();
         h.update(s.to_le_bytes());
         h.update(n.to_le_bytes());

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::error::{Error, Result};
 use super::layout::{exit_path, state_path};
 use super::state::{State, Status};
-use super::time::parse_rfc3339;
 use crate::fsutil::write_json_atomic;
 use crate::paths::Paths;
+use crate::time::parse_rfc3339;
 
 /// `<runroot>/containers/<id>/state.json`, written when the process is spawned.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

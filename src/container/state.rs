@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
-use super::time::parse_rfc3339;
+use crate::time::parse_rfc3339;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -17,9 +17,9 @@ use super::names::{generate_id, generate_name, validate_name};
 use super::record::ContainerRecord;
 use super::runstate::{alive, derive, read_exit, read_run_state};
 use super::state::State;
-use super::time::parse_rfc3339;
 use crate::fsutil::{write_json_atomic, Lock};
 use crate::paths::Paths;
+use crate::time::parse_rfc3339;
 
 /// The held lock of one container: proof, for `save`, `remove` and `rename`, that the caller
 /// took it. Released when dropped.

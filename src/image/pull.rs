@@ -145,7 +145,7 @@ pub fn pull(
         layer_blobs: descriptors.iter().map(|d| d.digest.clone()).collect(),
         size: sizes.iter().sum(),
         created: config.created.clone(),
-        stored_at: now(),
+        stored_at: crate::time::now().0,
     };
     images.update(|all| {
         store_record(all, record);
@@ -410,13 +410,6 @@ impl<R: Read> Read for Tee<'_, R> {
 pub fn short_digest(digest: &str) -> String {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     hex.chars().take(12).collect()
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::{JsonLine, Stream};
-use crate::container::time::now_rfc3339;
+use crate::time::now_rfc3339;
 
 /// docker's copier flushes a line longer than this as a partial entry.
 const MAX_LINE: usize = 16 * 1024;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::container::layout::{data_dir, overlay_dir, run_dir};
 use crate::container::*;
 use crate::paths::Paths;
+use crate::time;
 
 struct Tmp {
     root: PathBuf,
