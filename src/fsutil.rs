@@ -1,5 +1,5 @@
-//! Small file-system helpers shared by every store: atomic writes, advisory locks and extended
-//! attributes.
+//! Small helpers shared by every store: atomic writes, advisory locks, extended attributes,
+//! and the short form of IDs and sizes as docker prints them.
 
 mod sys;
 
@@ -73,6 +73,12 @@ impl Lock {
     }
 }
 
+/// docker's `stringid.TruncateID`: drop an `algo:` prefix, keep 12 characters.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.split_once(':').map_or(id, |(_, h)| h);
+    hex.char_indices().nth(12).map_or(hex, |(i, _)| &hex[..i])
+}
+
 /// Human-readable size as docker prints it: decimal units, 3 significant digits ("4.2MB").
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
@@ -105,6 +111,14 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_cut_like_dockers() {
+        let digest = "sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824";
+        assert_eq!(short_id(digest), "a416a98b71e2");
+        assert_eq!(short_id("a416a98b71e224a3"), "a416a98b71e2");
+        assert_eq!(short_id("abc"), "abc");
+    }
 
     #[test]
     fn sizes_look_like_dockers() {

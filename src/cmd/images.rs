@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::format;
 use super::Context;
 use crate::error::{Error, Result};
-use crate::fsutil::human_size;
+use crate::fsutil::{human_size, short_id};
 use crate::image::lookup::{self, familiar, split_tag};
 use crate::image::{ImageRecord, ImageStore};
 use crate::registry::RegistriesConf;
@@ -157,7 +157,7 @@ pub fn show_id(id: &str, no_trunc: bool) -> String {
     if no_trunc {
         id.to_string()
     } else {
-        format::short_id(id)
+        short_id(id).to_string()
     }
 }
 

@@ -121,7 +121,7 @@ impl LayerStore {
         parent: Option<&str>,
         tar: &mut dyn Read,
     ) -> Result<LayerInfo, Error> {
-        let short = &want[..12];
+        let short = crate::fsutil::short_id(want);
         let fail = |what: String| Error::new(format!("layer sha256:{short}: {what}"));
         let diff = tmp.join("diff");
         DirBuilder::new()
