@@ -1,13 +1,15 @@
-//! Small helpers shared by every store: atomic writes, advisory locks, extended attributes,
-//! and the short form of IDs and sizes as docker prints them.
+//! Small helpers shared by every store and process: atomic writes, advisory locks, extended
+//! attributes, /dev/null, and the short form of IDs and sizes as docker prints them.
 
 mod sys;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::sys::stat::Mode;
 
 pub use sys::{fsetxattr, lgetxattr, lsetxattr};
 
@@ -70,6 +72,31 @@ impl Lock {
             .open(path)?;
         let flock = Flock::lock(file, arg).map_err(|(_, errno)| io::Error::from(errno))?;
         Ok(Lock { _flock: flock })
+    }
+}
+
+/// /dev/null for reading (a stdin) or for writing (a stdout or stderr), close-on-exec.
+pub fn open_null(write: bool) -> io::Result<OwnedFd> {
+    OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .open("/dev/null")
+        .map(OwnedFd::from)
+}
+
+/// Point descriptors 0, 1 and 2 at /dev/null (left as they are if it cannot be opened). No
+/// allocation, so a forked child may call it before exec.
+pub fn stdio_to_null() {
+    let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty()) else {
+        return;
+    };
+    for target in 0..=2 {
+        if null != target {
+            let _ = nix::unistd::dup2(null, target);
+        }
+    }
+    if null > 2 {
+        let _ = nix::unistd::close(null);
     }
 }
 
