@@ -116,6 +116,12 @@ impl Paths {
         })
     }
 
+    /// `<root>/overlay`: the layer store (`layers/`) and the containers' upper and work dirs
+    /// (`containers/`).
+    pub fn overlay_root(&self) -> PathBuf {
+        self.root.join("overlay")
+    }
+
     /// The first existing file named `name` in the config directories, most specific first.
     pub fn config_file(&self, name: &str) -> Option<PathBuf> {
         self.config_dirs

@@ -136,7 +136,7 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
     let conf = RegistriesConf::load(&paths)?;
     let userxattr = join_userns(&paths)?;
     let images = ImageStore::open(&paths.root);
-    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let in_use = containers_using(&paths)?;
     let mut failed = None;
     for name in &args.images {
@@ -233,7 +233,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     }
     let userxattr = join_userns(&paths)?;
     let images = ImageStore::open(&paths.root);
-    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let out = rm::prune(&images, &layers, args.all, &containers_using(&paths)?)?;
     if !out.deleted.is_empty() {
         println!("Deleted Images:");

@@ -33,7 +33,7 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     let conf = RegistriesConf::load(&paths)?;
     let store = ImageStore::open(&paths.root);
     let images = store.load()?;
-    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
+    let layers = LayerStore::open(paths.overlay_root(), paths.rootless);
     let template = match args.format.as_deref() {
         None | Some("json") => None,
         Some(f) => Some(Template::parse(&unescape(f)).map_err(Error::msg)?),
@@ -204,7 +204,7 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
     let conf = RegistriesConf::load(&paths)?;
     let store = ImageStore::open(&paths.root);
     let images = store.load()?;
-    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
+    let layers = LayerStore::open(paths.overlay_root(), paths.rootless);
     let img = &images[lookup::find(&images, &args.image, &conf)?.index];
     let cfg = store.config(img)?;
     let now = time::now().0;

@@ -91,7 +91,7 @@ pub fn pull(
     }
     check_layer_types(&reference, descriptors)?;
     let chain = overlay::chain_ids(&config.rootfs.diff_ids);
-    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let full_tag = reference
         .tag
         .as_ref()
