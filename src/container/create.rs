@@ -57,7 +57,7 @@ pub struct CreateRequest {
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
-    Error::Invalid(msg.into())
+    Error::Other(msg.into())
 }
 
 /// Check every host-side flag of `req` and turn them into the record's `HostConfig`, before

@@ -13,7 +13,7 @@ pub struct Bind {
 }
 
 fn invalid(msg: String) -> Error {
-    Error::Invalid(msg)
+    Error::Other(msg)
 }
 
 /// `-v /host:/ctr[:ro|rw|z|Z|...]`. The host side must be absolute (named volumes come

@@ -134,7 +134,7 @@ pub fn validate_name(name: &str) -> Result<String> {
     if first_ok && rest_ok && bare.len() >= 2 {
         Ok(bare.to_string())
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::Other(format!(
             "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )))
     }

@@ -88,10 +88,10 @@ impl std::fmt::Display for Status {
 impl Status {
     pub fn check_start(self) -> Result<()> {
         match self {
-            Status::Paused => Err(Error::State(
+            Status::Paused => Err(Error::Other(
                 "cannot start a paused container, try unpause instead".into(),
             )),
-            Status::Removing => Err(Error::State(
+            Status::Removing => Err(Error::Other(
                 "container is marked for removal and cannot be started".into(),
             )),
             _ => Ok(()),
@@ -102,7 +102,7 @@ impl Status {
         if self.can_kill() {
             return Ok(());
         }
-        Err(Error::State(format!(
+        Err(Error::Other(format!(
             "cannot kill container: {name}: container {id} is not running"
         )))
     }
@@ -110,20 +110,20 @@ impl Status {
     pub fn check_exec(self, id: &str) -> Result<()> {
         match self {
             Status::Running => Ok(()),
-            Status::Paused => Err(Error::State(format!(
+            Status::Paused => Err(Error::Other(format!(
                 "container {id} is paused, unpause the container before exec"
             ))),
-            _ => Err(Error::State(format!("container {id} is not running"))),
+            _ => Err(Error::Other(format!("container {id} is not running"))),
         }
     }
 
     pub fn check_attach(self) -> Result<()> {
         match self {
             s if s.can_attach() => Ok(()),
-            Status::Paused => Err(Error::State(
+            Status::Paused => Err(Error::Other(
                 "You cannot attach to a paused container, unpause it first".into(),
             )),
-            _ => Err(Error::State(
+            _ => Err(Error::Other(
                 "You cannot attach to a stopped container, start it first".into(),
             )),
         }
@@ -131,14 +131,14 @@ impl Status {
 
     pub fn check_remove(self, name: &str, force: bool) -> Result<()> {
         match self {
-            Status::Removing => Err(Error::State(format!(
+            Status::Removing => Err(Error::Other(format!(
                 "removal of container {name} is already in progress"
             ))),
             s if s.can_remove(force) => Ok(()),
-            Status::Paused => Err(Error::State(format!(
+            Status::Paused => Err(Error::Other(format!(
                 "cannot remove container \"/{name}\": container is paused and must be unpaused first"
             ))),
-            _ => Err(Error::State(format!(
+            _ => Err(Error::Other(format!(
                 "cannot remove container \"/{name}\": container is running: stop the container \
                  before removing or force remove"
             ))),

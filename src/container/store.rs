@@ -37,7 +37,7 @@ impl ContainerLock {
         if self.id == id {
             Ok(())
         } else {
-            Err(Error::State(format!(
+            Err(Error::Other(format!(
                 "internal error: container {id} changed under the lock of {}",
                 self.id
             )))
@@ -142,7 +142,7 @@ impl ContainerStore {
                 Err(e) => return Err(Error::io("cannot reserve container name", link, e)),
             }
         }
-        Err(Error::Invalid(format!(
+        Err(Error::Other(format!(
             "cannot reserve container name {name}: the name index keeps changing"
         )))
     }
@@ -285,7 +285,7 @@ impl ContainerStore {
         let merged = merged_dir(&self.paths, id);
         if let (Ok(m), Ok(o)) = (fs::metadata(&merged), fs::metadata(&overlay)) {
             if m.dev() != o.dev() {
-                return Err(Error::State(format!(
+                return Err(Error::Other(format!(
                     "cannot remove container {id}: its root file system is still mounted at {}",
                     merged.display()
                 )));
