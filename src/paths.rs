@@ -139,6 +139,23 @@ impl Paths {
     }
 }
 
+#[cfg(test)]
+impl Paths {
+    /// A rootless (uid 1000) layout below `dir` for tests: `data/`, `run/`, config in `cove/`.
+    pub fn under(dir: &std::path::Path) -> Paths {
+        Paths {
+            root: dir.join("data"),
+            runroot: dir.join("run"),
+            config_dirs: vec![dir.join("cove")],
+            home: None,
+            runtime_dir: None,
+            rootless: true,
+            uid: 1000,
+            gid: 1000,
+        }
+    }
+}
+
 /// The caller's host uid and gid, and whether cove works rootless. A cove process that
 /// already runs inside the user's namespace (the monitor, re-executed there) is uid 0 but
 /// still rootless: its ids are read back from the namespace's maps.

@@ -18,16 +18,7 @@ impl Tmp {
     fn new(tag: &str) -> Tmp {
         let root = std::env::temp_dir().join(format!("cove-store-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        let paths = Paths {
-            root: root.join("data"),
-            runroot: root.join("run"),
-            config_dirs: vec![],
-            home: None,
-            runtime_dir: None,
-            rootless: true,
-            uid: 1000,
-            gid: 1000,
-        };
+        let paths = Paths::under(&root);
         Tmp { root, paths }
     }
 }

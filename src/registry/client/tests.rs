@@ -20,16 +20,7 @@ fn temp_paths(tag: &str) -> (Paths, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("cove-regc-{}-{tag}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("cove")).unwrap();
-    let paths = Paths {
-        root: dir.join("root"),
-        runroot: dir.join("run"),
-        config_dirs: vec![dir.join("cove")],
-        home: None,
-        runtime_dir: None,
-        rootless: true,
-        uid: 1000,
-        gid: 1000,
-    };
+    let paths = Paths::under(&dir);
     (paths, dir)
 }
 
