@@ -222,7 +222,6 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
         };
         let rec = s.store.find(name)?;
         let status = s.store.live_state(&rec).status;
-        status.check_start()?;
         if status.can_start() {
             supervisor::start_monitor(&s.paths, &rec.id, true)?;
         }
@@ -238,7 +237,6 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
         let status = s.store.live_state(&rec).status;
-        status.check_start()?;
         if status.can_start() {
             supervisor::start_monitor(&s.paths, &rec.id, false)?;
         }

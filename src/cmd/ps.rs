@@ -33,10 +33,7 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     let mut rows = Vec::new();
     for rec in &list {
         let st = store.live_state(rec);
-        let running = matches!(
-            st.status,
-            Status::Running | Status::Restarting | Status::Paused
-        );
+        let running = matches!(st.status, Status::Running | Status::Restarting);
         let status_filtered = filters.iter().any(|(k, _)| k == "status" || k == "exited");
         if !all && !running && !status_filtered {
             continue;
@@ -292,9 +289,9 @@ pub fn container_json(paths: &crate::paths::Paths, rec: &ContainerRecord, st: &S
         "State": {
             "Status": st.status.as_str(),
             "Running": st.status == Status::Running,
-            "Paused": st.status == Status::Paused,
+            "Paused": false,
             "Restarting": st.status == Status::Restarting,
-            "OOMKilled": st.oom_killed,
+            "OOMKilled": false,
             "Dead": false,
             "Pid": if st.status == Status::Running { st.pid } else { 0 },
             "ExitCode": st.exit_code,

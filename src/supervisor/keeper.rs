@@ -95,7 +95,6 @@ impl ContainerKeeper {
         let exit = ExitInfo {
             exit_code: code,
             finished_at: finished_at.clone(),
-            oom: false,
         };
         if let Err(e) = container::write_exit(&self.paths, &self.id, &exit) {
             warn!("{e}");

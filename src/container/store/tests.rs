@@ -194,7 +194,6 @@ fn live_state_from_run_files() {
         &ExitInfo {
             exit_code: 3,
             finished_at: time::now_rfc3339(),
-            oom: false,
         },
     )
     .unwrap();
