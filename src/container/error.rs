@@ -1,4 +1,5 @@
-//! Errors of the container store, worded as docker words them.
+//! Errors of the container layer (the store and the operations on containers), worded as
+//! docker words them.
 
 use std::fmt;
 use std::io;

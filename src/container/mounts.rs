@@ -16,8 +16,8 @@ fn invalid(msg: String) -> Error {
     Error::Other(msg)
 }
 
-/// `-v /host:/ctr[:ro|rw|z|Z|...]`. The host side must be absolute (named volumes come
-/// later); a missing host directory is created, as docker does for `-v`.
+/// `-v /host:/ctr[:ro|rw|z|Z|...]`. The host side must be absolute (cove has no named
+/// volumes); a missing host directory is created, as docker does for `-v`.
 pub fn parse_volume(spec: &str) -> Result<Bind> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {

@@ -60,7 +60,7 @@ impl RestartPolicy {
     }
 
     /// Whether a container that just exited with `exit_code` is started again, given how
-    /// often it was restarted already and whether `stop`/`kill` by the user ended it.
+    /// often it was restarted already and whether a `stop` by the user ended it.
     pub fn should_restart(
         &self,
         exit_code: i32,

@@ -28,7 +28,8 @@ pub struct State {
     /// RFC3339Nano; empty when never finished.
     pub finished_at: String,
     pub error: String,
-    /// Set by `stop`/`kill`: restart policies leave the container stopped.
+    /// Set by `stop` (so also by `restart` and `rm -f`): restart policies leave the container
+    /// stopped. `kill` only sends its signal and does not set it; the next `start` clears it.
     pub stopped_by_user: bool,
 }
 

@@ -1,5 +1,6 @@
 //! The registry client for one repository: manifests (with platform choice), config blobs,
-//! small blobs and tag lists. Shared between download threads behind an `Arc`.
+//! small blobs and tag lists. Cheap to clone and shared by the download threads (the
+//! transport, with its token cache, sits behind an `Arc`).
 
 use std::io::Read;
 use std::sync::Arc;

@@ -9,11 +9,14 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigHandler, Signal};
 use nix::unistd::ForkResult;
 
-/// fork(2). Callers only fork while the process is single-threaded (the start of a command,
-/// before any thread exists), so the child's copy of every lock and allocator state is consistent.
+/// fork(2). cove's commands and its monitor fork only while single-threaded (a pull's threads
+/// are joined before anything is started), so the child's copy of every lock and allocator
+/// state is consistent. The unit tests fork from the threaded test harness (see spawn.rs).
 pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: cove forks only while single-threaded (documented contract of every caller), so no
-    // other thread can hold a lock (malloc, stdio) that the child would inherit in a locked state.
+    // SAFETY: in a single-threaded parent no other thread can hold a lock (malloc, stdio) that
+    // the child would inherit in a locked state. The tests' children, forked beside other
+    // threads, rely on glibc's atfork handlers leaving malloc usable; a lock another thread
+    // held could at worst hang that test, not corrupt memory of the parent.
     unsafe { nix::unistd::fork() }
 }
 
