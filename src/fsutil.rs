@@ -1,10 +1,17 @@
-//! Small file-system helpers shared by every store: atomic writes and advisory locks.
+//! Small helpers shared by every store and process: atomic writes, advisory locks, extended
+//! attributes, /dev/null, and the short form of IDs and sizes as docker prints them.
+
+mod sys;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::sys::stat::Mode;
+
+pub use sys::{fsetxattr, lgetxattr, lsetxattr};
 
 /// Write `data` to `path` so that readers see either the old file or the whole new one:
 /// a temporary file in the same directory, fsync, then rename over the target.
@@ -68,6 +75,37 @@ impl Lock {
     }
 }
 
+/// /dev/null for reading (a stdin) or for writing (a stdout or stderr), close-on-exec.
+pub fn open_null(write: bool) -> io::Result<OwnedFd> {
+    OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .open("/dev/null")
+        .map(OwnedFd::from)
+}
+
+/// Point descriptors 0, 1 and 2 at /dev/null (left as they are if it cannot be opened). No
+/// allocation, so a forked child may call it before exec.
+pub fn stdio_to_null() {
+    let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty()) else {
+        return;
+    };
+    for target in 0..=2 {
+        if null != target {
+            let _ = nix::unistd::dup2(null, target);
+        }
+    }
+    if null > 2 {
+        let _ = nix::unistd::close(null);
+    }
+}
+
+/// docker's `stringid.TruncateID`: drop an `algo:` prefix, keep 12 characters.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.split_once(':').map_or(id, |(_, h)| h);
+    hex.char_indices().nth(12).map_or(hex, |(i, _)| &hex[..i])
+}
+
 /// Human-readable size as docker prints it: decimal units, 3 significant digits ("4.2MB").
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
@@ -100,6 +138,14 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_cut_like_dockers() {
+        let digest = "sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824";
+        assert_eq!(short_id(digest), "a416a98b71e2");
+        assert_eq!(short_id("a416a98b71e224a3"), "a416a98b71e2");
+        assert_eq!(short_id("abc"), "abc");
+    }
 
     #[test]
     fn sizes_look_like_dockers() {

@@ -14,6 +14,7 @@ mod registry;
 mod sandbox;
 mod supervisor;
 mod template;
+mod time;
 
 use std::process::ExitCode;
 

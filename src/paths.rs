@@ -116,6 +116,12 @@ impl Paths {
         })
     }
 
+    /// `<root>/overlay`: the layer store (`layers/`) and the containers' upper and work dirs
+    /// (`containers/`).
+    pub fn overlay_root(&self) -> PathBuf {
+        self.root.join("overlay")
+    }
+
     /// The first existing file named `name` in the config directories, most specific first.
     pub fn config_file(&self, name: &str) -> Option<PathBuf> {
         self.config_dirs
@@ -130,6 +136,23 @@ impl Paths {
             .first()
             .cloned()
             .unwrap_or_else(|| PathBuf::from("/etc/cove"))
+    }
+}
+
+#[cfg(test)]
+impl Paths {
+    /// A rootless (uid 1000) layout below `dir` for tests: `data/`, `run/`, config in `cove/`.
+    pub fn under(dir: &std::path::Path) -> Paths {
+        Paths {
+            root: dir.join("data"),
+            runroot: dir.join("run"),
+            config_dirs: vec![dir.join("cove")],
+            home: None,
+            runtime_dir: None,
+            rootless: true,
+            uid: 1000,
+            gid: 1000,
+        }
     }
 }
 

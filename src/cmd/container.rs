@@ -10,6 +10,7 @@ use super::container_flags::*;
 use super::{join_userns, Context};
 use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest, StopRequest};
 use crate::error::{Error, Result};
+use crate::fsutil;
 use crate::image::lookup;
 use crate::image::policy::{self, PullPolicy};
 use crate::image::pull::PullRequest;
@@ -221,7 +222,6 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
         };
         let rec = s.store.find(name)?;
         let status = s.store.live_state(&rec).status;
-        status.check_start()?;
         if status.can_start() {
             supervisor::start_monitor(&s.paths, &rec.id, true)?;
         }
@@ -237,7 +237,6 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
     for_each(&args.containers, |name| {
         let rec = s.store.find(name)?;
         let status = s.store.live_state(&rec).status;
-        status.check_start()?;
         if status.can_start() {
             supervisor::start_monitor(&s.paths, &rec.id, false)?;
         }
@@ -379,7 +378,7 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
         let stdin = if args.interactive {
             dup(std::io::stdin().as_fd())?
         } else {
-            open_null()?
+            open_null(false)?
         };
         sandbox::Stdio {
             stdin,
@@ -414,25 +413,15 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
         .map_err(|e| Error::msg(format!("cannot duplicate stdio: {e}")))
 }
 
-fn open_null() -> Result<OwnedFd> {
-    std::fs::File::open("/dev/null")
-        .map(OwnedFd::from)
-        .map_err(|e| Error::msg(format!("cannot open /dev/null: {e}")))
+fn open_null(write: bool) -> Result<OwnedFd> {
+    fsutil::open_null(write).map_err(|e| Error::msg(format!("cannot open /dev/null: {e}")))
 }
 
 fn null_stdio() -> Result<sandbox::Stdio> {
     Ok(sandbox::Stdio {
-        stdin: open_null()?,
-        stdout: std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/null")
-            .map(OwnedFd::from)
-            .map_err(|e| Error::msg(format!("cannot open /dev/null: {e}")))?,
-        stderr: std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/null")
-            .map(OwnedFd::from)
-            .map_err(|e| Error::msg(format!("cannot open /dev/null: {e}")))?,
+        stdin: open_null(false)?,
+        stdout: open_null(true)?,
+        stderr: open_null(true)?,
     })
 }
 

@@ -187,7 +187,7 @@ pub fn time_ago(unix: i64, now: i64) -> String {
 }
 
 /// RFC 3339 times are the container layer's (one implementation for records, logs and output).
-pub use crate::container::time::{parse_rfc3339, rfc3339};
+pub use crate::time::{parse_rfc3339, rfc3339};
 
 /// Go's `time.Time.String()` in UTC, which `docker images --format {{.CreatedAt}}` prints.
 pub fn docker_created_at(unix: i64) -> String {
@@ -196,14 +196,6 @@ pub fn docker_created_at(unix: i64) -> String {
         "{} +0000 UTC",
         stamp.trim_end_matches('Z').replacen('T', " ", 1)
     )
-}
-
-/// docker's `stringid.TruncateID`: drop an `algo:` prefix, keep 12 characters.
-pub fn short_id(digest_or_hex: &str) -> String {
-    let hex = digest_or_hex
-        .split_once(':')
-        .map_or(digest_or_hex, |(_, h)| h);
-    hex.chars().take(12).collect()
 }
 
 /// Parses `--filter name=value` arguments; names are lower-cased and both sides trimmed.
@@ -406,13 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn ids_and_filters() {
-        assert_eq!(
-            short_id("sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824"),
-            "a416a98b71e2"
-        );
-        assert_eq!(short_id("a416a98b71e224a3"), "a416a98b71e2");
-        assert_eq!(short_id("abc"), "abc");
+    fn filters() {
         let args = vec!["dangling=true".to_string(), " Label = a=b ".to_string()];
         assert_eq!(
             parse_filters(&args).unwrap(),

@@ -8,7 +8,7 @@ use crate::image::pull::{self, PullRequest};
 use crate::image::{remove as rm, ImageStore};
 use crate::overlay::LayerStore;
 use crate::paths::Paths;
-use crate::registry::{Client, ClientOptions, Platform, Reference, RegistriesConf};
+use crate::registry::{Client, ClientOptions, Reference, RegistriesConf};
 
 pub use super::image_flags::*;
 pub use super::images::list;
@@ -61,12 +61,7 @@ fn all_tags(paths: &Paths, conf: &RegistriesConf, args: &PullArgs) -> Result<Vec
     {
         return Err(Error::msg("tag can't be used with --all-tags/-a"));
     }
-    let client = Client::new(
-        paths,
-        conf,
-        &reference,
-        client_options(args.tls_verify, None)?,
-    )?;
+    let client = Client::new(paths, conf, &reference, client_options(args.tls_verify))?;
     let mut tags = client.tags()?;
     tags.sort();
     Ok(tags
@@ -75,15 +70,12 @@ fn all_tags(paths: &Paths, conf: &RegistriesConf, args: &PullArgs) -> Result<Vec
         .collect())
 }
 
-pub fn client_options(tls_verify: Option<bool>, platform: Option<&str>) -> Result<ClientOptions> {
-    Ok(ClientOptions {
+/// The host's platform and cove's user agent, with `--tls-verify` as given.
+fn client_options(tls_verify: Option<bool>) -> ClientOptions {
+    ClientOptions {
         tls_verify,
-        platform: match platform {
-            Some(p) => Platform::parse(p)?,
-            None => Platform::host(),
-        },
-        user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
-    })
+        ..ClientOptions::default()
+    }
 }
 
 pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
@@ -91,7 +83,7 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
     let conf = RegistriesConf::load(&paths)?;
     let userxattr = join_userns(&paths)?;
     let images = ImageStore::open(&paths.root);
-    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let in_use = containers_using(&paths)?;
     let mut failed = None;
     for name in &args.images {
@@ -168,7 +160,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     }
     let userxattr = join_userns(&paths)?;
     let images = ImageStore::open(&paths.root);
-    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let out = rm::prune(&images, &layers, args.all, &containers_using(&paths)?)?;
     if !out.deleted.is_empty() {
         println!("Deleted Images:");
@@ -216,7 +208,7 @@ pub fn manifest(ctx: &Context, cmd: ManifestCommand) -> Result<i32> {
     } else {
         args.tls_verify
     };
-    let client = Client::new(&paths, &conf, &reference, client_options(tls, None)?)?;
+    let client = Client::new(&paths, &conf, &reference, client_options(tls))?;
     let raw = client.manifest(&reference.tag_or_digest())?;
     let value: serde_json::Value = serde_json::from_slice(&raw.bytes)
         .map_err(|e| Error::msg(format!("{reference}: manifest is not JSON: {e}")))?;

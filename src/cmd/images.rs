@@ -6,11 +6,11 @@ use super::format;
 use super::image_flags::*;
 use super::Context;
 use crate::error::{Error, Result};
-use crate::fsutil::human_size;
+use crate::fsutil::{human_size, short_id};
 use crate::image::lookup::{self, familiar, split_tag};
-use crate::image::pull::now;
 use crate::image::{ImageRecord, ImageStore};
 use crate::registry::RegistriesConf;
+use crate::time;
 
 /// One line of the listing, before formatting.
 struct Row<'a> {
@@ -53,7 +53,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let now = now();
+    let now = time::now().0;
     let values: Vec<Value> = rows
         .iter()
         .map(|r| row_value(r, args.no_trunc, now))
@@ -132,7 +132,7 @@ pub fn show_id(id: &str, no_trunc: bool) -> String {
     if no_trunc {
         id.to_string()
     } else {
-        format::short_id(id)
+        short_id(id).to_string()
     }
 }
 

@@ -9,18 +9,18 @@ use super::Context;
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
 use crate::image::lookup::{self, familiar};
-use crate::image::pull::now;
 use crate::image::{ImageRecord, ImageStore};
 use crate::overlay::LayerStore;
 use crate::registry::RegistriesConf;
 use crate::template::Template;
+use crate::time;
 
 pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     let paths = ctx.paths()?;
     let conf = RegistriesConf::load(&paths)?;
     let store = ImageStore::open(&paths.root);
     let images = store.load()?;
-    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
+    let layers = LayerStore::open(paths.overlay_root(), paths.rootless);
     let template = match args.format.as_deref() {
         None | Some("json") => None,
         Some(f) => Some(Template::parse(&unescape(f)).map_err(Error::msg)?),
@@ -172,10 +172,10 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
     let conf = RegistriesConf::load(&paths)?;
     let store = ImageStore::open(&paths.root);
     let images = store.load()?;
-    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
+    let layers = LayerStore::open(paths.overlay_root(), paths.rootless);
     let img = &images[lookup::find(&images, &args.image, &conf)?.index];
     let cfg = store.config(img)?;
-    let now = now();
+    let now = time::now().0;
 
     // Sizes of the non-empty history entries come from the layers, in order.
     let mut layer_sizes = img

@@ -9,10 +9,10 @@ use super::container_flags::{LogsArgs, NamesArgs, PortArgs, PsArgs, TopArgs};
 use super::format;
 use super::Context;
 use crate::container::logs::{self, LogOptions, Stream};
-use crate::container::{self, time, ContainerRecord, State, Status};
+use crate::container::{self, ContainerRecord, State, Status};
 use crate::error::{Error, Result};
 use crate::fsutil::human_size;
-use crate::image::pull::now;
+use crate::time;
 
 pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     let paths = ctx.paths()?;
@@ -29,14 +29,11 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
     if let Some(n) = limit {
         list.truncate(n);
     }
-    let now = now();
+    let now = time::now().0;
     let mut rows = Vec::new();
     for rec in &list {
         let st = store.live_state(rec);
-        let running = matches!(
-            st.status,
-            Status::Running | Status::Restarting | Status::Paused
-        );
+        let running = matches!(st.status, Status::Running | Status::Restarting);
         let status_filtered = filters.iter().any(|(k, _)| k == "status" || k == "exited");
         if !all && !running && !status_filtered {
             continue;
@@ -292,9 +289,9 @@ pub fn container_json(paths: &crate::paths::Paths, rec: &ContainerRecord, st: &S
         "State": {
             "Status": st.status.as_str(),
             "Running": st.status == Status::Running,
-            "Paused": st.status == Status::Paused,
+            "Paused": false,
             "Restarting": st.status == Status::Restarting,
-            "OOMKilled": st.oom_killed,
+            "OOMKilled": false,
             "Dead": false,
             "Pid": if st.status == Status::Running { st.pid } else { 0 },
             "ExitCode": st.exit_code,

@@ -38,7 +38,7 @@ pub fn info(ctx: &Context, args: InfoArgs) -> Result<i32> {
     let paths = ctx.paths()?;
     let conf = RegistriesConf::load(&paths)?;
     let images = ImageStore::open(&paths.root).load()?;
-    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless).list()?;
+    let layers = LayerStore::open(paths.overlay_root(), paths.rootless).list()?;
     let mapping = match sandbox::current_mapping(&paths) {
         Some(m) => format!("{m:?}"),
         None if paths.rootless => "not created yet".into(),

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use super::mounts::{parse_device, parse_mount, parse_tmpfs, parse_volume};
 use super::{
-    create_userdata, parse_extra_host, parse_log_opt, time, ContainerConfig, ContainerRecord,
+    create_userdata, parse_extra_host, parse_log_opt, ContainerConfig, ContainerRecord,
     ContainerStore, Error, HostConfig, RestartPolicy, Result, State, Status, Ulimit,
 };
 use crate::image::config::ImageConfig;
 use crate::image::ImageRecord;
 use crate::sandbox::{caps, seccomp};
+use crate::time;
 
 /// What the user asked for, already split into plain values by the CLI.
 #[derive(Default, Debug)]
@@ -55,10 +56,6 @@ pub struct CreateRequest {
     pub auto_remove: bool,
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
-    Error::Invalid(msg.into())
-}
-
 /// Check every host-side flag of `req` and turn them into the record's `HostConfig`, before
 /// an image is looked up or pulled: a bad flag fails at once, as docker's CLI does.
 pub fn check(req: &CreateRequest) -> Result<HostConfig> {
@@ -75,7 +72,7 @@ pub fn create(
     image_config: &ImageConfig,
 ) -> Result<ContainerRecord> {
     if host.userns_mode == "keep-id" && !store.paths().rootless {
-        return Err(invalid(crate::sandbox::KEEP_ID_ROOTLESS_ONLY));
+        return Err(Error::invalid(crate::sandbox::KEEP_ID_ROOTLESS_ONLY));
     }
     let config = container_config(req, image_config)?;
     let name = match &req.name {
@@ -130,7 +127,7 @@ fn container_config(req: &CreateRequest, img: &ImageConfig) -> Result<ContainerC
         req.command.clone()
     };
     if entrypoint.is_empty() && cmd.is_empty() {
-        return Err(invalid("no command specified"));
+        return Err(Error::invalid("no command specified"));
     }
     let mut labels: BTreeMap<String, String> = run.labels.clone().unwrap_or_default();
     for l in &req.labels {
@@ -139,14 +136,14 @@ fn container_config(req: &CreateRequest, img: &ImageConfig) -> Result<ContainerC
     }
     if let Some(w) = &req.workdir {
         if !w.starts_with('/') {
-            return Err(invalid(format!(
+            return Err(Error::invalid(format!(
                 "the working directory '{w}' is invalid, it needs to be an absolute path"
             )));
         }
     }
     if let Some(h) = &req.hostname {
         if h.is_empty() || h.len() > 64 || h.contains(['/', ' ']) {
-            return Err(invalid(format!("invalid hostname format: {h}")));
+            return Err(Error::invalid(format!("invalid hostname format: {h}")));
         }
     }
     if let Some(sig) = &req.stop_signal {
@@ -187,7 +184,7 @@ fn host_config(req: &CreateRequest) -> Result<HostConfig> {
         let b = parse_volume(v)?;
         if !b.source.exists() {
             std::fs::create_dir_all(&b.source).map_err(|e| {
-                invalid(format!(
+                Error::invalid(format!(
                     "error while creating mount source path '{}': {e}",
                     b.source.display()
                 ))
@@ -212,7 +209,7 @@ fn host_config(req: &CreateRequest) -> Result<HostConfig> {
     }
     for u in &req.ulimits {
         let parsed = Ulimit::parse(u).map_err(|e| {
-            invalid(format!(
+            Error::invalid(format!(
                 "invalid argument \"{u}\" for \"--ulimit\" flag: {e}"
             ))
         })?;
@@ -223,15 +220,15 @@ fn host_config(req: &CreateRequest) -> Result<HostConfig> {
     }
     host.restart_policy = RestartPolicy::parse(&req.restart)?;
     if req.auto_remove && host.restart_policy.name != "no" && !host.restart_policy.name.is_empty() {
-        return Err(invalid("conflicting options: --restart and --rm"));
+        return Err(Error::invalid("conflicting options: --restart and --rm"));
     }
     caps::resolve(&req.cap_add, &req.cap_drop, req.privileged)
-        .map_err(|e| invalid(e.to_string()))?;
-    let (profile, _) =
-        seccomp::parse_security_opts(&req.security_opt).map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    let (profile, _) = seccomp::parse_security_opts(&req.security_opt)
+        .map_err(|e| Error::invalid(e.to_string()))?;
     // The built-in profile is checked by the unit tests; compiling it here would only cost time.
     if profile != seccomp::Seccomp::Default {
-        seccomp::validate(&profile).map_err(|e| invalid(e.to_string()))?;
+        seccomp::validate(&profile).map_err(|e| Error::invalid(e.to_string()))?;
     }
     host.pid_mode = namespace_mode("pid", &req.pid, &["host"])?;
     host.ipc_mode = namespace_mode("ipc", &req.ipc, &["host", "private", "shareable", "none"])?;
@@ -241,7 +238,7 @@ fn host_config(req: &CreateRequest) -> Result<HostConfig> {
         "" | "host" | "default" => "host".into(),
         "none" => "none".into(),
         other => {
-            return Err(invalid(format!(
+            return Err(Error::invalid(format!(
                 "network mode \"{other}\" is not supported yet: use host or none"
             )))
         }
@@ -262,6 +259,6 @@ fn namespace_mode(what: &str, value: &Option<String>, allowed: &[&str]) -> Resul
     match value.as_deref() {
         None | Some("") => Ok(String::new()),
         Some(v) if allowed.contains(&v) => Ok(v.to_string()),
-        Some(v) => Err(invalid(format!("invalid --{what} mode: {v}"))),
+        Some(v) => Err(Error::invalid(format!("invalid --{what} mode: {v}"))),
     }
 }

@@ -34,7 +34,7 @@ pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
         .sort_by_file_name()
     {
         let entry =
-            entry.map_err(|e| Error::State(format!("cannot read {}: {e}", upper.display())))?;
+            entry.map_err(|e| Error::Other(format!("cannot read {}: {e}", upper.display())))?;
         let rel = entry.path().strip_prefix(upper).unwrap_or(entry.path());
         let shown = format!("/{}", rel.display());
         if is_mount_point(&shown) {
@@ -42,7 +42,7 @@ pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
         }
         let meta = entry
             .metadata()
-            .map_err(|e| Error::State(format!("cannot read {shown}: {e}")))?;
+            .map_err(|e| Error::Other(format!("cannot read {shown}: {e}")))?;
         let whiteout = meta.file_type().is_char_device() && meta.rdev() == 0;
         let in_lower = spec
             .rootfs

@@ -1,4 +1,5 @@
-//! Errors of the container store, worded as docker words them.
+//! Errors of the container layer (the store and the operations on containers), worded as
+//! docker words them.
 
 use std::fmt;
 use std::io;
@@ -12,10 +13,9 @@ pub enum Error {
     Ambiguous(String),
     /// The name belongs to another container.
     NameInUse { name: String, id: String },
-    /// A flag value or request is invalid (bad name, restart policy, ulimit, ...).
-    Invalid(String),
-    /// The container is in a state that forbids the operation.
-    State(String),
+    /// Anything else, already worded: a flag value or request that is invalid (bad name,
+    /// restart policy, ulimit, ...), a state that forbids the operation, a failed step.
+    Other(String),
     /// Reading or writing the store failed.
     Io {
         what: &'static str,
@@ -42,7 +42,7 @@ impl Error {
     }
 
     pub fn invalid(msg: impl Into<String>) -> Error {
-        Error::Invalid(msg.into())
+        Error::Other(msg.into())
     }
 }
 
@@ -62,7 +62,7 @@ impl fmt::Display for Error {
                  \"{id}\". You have to remove (or rename) that container to be able to reuse \
                  that name."
             ),
-            Error::Invalid(msg) | Error::State(msg) => f.write_str(msg),
+            Error::Other(msg) => f.write_str(msg),
             Error::Io { what, path, source } => write!(f, "{what} {}: {source}", path.display()),
             Error::Corrupt { path, reason } => {
                 write!(f, "container file {} is damaged: {reason}", path.display())

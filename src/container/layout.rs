@@ -22,7 +22,7 @@ pub fn log_path(paths: &Paths, id: &str) -> PathBuf {
 
 /// `<root>/overlay/containers/<id>`: upper, work, merged.
 pub fn overlay_dir(paths: &Paths, id: &str) -> PathBuf {
-    paths.root.join("overlay").join("containers").join(id)
+    paths.overlay_root().join("containers").join(id)
 }
 
 pub fn upper_dir(paths: &Paths, id: &str) -> PathBuf {

@@ -20,9 +20,6 @@ mod spec;
 mod state;
 mod stop;
 mod store;
-#[cfg(test)]
-mod store_tests;
-pub mod time;
 mod top;
 mod userdata;
 

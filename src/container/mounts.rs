@@ -12,26 +12,26 @@ pub struct Bind {
     pub read_only: bool,
 }
 
-fn invalid(msg: String) -> Error {
-    Error::Invalid(msg)
-}
-
-/// `-v /host:/ctr[:ro|rw|z|Z|...]`. The host side must be absolute (named volumes come
-/// later); a missing host directory is created, as docker does for `-v`.
+/// `-v /host:/ctr[:ro|rw|z|Z|...]`. The host side must be absolute (cove has no named
+/// volumes); a missing host directory is created, as docker does for `-v`.
 pub fn parse_volume(spec: &str) -> Result<Bind> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
         [s, d, o] => (*s, *d, *o),
-        _ => return Err(invalid(format!("invalid volume specification: '{spec}'"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid volume specification: '{spec}'"
+            )))
+        }
     };
     if !src.starts_with('/') {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "invalid volume specification: '{spec}': named volumes are not supported yet, use an absolute host path"
         )));
     }
     if !dst.starts_with('/') {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "invalid volume specification: '{spec}': mount path must be absolute"
         )));
     }
@@ -43,7 +43,7 @@ pub fn parse_volume(spec: &str) -> Result<Bind> {
             "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
             | "nocopy" | "consistent" | "cached" | "delegated" => {}
             other => {
-                return Err(invalid(format!(
+                return Err(Error::invalid(format!(
                     "invalid mode: {other} in volume specification '{spec}'"
                 )))
             }
@@ -72,23 +72,27 @@ pub fn parse_mount(spec: &str) -> Result<MountArg> {
             "bind-propagation" | "consistency" => {}
             "tmpfs-size" => m.options.push(format!("size={v}")),
             "tmpfs-mode" => m.options.push(format!("mode={v}")),
-            _ => return Err(invalid(format!("invalid field '{k}' in --mount {spec}"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid field '{k}' in --mount {spec}"
+                )))
+            }
         }
     }
     if m.target.is_empty() || !m.target.starts_with('/') {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "invalid mount config: target must be an absolute path: {spec}"
         )));
     }
     match m.kind.as_str() {
         "bind" => {
             if !m.source.starts_with('/') {
-                return Err(invalid(format!(
+                return Err(Error::invalid(format!(
                     "invalid mount config for type \"bind\": source must be an absolute path: {spec}"
                 )));
             }
             if !Path::new(&m.source).exists() {
-                return Err(invalid(format!(
+                return Err(Error::invalid(format!(
                     "invalid mount config for type \"bind\": bind source path does not exist: {}",
                     m.source
                 )));
@@ -96,7 +100,7 @@ pub fn parse_mount(spec: &str) -> Result<MountArg> {
         }
         "tmpfs" => {}
         other => {
-            return Err(invalid(format!(
+            return Err(Error::invalid(format!(
                 "mount type \"{other}\" is not supported yet (bind and tmpfs are)"
             )))
         }
@@ -108,7 +112,7 @@ pub fn parse_mount(spec: &str) -> Result<MountArg> {
 pub fn parse_tmpfs(spec: &str) -> Result<(String, String)> {
     let (dir, opts) = spec.split_once(':').unwrap_or((spec, ""));
     if !dir.starts_with('/') {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "invalid tmpfs specification: '{spec}': mount path must be absolute"
         )));
     }
@@ -123,16 +127,22 @@ pub fn parse_device(spec: &str) -> Result<(PathBuf, String, String)> {
         [h, c] if c.starts_with('/') => (*h, *c, "rwm"),
         [h, p] => (*h, *h, *p),
         [h, c, p] => (*h, *c, *p),
-        _ => return Err(invalid(format!("invalid device specification: {spec}"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid device specification: {spec}"
+            )))
+        }
     };
     if !host.starts_with('/') || !ctr.starts_with('/') {
-        return Err(invalid(format!("invalid device specification: {spec}")));
+        return Err(Error::invalid(format!(
+            "invalid device specification: {spec}"
+        )));
     }
     if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) {
-        return Err(invalid(format!("invalid device mode: {perms}")));
+        return Err(Error::invalid(format!("invalid device mode: {perms}")));
     }
     if !Path::new(host).exists() {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "error gathering device information while adding custom device \"{host}\": no such file or directory"
         )));
     }

@@ -80,7 +80,7 @@ fn random_bytes(buf: &mut [u8]) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     for chunk in buf.chunks_mut(32) {
-        let (s, n) = super::time::now();
+        let (s, n) = crate::time::now();
         let mut h = Sha256::new();
         h.update(s.to_le_bytes());
         h.update(n.to_le_bytes());
@@ -134,7 +134,7 @@ pub fn validate_name(name: &str) -> Result<String> {
     if first_ok && rest_ok && bare.len() >= 2 {
         Ok(bare.to_string())
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::Other(format!(
             "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )))
     }

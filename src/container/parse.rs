@@ -35,7 +35,7 @@ impl RestartPolicy {
                     if max < 0 {
                         msg.push_str(" and cannot be negative");
                     }
-                    return Err(Error::Invalid(msg));
+                    return Err(Error::Other(msg));
                 }
                 let name = if name.is_empty() { "no" } else { name };
                 Ok(RestartPolicy {
@@ -52,7 +52,7 @@ impl RestartPolicy {
                     max_retry,
                 })
             }
-            other => Err(Error::Invalid(format!(
+            other => Err(Error::Other(format!(
                 "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', \
                  'on-failure', or 'unless-stopped'"
             ))),
@@ -60,7 +60,7 @@ impl RestartPolicy {
     }
 
     /// Whether a container that just exited with `exit_code` is started again, given how
-    /// often it was restarted already and whether `stop`/`kill` by the user ended it.
+    /// often it was restarted already and whether a `stop` by the user ended it.
     pub fn should_restart(
         &self,
         exit_code: i32,
@@ -84,14 +84,14 @@ impl Ulimit {
     /// "nofile=1024:2048", "nproc=512" (hard = soft when one value), as go-units' ParseUlimit.
     pub fn parse(value: &str) -> Result<Ulimit> {
         let Some((name, limits)) = value.split_once('=') else {
-            return Err(Error::Invalid(format!("invalid ulimit argument: {value}")));
+            return Err(Error::Other(format!("invalid ulimit argument: {value}")));
         };
         if !crate::sandbox::is_known_rlimit(name) {
-            return Err(Error::Invalid(format!("invalid ulimit type: {name}")));
+            return Err(Error::Other(format!("invalid ulimit type: {name}")));
         }
         let num = |s: &str| {
             s.parse::<i64>().map_err(|_| {
-                Error::Invalid(format!("strconv.ParseInt: parsing {s:?}: invalid syntax"))
+                Error::Other(format!("strconv.ParseInt: parsing {s:?}: invalid syntax"))
             })
         };
         let parts: Vec<&str> = limits.split(':').collect();
@@ -99,13 +99,13 @@ impl Ulimit {
             [soft] => (num(soft)?, num(soft)?),
             [soft, hard] => (num(soft)?, num(hard)?),
             _ => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Other(format!(
                 "too many limit value arguments - {limits}, can only have up to two, `soft[:hard]`"
             )))
             }
         };
         if hard != -1 && soft > hard {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Other(format!(
                 "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
             )));
         }
@@ -119,7 +119,7 @@ impl Ulimit {
 
 /// docker's RAMInBytes: "10m" = 10 MiB; "512", "1.5g", "64kb", "2MiB" too.
 pub fn parse_size(value: &str) -> Result<u64> {
-    let bad = || Error::Invalid(format!("invalid size: '{value}'"));
+    let bad = || Error::Other(format!("invalid size: '{value}'"));
     let s = value.trim();
     let n = s
         .bytes()
@@ -144,7 +144,7 @@ pub fn parse_size(value: &str) -> Result<u64> {
 /// One `--log-opt key=value` for the json-file driver (max-size, max-file).
 pub fn parse_log_opt(host: &mut HostConfig, opt: &str) -> Result<()> {
     let Some((key, value)) = opt.split_once('=') else {
-        return Err(Error::Invalid(format!("invalid log opt format: {opt}")));
+        return Err(Error::Other(format!("invalid log opt format: {opt}")));
     };
     match key {
         "max-size" => {
@@ -158,13 +158,13 @@ pub fn parse_log_opt(host: &mut HostConfig, opt: &str) -> Result<()> {
             Ok(n) if n >= 1 => host.log_max_file = u32::try_from(n).unwrap_or(u32::MAX),
             Ok(_) => return Err(Error::invalid("max-file cannot be less than 1")),
             Err(_) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Other(format!(
                     "strconv.Atoi: parsing {value:?}: invalid syntax"
                 )))
             }
         },
         _ => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Other(format!(
                 "unknown log opt '{key}' for json-file log driver"
             )))
         }
@@ -177,9 +177,7 @@ pub fn parse_log_opt(host: &mut HostConfig, opt: &str) -> Result<()> {
 pub fn parse_extra_host(value: &str) -> Result<(String, String)> {
     let sep = value.find(['=', ':']);
     let Some(i) = sep.filter(|&i| i > 0) else {
-        return Err(Error::Invalid(format!(
-            "bad format for add-host: {value:?}"
-        )));
+        return Err(Error::Other(format!("bad format for add-host: {value:?}")));
     };
     let (name, ip) = (&value[..i], &value[i + 1..]);
     let ip = ip
@@ -187,7 +185,7 @@ pub fn parse_extra_host(value: &str) -> Result<(String, String)> {
         .and_then(|v| v.strip_suffix(']'))
         .unwrap_or(ip);
     if ip.parse::<std::net::IpAddr>().is_err() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Other(format!(
             "invalid IP address in add-host: {ip:?}"
         )));
     }

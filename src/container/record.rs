@@ -182,7 +182,7 @@ impl Default for RestartPolicy {
 impl ContainerRecord {
     /// The first 12 characters of the ID, as docker shows it.
     pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(12)]
+        crate::fsutil::short_id(&self.id)
     }
 
     /// The argv the container runs: entrypoint then cmd (docker's Path + Args).

@@ -27,7 +27,7 @@ pub fn remove(store: &ContainerStore, rec: &ContainerRecord, req: RemoveRequest)
     let lock = store.lock(&rec.id)?;
     let st = store.live_state(rec);
     if st.status.is_active() {
-        return Err(Error::State(format!(
+        return Err(Error::Other(format!(
             "cannot remove container \"/{}\": it was started again while being removed",
             rec.name
         )));

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::error::{Error, Result};
 use super::layout::{exit_path, state_path};
 use super::state::{State, Status};
-use super::time::parse_rfc3339;
 use crate::fsutil::write_json_atomic;
 use crate::paths::Paths;
+use crate::time::parse_rfc3339;
 
 /// `<runroot>/containers/<id>/state.json`, written when the process is spawned.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -33,7 +33,6 @@ pub struct RunState {
 pub struct ExitInfo {
     pub exit_code: i32,
     pub finished_at: String,
-    pub oom: bool,
 }
 
 pub fn read_run_state(paths: &Paths, id: &str) -> Option<RunState> {
@@ -114,11 +113,7 @@ pub(crate) fn derive(
         s.started_at = run.started_at.clone();
     }
     if alive(run.pid, run.pid_start) {
-        s.status = if persisted.status == Status::Paused {
-            Status::Paused
-        } else {
-            Status::Running
-        };
+        s.status = Status::Running;
         s.pid = run.pid;
         s.error.clear();
         return Derived {
@@ -165,7 +160,6 @@ fn apply_exit(s: &mut State, e: &ExitInfo) {
     s.pid = 0;
     s.exit_code = e.exit_code;
     s.finished_at = e.finished_at.clone();
-    s.oom_killed = e.oom;
 }
 
 fn finished_before(finished: &str, started: &str) -> bool {
@@ -189,6 +183,13 @@ mod tests {
         assert!(!alive(-5, 0));
     }
 
+    #[test]
+    fn exit_files_with_the_old_oom_field_still_load() {
+        let old = r#"{"exit_code":3,"finished_at":"2023-11-14T22:13:20Z","oom":false}"#;
+        let e: ExitInfo = serde_json::from_str(old).unwrap();
+        assert_eq!(e, exit(3, "2023-11-14T22:13:20Z"));
+    }
+
     fn run(pid: i32) -> RunState {
         RunState {
             pid,
@@ -204,7 +205,6 @@ mod tests {
         ExitInfo {
             exit_code: code,
             finished_at: at.into(),
-            oom: false,
         }
     }
 

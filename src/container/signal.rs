@@ -7,7 +7,7 @@ use nix::sys::signal::Signal;
 use super::{Error, Result};
 
 pub fn parse_signal(value: &str) -> Result<Signal> {
-    let bad = || Error::Invalid(format!("invalid signal: {value}"));
+    let bad = || Error::Other(format!("invalid signal: {value}"));
     if let Ok(n) = value.parse::<i32>() {
         return Signal::try_from(n).map_err(|_| bad());
     }

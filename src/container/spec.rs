@@ -26,7 +26,7 @@ pub fn to_spec(paths: &Paths, rec: &ContainerRecord) -> Result<Spec, SpawnError>
         .into_iter()
         .find(|i| i.id == rec.image)
         .ok_or_else(|| engine(format!("the image {} of this container is gone", rec.image)))?;
-    let layers = LayerStore::open(paths.root.join("overlay"), paths.rootless);
+    let layers = LayerStore::open(paths.overlay_root(), paths.rootless);
     let lower: Vec<PathBuf> = image
         .layers
         .iter()

@@ -1,10 +1,10 @@
-//! The status machine. Only `created` and `exited` are ever trusted from disk: running,
-//! paused and restarting are confirmed from the run state (see runstate.rs) each time.
+//! The status machine. Only `created` and `exited` are ever trusted from disk: running and
+//! restarting are confirmed from the run state (see runstate.rs) each time.
 
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
-use super::time::parse_rfc3339;
+use crate::time::parse_rfc3339;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -12,10 +12,8 @@ pub enum Status {
     #[default]
     Created,
     Running,
-    Paused,
     Restarting,
     Exited,
-    Removing,
 }
 
 /// The persisted status part of a record (docker's `State`, minus what is derived).
@@ -30,9 +28,8 @@ pub struct State {
     /// RFC3339Nano; empty when never finished.
     pub finished_at: String,
     pub error: String,
-    #[serde(rename = "OOMKilled")]
-    pub oom_killed: bool,
-    /// Set by `stop`/`kill`: restart policies leave the container stopped.
+    /// Set by `stop` (so also by `restart` and `rm -f`): restart policies leave the container
+    /// stopped. `kill` only sends its signal and does not set it; the next `start` clears it.
     pub stopped_by_user: bool,
 }
 
@@ -41,16 +38,14 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
-            Status::Paused => "paused",
             Status::Restarting => "restarting",
             Status::Exited => "exited",
-            Status::Removing => "removing",
         }
     }
 
     /// A process exists (or is about to, between restarts).
     pub fn is_active(self) -> bool {
-        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+        matches!(self, Status::Running | Status::Restarting)
     }
 
     pub fn can_start(self) -> bool {
@@ -70,11 +65,7 @@ impl Status {
     }
 
     pub fn can_remove(self, force: bool) -> bool {
-        match self {
-            Status::Removing => false,
-            s if s.is_active() => force,
-            _ => true,
-        }
+        !self.is_active() || force
     }
 }
 
@@ -86,23 +77,11 @@ impl std::fmt::Display for Status {
 
 /// The guards with docker's refusal messages; `name` is without '/', `id` the full ID.
 impl Status {
-    pub fn check_start(self) -> Result<()> {
-        match self {
-            Status::Paused => Err(Error::State(
-                "cannot start a paused container, try unpause instead".into(),
-            )),
-            Status::Removing => Err(Error::State(
-                "container is marked for removal and cannot be started".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
     pub fn check_kill(self, name: &str, id: &str) -> Result<()> {
         if self.can_kill() {
             return Ok(());
         }
-        Err(Error::State(format!(
+        Err(Error::Other(format!(
             "cannot kill container: {name}: container {id} is not running"
         )))
     }
@@ -110,20 +89,14 @@ impl Status {
     pub fn check_exec(self, id: &str) -> Result<()> {
         match self {
             Status::Running => Ok(()),
-            Status::Paused => Err(Error::State(format!(
-                "container {id} is paused, unpause the container before exec"
-            ))),
-            _ => Err(Error::State(format!("container {id} is not running"))),
+            _ => Err(Error::Other(format!("container {id} is not running"))),
         }
     }
 
     pub fn check_attach(self) -> Result<()> {
         match self {
             s if s.can_attach() => Ok(()),
-            Status::Paused => Err(Error::State(
-                "You cannot attach to a paused container, unpause it first".into(),
-            )),
-            _ => Err(Error::State(
+            _ => Err(Error::Other(
                 "You cannot attach to a stopped container, start it first".into(),
             )),
         }
@@ -131,14 +104,8 @@ impl Status {
 
     pub fn check_remove(self, name: &str, force: bool) -> Result<()> {
         match self {
-            Status::Removing => Err(Error::State(format!(
-                "removal of container {name} is already in progress"
-            ))),
             s if s.can_remove(force) => Ok(()),
-            Status::Paused => Err(Error::State(format!(
-                "cannot remove container \"/{name}\": container is paused and must be unpaused first"
-            ))),
-            _ => Err(Error::State(format!(
+            _ => Err(Error::Other(format!(
                 "cannot remove container \"/{name}\": container is running: stop the container \
                  before removing or force remove"
             ))),
@@ -156,7 +123,6 @@ pub fn status_text(state: &State, now: i64, human_duration: fn(i64) -> String) -
     let since = |t: &str| human_duration(secs(t).map_or(0, |t| now - t));
     match state.status {
         Status::Running => format!("Up {}", since(&state.started_at)),
-        Status::Paused => format!("Up {} (Paused)", since(&state.started_at)),
         Status::Restarting => {
             format!(
                 "Restarting ({}) {} ago",
@@ -164,7 +130,6 @@ pub fn status_text(state: &State, now: i64, human_duration: fn(i64) -> String) -
                 since(&state.finished_at)
             )
         }
-        Status::Removing => "Removal In Progress".into(),
         Status::Created => "Created".into(),
         Status::Exited if state.started_at.is_empty() => "Created".into(),
         Status::Exited => {
@@ -202,8 +167,6 @@ mod tests {
         };
         assert_eq!(status_text(&s, 1_700_000_300, hd), "Up 5 minutes");
         assert_eq!(status_text(&s, 1_700_000_000, hd), "Up Less than a second");
-        s.status = Status::Paused;
-        assert_eq!(status_text(&s, 1_700_000_300, hd), "Up 5 minutes (Paused)");
         s.status = Status::Exited;
         s.finished_at = T0.into();
         assert_eq!(status_text(&s, 1_700_007_200, hd), "Exited (0) 2 hours ago");
@@ -223,7 +186,7 @@ mod tests {
         assert!(!Status::Running.can_start());
         assert!(Status::Running.can_kill() && !Status::Exited.can_kill());
         assert!(Status::Exited.can_remove(false) && !Status::Running.can_remove(false));
-        assert!(Status::Running.can_remove(true) && !Status::Removing.can_remove(true));
+        assert!(Status::Running.can_remove(true));
         assert_eq!(
             Status::Running.check_remove("bob", false).unwrap_err().to_string(),
             "cannot remove container \"/bob\": container is running: stop the container before removing or force remove"
@@ -232,7 +195,6 @@ mod tests {
             Status::Exited.check_exec("abc").unwrap_err().to_string(),
             "container abc is not running"
         );
-        assert!(Status::Paused.check_start().is_err());
         assert!(Status::Exited.check_attach().is_err() && Status::Running.check_attach().is_ok());
     }
 
@@ -240,12 +202,16 @@ mod tests {
     fn state_json_uses_dockers_names() {
         let s = State {
             status: Status::Exited,
-            oom_killed: true,
+            stopped_by_user: true,
             ..State::default()
         };
         let json = serde_json::to_string(&s).unwrap();
         assert!(json.contains("\"Status\":\"exited\""), "{json}");
-        assert!(json.contains("\"OOMKilled\":true"), "{json}");
+        assert!(json.contains("\"StoppedByUser\":true"), "{json}");
+        // Records written when State had OOMKilled (never true) still load.
+        let old: State =
+            serde_json::from_str("{\"Status\":\"exited\",\"OOMKilled\":false}").unwrap();
+        assert_eq!(old.status, Status::Exited);
         let back: State = serde_json::from_str("{\"Status\":\"running\"}").unwrap();
         assert_eq!(back.status, Status::Running);
     }

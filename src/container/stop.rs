@@ -73,7 +73,7 @@ pub fn kill(store: &ContainerStore, rec: &ContainerRecord, sig: Signal) -> Resul
     let st = store.live_state(rec);
     st.status.check_kill(&rec.name, &rec.id)?;
     send(Pid::from_raw(st.pid), sig)
-        .map_err(|e| Error::State(format!("cannot kill container {}: {e}", rec.name)))
+        .map_err(|e| Error::Other(format!("cannot kill container {}: {e}", rec.name)))
 }
 
 /// Block until the container is not running; its exit code.

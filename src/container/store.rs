@@ -17,9 +17,9 @@ use super::names::{generate_id, generate_name, validate_name};
 use super::record::ContainerRecord;
 use super::runstate::{alive, derive, read_exit, read_run_state};
 use super::state::State;
-use super::time::parse_rfc3339;
 use crate::fsutil::{write_json_atomic, Lock};
 use crate::paths::Paths;
+use crate::time::parse_rfc3339;
 
 /// The held lock of one container: proof, for `save`, `remove` and `rename`, that the caller
 /// took it. Released when dropped.
@@ -37,7 +37,7 @@ impl ContainerLock {
         if self.id == id {
             Ok(())
         } else {
-            Err(Error::State(format!(
+            Err(Error::Other(format!(
                 "internal error: container {id} changed under the lock of {}",
                 self.id
             )))
@@ -142,7 +142,7 @@ impl ContainerStore {
                 Err(e) => return Err(Error::io("cannot reserve container name", link, e)),
             }
         }
-        Err(Error::Invalid(format!(
+        Err(Error::Other(format!(
             "cannot reserve container name {name}: the name index keeps changing"
         )))
     }
@@ -285,7 +285,7 @@ impl ContainerStore {
         let merged = merged_dir(&self.paths, id);
         if let (Ok(m), Ok(o)) = (fs::metadata(&merged), fs::metadata(&overlay)) {
             if m.dev() != o.dev() {
-                return Err(Error::State(format!(
+                return Err(Error::Other(format!(
                     "cannot remove container {id}: its root file system is still mounted at {}",
                     merged.display()
                 )));
@@ -360,3 +360,6 @@ fn remove_tree(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;

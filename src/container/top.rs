@@ -7,10 +7,10 @@ use super::{ContainerRecord, ContainerStore, Error, Result, Status};
 pub fn container_pids(store: &ContainerStore, rec: &ContainerRecord) -> Result<Vec<String>> {
     let st = store.live_state(rec);
     if st.status != Status::Running {
-        return Err(Error::State(format!("container {} is not running", rec.id)));
+        return Err(Error::Other(format!("container {} is not running", rec.id)));
     }
     let ns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid))
-        .map_err(|e| Error::State(format!("cannot read the container's pid namespace: {e}")))?;
+        .map_err(|e| Error::Other(format!("cannot read the container's pid namespace: {e}")))?;
     let pids = std::fs::read_dir("/proc")
         .map_err(|e| Error::io("cannot list", "/proc", e))?
         .filter_map(|e| e.ok())
@@ -38,9 +38,9 @@ pub fn top(store: &ContainerStore, rec: &ContainerRecord, ps_args: &[String]) ->
     cmd.arg("-p").arg(pids.join(","));
     let out = cmd
         .output()
-        .map_err(|e| Error::State(format!("cannot run ps: {e}")))?;
+        .map_err(|e| Error::Other(format!("cannot run ps: {e}")))?;
     if !out.status.success() {
-        return Err(Error::State(format!(
+        return Err(Error::Other(format!(
             "ps failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )));

@@ -139,16 +139,7 @@ mod tests {
     #[test]
     fn files_written() {
         let root = std::env::temp_dir().join(format!("cove-userdata-{}", std::process::id()));
-        let paths = Paths {
-            root: root.join("data"),
-            runroot: root.join("run"),
-            config_dirs: vec![],
-            home: None,
-            runtime_dir: None,
-            rootless: true,
-            uid: 1000,
-            gid: 1000,
-        };
+        let paths = Paths::under(&root);
         let mut rec = ContainerRecord {
             id: "ab".repeat(32),
             ..ContainerRecord::default()

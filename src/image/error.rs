@@ -18,13 +18,11 @@ pub enum Error {
     },
     /// A stored file is not what cove wrote.
     Corrupt { path: PathBuf, reason: String },
-    /// A request that cannot be honoured (a bad pull policy).
-    Invalid(String),
     /// Talking to the registry failed.
     Registry(crate::registry::Error),
     /// The layer store failed.
     Overlay(crate::overlay::Error),
-    /// Anything else, already worded.
+    /// Anything else, already worded (a bad pull policy, a conflict).
     Other(String),
 }
 
@@ -70,7 +68,7 @@ impl fmt::Display for Error {
                     path.display()
                 )
             }
-            Error::Invalid(msg) | Error::Other(msg) => f.write_str(msg),
+            Error::Other(msg) => f.write_str(msg),
             Error::Registry(e) => write!(f, "{e}"),
             Error::Overlay(e) => write!(f, "{e}"),
         }

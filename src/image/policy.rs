@@ -20,7 +20,7 @@ impl PullPolicy {
             "always" => Ok(PullPolicy::Always),
             "missing" => Ok(PullPolicy::Missing),
             "never" => Ok(PullPolicy::Never),
-            other => Err(Error::Invalid(format!(
+            other => Err(Error::Other(format!(
                 "invalid pull policy {other:?}: use always, missing or never"
             ))),
         }

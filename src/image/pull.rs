@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::config::ImageConfig;
 use super::{pipe, Error, ImageRecord, ImageStore, Result};
-use crate::fsutil;
+use crate::fsutil::{self, short_id};
 use crate::overlay::{self, LayerStore};
 use crate::paths::Paths;
 use crate::registry::{
@@ -67,7 +67,7 @@ pub fn pull(
     let opts = ClientOptions {
         tls_verify: req.tls_verify,
         platform,
-        user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
+        ..ClientOptions::default()
     };
     let client = Client::new(paths, conf, &reference, opts)?;
     let images = ImageStore::open(&paths.root);
@@ -91,7 +91,7 @@ pub fn pull(
     }
     check_layer_types(&reference, descriptors)?;
     let chain = overlay::chain_ids(&config.rootfs.diff_ids);
-    let layers = LayerStore::open(paths.root.join("overlay"), userxattr);
+    let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let full_tag = reference
         .tag
         .as_ref()
@@ -115,7 +115,7 @@ pub fn pull(
 
     let short: Vec<String> = descriptors
         .iter()
-        .map(|d| short_digest(&d.digest))
+        .map(|d| short_id(&d.digest).to_string())
         .collect();
     progress.start(&reference, &short);
     layers.clean_stale()?;
@@ -145,7 +145,7 @@ pub fn pull(
         layer_blobs: descriptors.iter().map(|d| d.digest.clone()).collect(),
         size: sizes.iter().sum(),
         created: config.created.clone(),
-        stored_at: now(),
+        stored_at: crate::time::now().0,
     };
     images.update(|all| {
         store_record(all, record);
@@ -216,7 +216,7 @@ fn fetch_layers(
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let next = AtomicUsize::new(0);
     for d in descriptors {
-        progress.layer(&short_digest(&d.digest), LayerEvent::Waiting);
+        progress.layer(short_id(&d.digest), LayerEvent::Waiting);
     }
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL_LAYERS.min(descriptors.len()) {
@@ -271,17 +271,17 @@ impl LayerJob<'_> {
         layers: &LayerStore,
         progress: &dyn Progress,
     ) -> Result<u64> {
-        let short = short_digest(&self.desc.digest);
+        let short = short_id(&self.desc.digest);
         if layers.exists(self.chain_id) {
-            progress.layer(&short, LayerEvent::AlreadyExists);
+            progress.layer(short, LayerEvent::AlreadyExists);
             return Ok(layers.info(self.chain_id)?.size);
         }
         let size = if images.has_blob(&self.desc.digest) {
-            self.unpack_local(images, layers, &short, progress)?
+            self.unpack_local(images, layers, short, progress)?
         } else {
-            self.download(client, images, layers, &short, progress)?
+            self.download(client, images, layers, short, progress)?
         };
-        progress.layer(&short, LayerEvent::Complete);
+        progress.layer(short, LayerEvent::Complete);
         Ok(size)
     }
 
@@ -405,18 +405,6 @@ impl<R: Read> Read for Tee<'_, R> {
         }
         Ok(n)
     }
-}
-
-pub fn short_digest(digest: &str) -> String {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    hex.chars().take(12).collect()
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use super::lookup::{self, familiar};
 use super::{Error, ImageRecord, ImageStore, Result};
+use crate::fsutil::short_id;
 use crate::overlay::LayerStore;
 use crate::registry::RegistriesConf;
 
@@ -133,12 +134,4 @@ fn free_unused(images: &ImageStore, layers: &LayerStore, gone: &[ImageRecord]) -
 
 fn digest_of(repo_digest: &str) -> Option<String> {
     repo_digest.rsplit_once('@').map(|(_, d)| d.to_string())
-}
-
-pub fn short_id(id: &str) -> String {
-    id.strip_prefix("sha256:")
-        .unwrap_or(id)
-        .chars()
-        .take(12)
-        .collect()
 }

@@ -12,7 +12,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, Gid, Uid};
 
 use super::at::proc_path;
-use super::sys;
+use crate::fsutil::{fsetxattr, lsetxattr};
 
 /// What unpacking noticed but did not fail on; becomes part of `LayerInfo`.
 #[derive(Debug, Default)]
@@ -128,10 +128,8 @@ impl Meta {
                 continue;
             }
             let set = match t {
-                Target::Fd(fd) => sys::fsetxattr(fd, name, value),
-                Target::At(dir, n) => {
-                    sys::lsetxattr(proc_path(dir, Some(n)).as_os_str(), name, value)
-                }
+                Target::Fd(fd) => fsetxattr(fd, name, value),
+                Target::At(dir, n) => lsetxattr(&proc_path(dir, Some(n)), name, value),
             };
             match set {
                 Ok(()) => {}

@@ -11,17 +11,9 @@ mod sys;
 mod unpack;
 
 #[cfg(test)]
-mod tests_errors;
+mod testkit;
 #[cfg(test)]
-mod tests_hostile;
-#[cfg(test)]
-mod tests_kit;
-#[cfg(test)]
-mod tests_rootless;
-#[cfg(test)]
-mod tests_store;
-#[cfg(test)]
-mod tests_unpack;
+mod tests;
 
 use std::fmt;
 use std::io;
@@ -184,28 +176,4 @@ pub(crate) fn digest_hex(digest: &str) -> Option<&str> {
     let hex = digest.strip_prefix("sha256:")?;
     let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     ok.then_some(hex)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chain_ids_follow_the_oci_rule() {
-        let a = format!("sha256:{}", "a".repeat(64));
-        let b = format!("sha256:{}", "b".repeat(64));
-        let ids = chain_ids(&[a.clone(), b.clone()]);
-        assert_eq!(ids[0], a);
-        let want = hex(&Sha256::digest(format!("{a} {b}").as_bytes()));
-        assert_eq!(ids[1], format!("sha256:{want}"));
-        assert!(chain_ids(&[]).is_empty());
-    }
-
-    #[test]
-    fn digests_are_validated() {
-        assert!(digest_hex(&format!("sha256:{}", "0".repeat(64))).is_some());
-        assert!(digest_hex("sha256:../../etc").is_none());
-        assert!(digest_hex(&format!("sha256:{}", "A".repeat(64))).is_none());
-        assert!(digest_hex(&"0".repeat(64)).is_none());
-    }
 }

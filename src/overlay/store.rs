@@ -122,7 +122,7 @@ impl LayerStore {
         parent: Option<&str>,
         tar: &mut dyn Read,
     ) -> Result<LayerInfo, Error> {
-        let short = &want[..12];
+        let short = crate::fsutil::short_id(want);
         let layer = format!("layer sha256:{short}");
         let diff = tmp.join("diff");
         DirBuilder::new()
@@ -262,3 +262,6 @@ impl Read for HashingReader<'_> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests;

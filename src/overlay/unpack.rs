@@ -18,6 +18,7 @@ use super::at::{kind_at, proc_path, remove_at, Root};
 use super::entry::{Meta, Report, Target};
 use super::path::{whiteout, Rel, Whiteout};
 use super::{sys, Error};
+use crate::fsutil::fsetxattr;
 
 /// Unpack `tar` into the existing empty directory `dest`. `opaque_xattr` is the name overlayfs
 /// reads for opaque directories. Errors name the entry but not the layer (the caller adds it).
@@ -148,7 +149,7 @@ impl Unpacker<'_> {
                     .root
                     .open_dir(parent_rel)
                     .map_err(|e| e.within(format_args!("entry {display:?}")))?;
-                sys::fsetxattr(dir.as_raw_fd(), self.opaque_xattr, b"y")
+                fsetxattr(dir.as_raw_fd(), self.opaque_xattr, b"y")
                     .map_err(|e| fail(&format!("cannot set {}", self.opaque_xattr), e))
             }
             Whiteout::Hide(name) => {
@@ -368,3 +369,6 @@ fn link_name<R: Read>(entry: &tar::Entry<R>) -> io::Result<Vec<u8>> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -371,14 +371,8 @@ mod tests {
         )
         .unwrap();
         let paths = Paths {
-            root: dir.join("root"),
-            runroot: dir.join("run"),
-            config_dirs: vec![dir.join("cove")],
             home: Some(dir.join("home")),
-            runtime_dir: None,
-            rootless: true,
-            uid: 1000,
-            gid: 1000,
+            ..Paths::under(&dir)
         };
         let get = |h: &str, r: &str| Credentials::lookup(&paths, h, r).map(|c| c.username);
         assert_eq!(get("docker.io", "library/busybox").as_deref(), Some("hub"));

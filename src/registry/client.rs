@@ -1,5 +1,6 @@
 //! The registry client for one repository: manifests (with platform choice), config blobs,
-//! small blobs and tag lists. Shared between download threads behind an `Arc`.
+//! small blobs and tag lists. Cheap to clone and shared by the download threads (the
+//! transport, with its token cache, sits behind an `Arc`).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -399,19 +400,4 @@ fn read_capped(resp: ureq::Response, max: u64, what: &str) -> Result<Vec<u8>, Er
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_header() {
-        assert_eq!(
-            next_link(r#"</v2/x/tags/list?n=2&last=b>; rel="next""#).as_deref(),
-            Some("/v2/x/tags/list?n=2&last=b")
-        );
-        assert_eq!(
-            next_link(r#"<http://h/a>; rel="prev", <http://h/b>; rel=next"#).as_deref(),
-            Some("http://h/b")
-        );
-        assert_eq!(next_link("garbage"), None);
-    }
-}
+mod tests;

@@ -311,14 +311,8 @@ blocked = true
         )
         .unwrap();
         let paths = Paths {
-            root: dir.join("root"),
-            runroot: dir.join("run"),
             config_dirs: vec![dir.join("missing"), dir.clone()],
-            home: None,
-            runtime_dir: None,
-            rootless: true,
-            uid: 1000,
-            gid: 1000,
+            ..Paths::under(&dir)
         };
         let c = RegistriesConf::load(&paths).unwrap();
         assert_eq!(c.unqualified_search_registries(), ["quay.io"]);

@@ -4,8 +4,6 @@
 mod auth;
 mod blob;
 mod client;
-#[cfg(test)]
-mod client_tests;
 mod config;
 mod manifest;
 mod platform;

@@ -359,5 +359,4 @@ pub fn exec_error(name: &str, e: Errno) -> SpawnError {
 }
 
 #[cfg(test)]
-#[path = "launch_tests.rs"]
 mod tests;

@@ -282,5 +282,4 @@ pub fn tmpfs_options(options: &str) -> (MsFlags, String) {
 }
 
 #[cfg(test)]
-#[path = "mounts_tests.rs"]
 mod tests;

@@ -5,9 +5,9 @@
 //! namespace, waits for `M` (ids mapped, record written), unshares its mount namespace and sends
 //! `R`. Any failure is `E` + stage + errno (i32 LE), after which the pause exits.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
@@ -16,6 +16,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::ForkResult;
 
 use super::sys;
+use crate::fsutil;
 
 pub const MSG_USERNS: u8 = b'U';
 pub const MSG_MAPPED: u8 = b'M';
@@ -125,16 +126,7 @@ fn detach(keep: &[i32]) {
     for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGPIPE] {
         let _ = sys::ignore_signal(sig);
     }
-    if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
-        // The descriptor is closed by close_fds_except below (or is 0-2 itself), so it must not
-        // also be closed by a File destructor.
-        let fd = null.into_raw_fd();
-        for target in 0..=2 {
-            if fd != target {
-                let _ = nix::unistd::dup2(fd, target);
-            }
-        }
-    }
+    fsutil::stdio_to_null();
     sys::close_fds_except(keep);
     let _ = std::env::set_current_dir("/");
 }

@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::spec::{Rootfs, SpawnError};
-use super::sys;
+use crate::fsutil::lgetxattr;
 
 /// The kernel refuses mount data over a page; stay well below it.
 const MAX_MOUNT_DATA: usize = 3500;
@@ -213,7 +213,7 @@ fn copy_layer(layer: &Path, dest: &Path) -> io::Result<()> {
 fn is_opaque(dir: &Path) -> bool {
     ["trusted.overlay.opaque", "user.overlay.opaque"]
         .iter()
-        .any(|name| sys::get_xattr(dir, name).is_some_and(|v| v == b"y"))
+        .any(|name| matches!(lgetxattr(dir, name), Ok(Some(v)) if v == b"y"))
 }
 
 fn remove_any(path: &Path) -> io::Result<()> {
@@ -252,7 +252,7 @@ mod tests {
         let dev = nix::sys::stat::makedev(0, 0);
         let mode = nix::sys::stat::Mode::empty();
         nix::sys::stat::mknod(&whiteout, nix::sys::stat::SFlag::S_IFCHR, mode, dev).unwrap();
-        let opaque = sys::set_xattr(&top.join("etc/sub"), "trusted.overlay.opaque", b"y");
+        let opaque = crate::fsutil::lsetxattr(&top.join("etc/sub"), "trusted.overlay.opaque", b"y");
 
         copy_layers(&[top.clone(), bottom.clone()], &out).unwrap();
         assert_eq!(fs::read_to_string(out.join("etc/a")).unwrap(), "new");

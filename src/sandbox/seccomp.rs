@@ -448,5 +448,4 @@ fn native_arch_names() -> &'static [&'static str] {
 }
 
 #[cfg(test)]
-#[path = "seccomp_tests.rs"]
 pub(super) mod tests;

@@ -240,5 +240,4 @@ fn pivot(new_root: &Path) -> Result<(), SpawnError> {
 }
 
 #[cfg(test)]
-#[path = "spawn_tests.rs"]
 mod tests;

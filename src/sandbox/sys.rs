@@ -9,11 +9,14 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigHandler, Signal};
 use nix::unistd::ForkResult;
 
-/// fork(2). Callers only fork while the process is single-threaded (the start of a command,
-/// before any thread exists), so the child's copy of every lock and allocator state is consistent.
+/// fork(2). cove's commands and its monitor fork only while single-threaded (a pull's threads
+/// are joined before anything is started), so the child's copy of every lock and allocator
+/// state is consistent. The unit tests fork from the threaded test harness (see spawn.rs).
 pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: cove forks only while single-threaded (documented contract of every caller), so no
-    // other thread can hold a lock (malloc, stdio) that the child would inherit in a locked state.
+    // SAFETY: in a single-threaded parent no other thread can hold a lock (malloc, stdio) that
+    // the child would inherit in a locked state. The tests' children, forked beside other
+    // threads, rely on glibc's atfork handlers leaving malloc usable; a lock another thread
+    // held could at worst hang that test, not corrupt memory of the parent.
     unsafe { nix::unistd::fork() }
 }
 
@@ -238,45 +241,6 @@ pub fn loopback_up() -> nix::Result<()> {
     unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
     // SAFETY: SIOCSIFFLAGS reads the name and flags of the live `req`.
     let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) };
-    Errno::result(rc).map(|_| ())
-}
-
-/// lgetxattr(2): the value of attribute `name` of `path` (not following a final symlink), None
-/// when it is absent or cannot be read. Values over 256 bytes are not wanted here.
-pub fn get_xattr(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let name = std::ffi::CString::new(name).ok()?;
-    let mut buf = [0u8; 256];
-    // SAFETY: both strings are live NUL-terminated C strings and the kernel writes at most
-    // `buf.len()` bytes into the live local buffer.
-    let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    (n >= 0).then(|| buf[..n as usize].to_vec())
-}
-
-/// lsetxattr(2) (tests build layers with overlay attributes).
-#[cfg(test)]
-pub fn set_xattr(path: &std::path::Path, name: &str, value: &[u8]) -> nix::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
-    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: live NUL-terminated strings; the kernel reads `value.len()` bytes of `value`.
-    let rc = unsafe {
-        libc::lsetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
     Errno::result(rc).map(|_| ())
 }
 

@@ -8,10 +8,10 @@ use super::event::Stream;
 use super::pump::{self, IoMode, Keeper};
 use super::restart::{next_action, Next};
 use crate::container::logs::{self, LogWriter};
-use crate::container::time::now_rfc3339;
 use crate::container::{self, ContainerRecord, ContainerStore, ExitInfo, RunState, Status};
 use crate::paths::Paths;
 use crate::sandbox::{self, SpawnError, Stdio};
+use crate::time::now_rfc3339;
 use crate::warn;
 
 pub struct ContainerKeeper {
@@ -95,7 +95,6 @@ impl ContainerKeeper {
         let exit = ExitInfo {
             exit_code: code,
             finished_at: finished_at.clone(),
-            oom: false,
         };
         if let Err(e) = container::write_exit(&self.paths, &self.id, &exit) {
             warn!("{e}");

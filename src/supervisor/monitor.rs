@@ -121,13 +121,7 @@ fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CStr
     } else if nix::unistd::dup2(fd, SYNC_FD).is_err() {
         proc_sys::exit_now(1);
     }
-    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
-        for target in 0..=2 {
-            if null != target {
-                let _ = nix::unistd::dup2(null, target);
-            }
-        }
-    }
+    crate::fsutil::stdio_to_null();
     proc_sys::close_fds_except(&[SYNC_FD]);
     let _ = nix::unistd::chdir("/");
     let _ = nix::unistd::execve(exe, argv, env);

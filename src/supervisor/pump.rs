@@ -18,6 +18,7 @@ use super::front::{Clients, Front};
 use super::signals::Signals;
 use super::tty::{self, RawMode, WinSize};
 use super::{sys, Error};
+use crate::fsutil::open_null;
 use crate::sandbox::{SpawnError, Stdio};
 
 /// What the supervisor needs from the layer that knows about containers. It knows nothing of
@@ -86,9 +87,8 @@ pub(super) fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Erro
         set_nonblocking(&w)?;
         (r, Some(w))
     } else {
-        let null = std::fs::File::open("/dev/null")
-            .map_err(|e| Error(format!("opening /dev/null: {e}")))?;
-        (OwnedFd::from(null), None)
+        let null = open_null(false).map_err(|e| Error(format!("opening /dev/null: {e}")))?;
+        (null, None)
     };
     set_nonblocking(&out_r)?;
     set_nonblocking(&err_r)?;
@@ -375,5 +375,4 @@ pub(super) fn socket_front(clients: &mut Clients) -> Front<'_> {
 }
 
 #[cfg(test)]
-#[path = "pump_tests.rs"]
 mod tests;

@@ -16,8 +16,8 @@ const STABLE_RUN: Duration = Duration::from_secs(10);
 
 /// Decide on a restart. `policy` is "no", "always", "unless-stopped" or "on-failure" (with
 /// `max_retry`, 0 = unlimited); `restart_count` counts the restarts already done;
-/// `stopped_by_user` is set by `stop`/`kill`, after which no policy restarts. The delay
-/// starts at 100 ms and doubles while runs stay short, capped at one minute.
+/// `stopped_by_user` is set by `stop` (not by `kill`), after which no policy restarts. The
+/// delay starts at 100 ms and doubles while runs stay short, capped at one minute.
 pub fn next_action(
     policy: &str,
     max_retry: u32,

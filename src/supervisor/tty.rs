@@ -1,5 +1,6 @@
 //! Terminals: the user's terminal in raw mode, window sizes, and pseudo-terminal pairs for
-//! containers (the child side, TIOCSCTTY, is sys::set_controlling_tty, called by spawn).
+//! containers (the child side, TIOCSCTTY, is sandbox's sys::set_controlling_tty, called by
+//! launch).
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};

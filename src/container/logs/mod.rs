@@ -40,7 +40,7 @@ impl LogEntry {
         if timestamps {
             format!(
                 "{} {}",
-                super::time::rfc3339_fixed(self.time.0, self.time.1),
+                crate::time::rfc3339_fixed(self.time.0, self.time.1),
                 self.log
             )
         } else {

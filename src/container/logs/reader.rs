@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{JsonLine, LogEntry, Stream};
-use crate::container::time::{now, parse_rfc3339};
+use crate::time::{now, parse_rfc3339};
 
 #[derive(Clone, Debug, Default)]
 pub struct LogOptions {

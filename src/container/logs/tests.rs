@@ -121,7 +121,7 @@ fn since_and_until() {
         })
         .collect();
     fs::write(&path, body + "not json\n").unwrap();
-    let t = |s: &str| crate::container::time::parse_rfc3339(s).unwrap();
+    let t = |s: &str| crate::time::parse_rfc3339(s).unwrap();
     let since = LogOptions {
         since: Some(t("2023-11-14T22:05:00Z")),
         ..LogOptions::default()

@@ -1,4 +1,5 @@
-//! The writer side, used by the monitor: splits output into lines, stamps them, rotates.
+//! The writer side, used by the supervisor (the monitor, or a foreground `run`): splits output
+//! into lines, stamps them, rotates.
 //! Kept small on purpose (the monitor's RSS budget is 2 MB): one reusable encode buffer and
 //! at most 16 KiB of pending partial line per stream, as docker's copier.
 
@@ -8,7 +9,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::{JsonLine, Stream};
-use crate::container::time::now_rfc3339;
+use crate::time::now_rfc3339;
 
 /// docker's copier flushes a line longer than this as a partial entry.
 const MAX_LINE: usize = 16 * 1024;

@@ -5,13 +5,14 @@ use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::auth::{base64_encode, Credentials};
-use super::blob::BlobReader;
-use super::manifest::*;
-use super::reference::sha256_digest;
-use super::testserver::{Reply, TestServer};
 use super::*;
 use crate::paths::Paths;
+use crate::registry::auth::{base64_encode, Credentials};
+use crate::registry::blob::BlobReader;
+use crate::registry::manifest::*;
+use crate::registry::reference::sha256_digest;
+use crate::registry::testserver::{Reply, TestServer};
+use crate::registry::*;
 
 fn temp_paths(tag: &str) -> (Paths, std::path::PathBuf) {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -19,16 +20,7 @@ fn temp_paths(tag: &str) -> (Paths, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("cove-regc-{}-{tag}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("cove")).unwrap();
-    let paths = Paths {
-        root: dir.join("root"),
-        runroot: dir.join("run"),
-        config_dirs: vec![dir.join("cove")],
-        home: None,
-        runtime_dir: None,
-        rootless: true,
-        uid: 1000,
-        gid: 1000,
-    };
+    let paths = Paths::under(&dir);
     (paths, dir)
 }
 
@@ -541,4 +533,17 @@ fn shareable_between_threads() {
     fn send<T: Send>() {}
     send_sync::<Client>();
     send::<BlobReader>();
+}
+
+#[test]
+fn link_header() {
+    assert_eq!(
+        next_link(r#"</v2/x/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+        Some("/v2/x/tags/list?n=2&last=b")
+    );
+    assert_eq!(
+        next_link(r#"<http://h/a>; rel="prev", <http://h/b>; rel=next"#).as_deref(),
+        Some("http://h/b")
+    );
+    assert_eq!(next_link("garbage"), None);
 }

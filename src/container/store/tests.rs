@@ -4,9 +4,10 @@
 use std::fs;
 use std::path::PathBuf;
 
-use super::layout::{data_dir, overlay_dir, run_dir};
-use super::*;
+use crate::container::layout::{data_dir, overlay_dir, run_dir};
+use crate::container::*;
 use crate::paths::Paths;
+use crate::time;
 
 struct Tmp {
     root: PathBuf,
@@ -17,16 +18,7 @@ impl Tmp {
     fn new(tag: &str) -> Tmp {
         let root = std::env::temp_dir().join(format!("cove-store-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        let paths = Paths {
-            root: root.join("data"),
-            runroot: root.join("run"),
-            config_dirs: vec![],
-            home: None,
-            runtime_dir: None,
-            rootless: true,
-            uid: 1000,
-            gid: 1000,
-        };
+        let paths = Paths::under(&root);
         Tmp { root, paths }
     }
 }
@@ -202,7 +194,6 @@ fn live_state_from_run_files() {
         &ExitInfo {
             exit_code: 3,
             finished_at: time::now_rfc3339(),
-            oom: false,
         },
     )
     .unwrap();

@@ -5,8 +5,8 @@ use std::io::{self, BufReader, Cursor, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
-use super::tests_kit::{digest, Fixture, Tar};
-use super::{chain_ids, decompress, LayerStore};
+use crate::overlay::testkit::{digest, Fixture, Tar};
+use crate::overlay::{chain_ids, decompress, LayerStore};
 
 fn layer_names(fx: &Fixture) -> Vec<String> {
     let layers = fx.tmp.path().join("store/overlay/layers");

@@ -4,7 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use super::tests_kit::{Fixture, Tar};
+use crate::fsutil::lgetxattr;
+use crate::overlay::testkit::{Fixture, Tar};
 
 fn store_is_empty(fx: &Fixture) {
     let layers = fx.tmp.path().join("store/overlay/layers");
@@ -95,10 +96,7 @@ fn symlinks_to_outside_are_not_written_through() {
         refused(&fx, &tar, "a dangling symlink is in the way");
 
         fx.assert_outside_untouched();
-        assert_eq!(
-            super::sys::lgetxattr(&out, "trusted.overlay.opaque").unwrap(),
-            None
-        );
+        assert_eq!(lgetxattr(&out, "trusted.overlay.opaque").unwrap(), None);
     }
 }
 

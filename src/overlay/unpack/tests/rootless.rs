@@ -7,11 +7,11 @@ use std::process::Command;
 
 use tar::EntryType;
 
-use super::sys::lgetxattr;
-use super::tests_kit::{digest, Tar, TempDir, E};
-use super::LayerStore;
+use crate::fsutil::lgetxattr;
+use crate::overlay::testkit::{digest, Tar, TempDir, E};
+use crate::overlay::LayerStore;
 
-const INNER: &str = "overlay::tests_rootless::inside_user_namespace";
+const INNER: &str = "overlay::unpack::tests::rootless::inside_user_namespace";
 const ENV: &str = "COVE_TEST_IN_USERNS";
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
-use super::{hex, LayerStore};
+use super::{hex, Error, LayerInfo, LayerStore};
 
 /// A directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -190,7 +190,7 @@ impl Fixture {
     }
 
     /// Unpack `tar` as a single-layer image (chain ID = diff ID).
-    pub fn unpack(&self, tar: &[u8]) -> Result<super::LayerInfo, super::Error> {
+    pub fn unpack(&self, tar: &[u8]) -> Result<LayerInfo, Error> {
         let id = digest(tar);
         self.store.unpack(&id, &id, None, &mut &tar[..])
     }

@@ -1,4 +1,5 @@
-//! Layer-store errors keep their errno and path, and print the one line they always printed.
+//! The layer store's errors (their errno and path, and the one line they always printed), chain
+//! IDs and digest checks.
 
 use std::fs;
 use std::io;
@@ -6,9 +7,10 @@ use std::path::Path;
 
 use nix::errno::Errno;
 
-use super::tests_kit::{digest, Fixture, Tar, TempDir};
+use super::testkit::{digest, Fixture, Tar, TempDir};
 use super::unpack::unpack_tree;
-use super::{ContainerRoot, Error, LayerStore};
+use super::{chain_ids, digest_hex, hex, ContainerRoot, Error, LayerStore};
+use sha2::{Digest, Sha256};
 
 #[test]
 fn display_is_the_operation_then_the_cause() {
@@ -133,4 +135,23 @@ fn a_path_missing_in_a_container_is_enoent_with_the_path() {
             gone.display()
         )
     );
+}
+
+#[test]
+fn chain_ids_follow_the_oci_rule() {
+    let a = format!("sha256:{}", "a".repeat(64));
+    let b = format!("sha256:{}", "b".repeat(64));
+    let ids = chain_ids(&[a.clone(), b.clone()]);
+    assert_eq!(ids[0], a);
+    let want = hex(&Sha256::digest(format!("{a} {b}").as_bytes()));
+    assert_eq!(ids[1], format!("sha256:{want}"));
+    assert!(chain_ids(&[]).is_empty());
+}
+
+#[test]
+fn digests_are_validated() {
+    assert!(digest_hex(&format!("sha256:{}", "0".repeat(64))).is_some());
+    assert!(digest_hex("sha256:../../etc").is_none());
+    assert!(digest_hex(&format!("sha256:{}", "A".repeat(64))).is_none());
+    assert!(digest_hex(&"0".repeat(64)).is_none());
 }

@@ -5,8 +5,12 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
 use tar::EntryType;
 
-use super::sys::lgetxattr;
-use super::tests_kit::{Fixture, Tar, E};
+use crate::fsutil::lgetxattr;
+use crate::overlay::testkit::{self, Fixture, Tar, E};
+use crate::overlay::LayerStore;
+
+mod hostile;
+mod rootless;
 
 #[test]
 fn files_dirs_links_keep_their_metadata() {
@@ -160,9 +164,9 @@ fn whiteouts_and_opaque_dirs() {
 #[test]
 fn rootless_stores_use_user_xattrs() {
     let fx = Fixture::new("userx");
-    let store = super::LayerStore::open(fx.tmp.path().join("store/user"), true);
+    let store = LayerStore::open(fx.tmp.path().join("store/user"), true);
     let tar = Tar::new().dir("b").file("b/.wh..wh..opq", b"").finish();
-    let id = super::tests_kit::digest(&tar);
+    let id = testkit::digest(&tar);
     store.unpack(&id, &id, None, &mut &tar[..]).unwrap();
     let b = store.diff_dir(&id).join("b");
     assert_eq!(
