@@ -1,6 +1,17 @@
 //! cove: a rootless, daemonless container engine. Parse, dispatch, and turn an error into
 //! docker's exit codes (125 engine, 126 cannot invoke, 127 not found, else the container's).
 
+// Tests may unwrap what they set up and cast the numbers they make.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap
+    )
+)]
+
 mod cmd;
 mod container;
 mod error;

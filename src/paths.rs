@@ -180,7 +180,7 @@ fn caller_ids() -> (u32, u32, bool) {
         std::iter::once(first)
             .chain(lines)
             .find(|f| f.len() == 3 && f[0] == 0)
-            .map(|f| f[1] as u32)
+            .and_then(|f| u32::try_from(f[1]).ok())
             .or(Some(fallback))
     };
     match outside("/proc/self/uid_map", uid) {

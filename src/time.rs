@@ -6,7 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Now as (unix seconds, nanoseconds).
 pub fn now() -> (i64, u32) {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+        Ok(d) => (
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        ),
         Err(_) => (0, 0),
     }
 }
@@ -134,7 +137,8 @@ fn parse_civil(s: &str) -> Option<(i64, u32, &str)> {
         30,
         31,
     ];
-    if !(1..=12).contains(&mo) || d < 1 || d > month_days[(mo - 1) as usize] {
+    let days = usize::try_from(mo - 1).ok().and_then(|m| month_days.get(m));
+    if !days.is_some_and(|&days| (1..=days).contains(&d)) {
         return None;
     }
     if h > 23 || mi > 59 || sec > 59 {
@@ -188,6 +192,11 @@ pub fn parse_duration(s: &str) -> Option<i128> {
         rest = &rest[u..];
         total += value * unit;
     }
+    if !total.is_finite() || total.abs() >= i128::MAX as f64 {
+        return None;
+    }
+    // Finite and within i128's range (checked above): the cast only drops the fraction.
+    #[allow(clippy::cast_possible_truncation)]
     Some(total as i128)
 }
 
@@ -219,8 +228,8 @@ pub fn parse_time_arg(value: &str, now: (i64, u32)) -> Option<(i64, u32)> {
     let ago = parse_duration(v)?;
     let t = i128::from(now.0) * 1_000_000_000 + i128::from(now.1) - ago;
     Some((
-        t.div_euclid(1_000_000_000) as i64,
-        t.rem_euclid(1_000_000_000) as u32,
+        i64::try_from(t.div_euclid(1_000_000_000)).ok()?,
+        u32::try_from(t.rem_euclid(1_000_000_000)).ok()?,
     ))
 }
 

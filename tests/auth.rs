@@ -1,6 +1,14 @@
 //! Registry authentication: bearer tokens obtained with credentials from each auth file cove
 //! reads, basic auth, and refusals without (or with wrong) credentials.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use common::{base64, fixtures, Cove, Mode, Proxy, Who};

@@ -1,6 +1,14 @@
 //! The command line itself: help, version, completion, man pages, the static binary, and
 //! errors that happen before any work (bad references, no runtime dir).
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,14 @@
 //! user sees, as root and rootless. Container paths resolve inside the container, never on the
 //! host, even through a symlink the container made.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::io::Read;

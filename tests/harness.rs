@@ -1,6 +1,14 @@
 //! Checks the test harness itself (registry, fixtures, proxy modes) without running cove, so
 //! that a failing e2e test can be blamed on cove and not on its fixtures.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use common::http::get;

@@ -2,6 +2,14 @@
 //! through a symlink that resolves inside the layer, which land inside it), touch nothing outside
 //! the store, and leave no half-written store.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::os::unix::fs::MetadataExt;

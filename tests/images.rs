@@ -1,6 +1,14 @@
 //! Local image commands: images (table, -q, --digests, --no-trunc, filters, formats), image
 //! inspect, history, tag, rmi, image prune, manifest inspect. Each runs as root and rootless.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use common::{fixtures, Cove, Who};

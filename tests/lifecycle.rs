@@ -2,6 +2,14 @@
 //! inspect, ps filters and formats, rename/wait/top/diff, restart policies, a killed monitor,
 //! prune, and one user's containers hidden from another. Root and rootless unless noted.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

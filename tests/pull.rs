@@ -1,6 +1,14 @@
 //! `cove pull`: references, platforms, layer formats, sharing, and failures that must leave
 //! the store as it was. Each case runs as root and as the rootless test user.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::os::unix::fs::MetadataExt;

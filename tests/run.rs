@@ -1,6 +1,14 @@
 //! `cove run`: exit codes, the flags that shape the container's process and filesystem, `--rm`
 //! leaving nothing behind, and many runs at once. Each case runs as root and rootless.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::os::unix::fs::MetadataExt;

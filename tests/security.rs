@@ -3,6 +3,14 @@
 //! /proc/PID/exe (CVE-2019-5736) and inheriting a host fd or working directory
 //! (CVE-2024-21626). Root and rootless.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -2,6 +2,14 @@
 //! sizes and resizes, `attach` with default and custom detach keys, `exec -it`, signals typed
 //! on the terminal, and the terminal given back as it was. Root and rootless.
 
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 
 use std::time::Duration;

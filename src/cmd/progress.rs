@@ -175,12 +175,13 @@ fn redraw(st: &mut State) {
 
 /// `Downloading [=========>        ]  1.2MB/4.5MB`, 50 columns like docker's.
 fn bar(done: u64, total: u64) -> String {
-    const WIDTH: u64 = 50;
-    let filled = (done.saturating_mul(WIDTH) / total.max(1)).min(WIDTH);
-    let mut b = "=".repeat(filled as usize);
+    const WIDTH: usize = 50;
+    let share = done.saturating_mul(WIDTH as u64) / total.max(1);
+    let filled = usize::try_from(share).unwrap_or(WIDTH).min(WIDTH);
+    let mut b = "=".repeat(filled);
     if filled < WIDTH {
         b.push('>');
-        b.push_str(&" ".repeat((WIDTH - filled - 1) as usize));
+        b.push_str(&" ".repeat(WIDTH - filled - 1));
     }
     format!(
         "Downloading [{b}]  {}/{}",

@@ -115,7 +115,8 @@ pub fn generate_name(taken: &dyn Fn(&str) -> bool) -> String {
         let surname = SURNAMES[usize::from(r[1]) % SURNAMES.len()];
         let mut name = format!("{adjective}_{surname}");
         if retry >= 3 {
-            name.push_str(&(u16::from_le_bytes([r[2], r[3]]) % (10 * retry as u16)).to_string());
+            let n = u32::from(u16::from_le_bytes([r[2], r[3]]));
+            name.push_str(&(n % (10 * retry)).to_string());
         }
         if !taken(&name) {
             return name;

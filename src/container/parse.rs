@@ -138,7 +138,13 @@ pub fn parse_size(value: &str) -> Result<u64> {
         "p" => 1 << 50,
         _ => return Err(bad()),
     };
-    Ok((number * mult as f64) as u64)
+    let bytes = number * mult as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    // Non-negative (digits and dots only) and below u64::MAX: the cast only drops the fraction.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(bytes as u64)
 }
 
 /// One `--log-opt key=value` for the json-file driver (max-size, max-file).

@@ -149,8 +149,8 @@ fn process(
             .iter()
             .map(|u| Rlimit {
                 name: u.name.clone(),
-                soft: u.soft.max(0) as u64,
-                hard: u.hard.max(0) as u64,
+                soft: u64::try_from(u.soft).unwrap_or(0),
+                hard: u64::try_from(u.hard).unwrap_or(0),
             })
             .collect(),
         seccomp: profile,

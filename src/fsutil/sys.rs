@@ -30,7 +30,7 @@ pub fn lgetxattr(path: &Path, name: &str) -> nix::Result<Option<Vec<u8>>> {
     };
     match Errno::result(rc) {
         Ok(n) => {
-            buf.truncate(n as usize);
+            buf.truncate(usize::try_from(n).unwrap_or(0));
             Ok(Some(buf))
         }
         Err(Errno::ENODATA) => Ok(None),

@@ -49,11 +49,12 @@ impl Meta {
         let old = header.as_old();
         let mtime_secs = or_blank(header.mtime(), &old.mtime)?;
         let mut meta = Meta {
-            mode: or_blank(header.mode().map(u64::from), &old.mode)? as u32 & 0o7777,
+            mode: u32::try_from(or_blank(header.mode().map(u64::from), &old.mode)? & 0o7777)
+                .unwrap_or(0),
             uid: or_blank(header.uid(), &old.uid)?,
             gid: or_blank(header.gid(), &old.gid)?,
-            atime: TimeSpec::new(mtime_secs as i64, 0),
-            mtime: TimeSpec::new(mtime_secs as i64, 0),
+            atime: TimeSpec::new(i64::try_from(mtime_secs).unwrap_or(i64::MAX), 0),
+            mtime: TimeSpec::new(i64::try_from(mtime_secs).unwrap_or(i64::MAX), 0),
             xattrs: Vec::new(),
         };
         let mut atime = None;
@@ -89,8 +90,12 @@ impl Meta {
 
     /// Set the owner. Call before `apply_mode`: chown clears setuid and setgid bits.
     pub fn apply_owner(&self, t: Target, report: &mut Report) -> io::Result<()> {
-        let uid = Some(Uid::from_raw(self.uid as u32));
-        let gid = Some(Gid::from_raw(self.gid as u32));
+        // An owner beyond 32 bits cannot exist here: refused, not wrapped onto another id.
+        let id = |v: u64| {
+            u32::try_from(v).map_err(|_| io::Error::other(format!("owner id {v} is out of range")))
+        };
+        let uid = Some(Uid::from_raw(id(self.uid)?));
+        let gid = Some(Gid::from_raw(id(self.gid)?));
         let owned = match t {
             Target::Fd(fd) => fchown(fd, uid, gid),
             Target::At(dir, name) => {

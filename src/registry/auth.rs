@@ -142,12 +142,12 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
         if padding > 0 {
             return None;
         }
-        let v = B64.iter().position(|&x| x == c)? as u32;
+        let v = u32::try_from(B64.iter().position(|&x| x == c)?).ok()?;
         acc = (acc << 6) | v;
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
             acc &= (1 << bits) - 1;
         }
     }

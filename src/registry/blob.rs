@@ -199,7 +199,8 @@ impl BlobReader {
     fn take_chunk(&mut self, buf: &mut [u8], n: usize) -> io::Result<usize> {
         let mut n = n;
         if self.skip > 0 {
-            let drop = (self.skip.min(n as u64)) as usize;
+            // min() with n keeps it within usize.
+            let drop = usize::try_from(self.skip).map_or(n, |s| s.min(n));
             buf.copy_within(drop..n, 0);
             self.skip -= drop as u64;
             n -= drop;
@@ -237,7 +238,7 @@ impl Read for BlobReader {
             };
             // One byte past the end is asked for, so that an oversized blob is noticed.
             let room = self.skip + (self.size - self.read) + 1;
-            let want = (buf.len() as u64).min(room) as usize;
+            let want = usize::try_from(room).map_or(buf.len(), |r| r.min(buf.len()));
             match body.read(&mut buf[..want]) {
                 Ok(0) => {
                     if self.read == self.size && self.skip == 0 {

@@ -333,12 +333,12 @@ fn action(name: &str, errno: Option<u32>) -> Result<ScmpAction, Error> {
     }
     Ok(match name {
         "SCMP_ACT_ALLOW" => ScmpAction::Allow,
-        "SCMP_ACT_ERRNO" => ScmpAction::Errno(errno as i32),
+        "SCMP_ACT_ERRNO" => ScmpAction::Errno(i32::try_from(errno).unwrap_or(4095)),
         "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => ScmpAction::KillThread,
         "SCMP_ACT_KILL_PROCESS" => ScmpAction::KillProcess,
         "SCMP_ACT_TRAP" => ScmpAction::Trap,
         "SCMP_ACT_LOG" => ScmpAction::Log,
-        "SCMP_ACT_TRACE" => ScmpAction::Trace(errno as u16),
+        "SCMP_ACT_TRACE" => ScmpAction::Trace(u16::try_from(errno).unwrap_or(0)),
         "SCMP_ACT_NOTIFY" => return Err(fail("SCMP_ACT_NOTIFY is not supported")),
         other => return Err(fail(format_args!("unknown action \"{other}\""))),
     })

@@ -55,8 +55,9 @@ pub fn close_fds_except(keep: &[RawFd]) {
     keep.sort_unstable();
     let mut first: RawFd = 3;
     for fd in keep.into_iter().chain(std::iter::once(RawFd::MAX)) {
-        if fd > first {
-            close_range(first as u32, (fd - 1) as u32);
+        if let (true, Ok(low), Ok(high)) = (fd > first, u32::try_from(first), u32::try_from(fd - 1))
+        {
+            close_range(low, high);
         }
         first = fd.saturating_add(1);
     }
@@ -71,9 +72,9 @@ fn close_range(first: u32, last: u32) {
     }
     // Kernels before 5.9: close one by one, up to a sane bound.
     let bound = last.min(65_535);
-    for fd in first..=bound {
+    for fd in (first..=bound).filter_map(|fd| RawFd::try_from(fd).ok()) {
         // SAFETY: as above; closing a number that is not open is harmless (EBADF).
-        unsafe { libc::close(fd as RawFd) };
+        unsafe { libc::close(fd) };
     }
 }
 
@@ -178,7 +179,7 @@ pub fn mount_set_readonly<Fd: AsFd>(fd: Fd, recursive: bool) -> nix::Result<()> 
             libc::SYS_mount_setattr,
             fd.as_fd().as_raw_fd(),
             c"".as_ptr(),
-            flags as libc::c_uint,
+            flags.cast_unsigned(),
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -231,14 +232,17 @@ pub fn loopback_up() -> nix::Result<()> {
     // SAFETY: ifreq is plain old data for which all-zero bytes are a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
+        *dst = libc::c_char::from_ne_bytes([*src]);
     }
     // SAFETY: SIOCGIFFLAGS fills the flags member of the live `req` for the named interface.
     let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) };
     Errno::result(rc)?;
+    // IFF_UP | IFF_RUNNING is 0x41, well inside a c_short.
+    let up =
+        libc::c_short::try_from(libc::IFF_UP | libc::IFF_RUNNING).map_err(|_| Errno::EINVAL)?;
     // SAFETY: after SIOCGIFFLAGS the union holds the flags, so reading and updating them is
     // reading initialised memory of the right type.
-    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    unsafe { req.ifr_ifru.ifru_flags |= up };
     // SAFETY: SIOCSIFFLAGS reads the name and flags of the live `req`.
     let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) };
     Errno::result(rc).map(|_| ())
@@ -261,7 +265,7 @@ pub fn seccomp_set_filter(bpf: &[u8]) -> nix::Result<()> {
         return Err(Errno::EINVAL);
     }
     let prog = libc::sock_fprog {
-        len: count as u16,
+        len: u16::try_from(count).map_err(|_| Errno::EINVAL)?,
         filter: bpf.as_ptr() as *mut libc::sock_filter,
     };
     // SAFETY: `prog` points at `bpf`, which lives across the call and holds `count` whole

@@ -34,7 +34,7 @@ impl ContainerKeeper {
         let path = container::log_path(paths, id);
         let log = LogWriter::open(&path, rec.host.log_max_size, rec.host.log_max_file)
             .map_err(|e| SpawnError::engine(format!("cannot open log {}: {e}", path.display())))?;
-        let pid = std::process::id() as i32;
+        let pid = nix::unistd::getpid().as_raw();
         Ok(ContainerKeeper {
             paths: paths.clone(),
             store,

@@ -45,7 +45,7 @@ impl Signals {
     /// The next pending signal, if any.
     pub fn next(&self) -> Option<Signal> {
         let info = self.fd.read_signal().ok()??;
-        Signal::try_from(info.ssi_signo as i32).ok()
+        Signal::try_from(i32::try_from(info.ssi_signo).ok()?).ok()
     }
 
     /// Run `f` (a spawn) with the signals unblocked, so the child starts with a clean mask.

@@ -52,7 +52,7 @@ pub fn open_pty_peer<Fd: AsFd>(master: Fd) -> nix::Result<std::os::fd::OwnedFd> 
 pub fn pidfd_open(pid: i32) -> nix::Result<std::os::fd::OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
-    let fd = Errno::result(rc)? as RawFd;
+    let fd = RawFd::try_from(Errno::result(rc)?).map_err(|_| Errno::EBADF)?;
     // SAFETY: on success the syscall returned a fresh descriptor that nothing else owns; the
     // kernel makes pidfds close-on-exec.
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })

@@ -80,14 +80,18 @@ fn index(item: &V, keys: &[V]) -> Result<V, String> {
                 return Err("error calling index: index of untyped nil".into())
             }
             (Some(Value::Array(a)), Some(Value::Number(n))) => {
-                let i = n.as_i64().filter(|&i| i >= 0 && (i as usize) < a.len());
-                let i = i.ok_or_else(|| format!("error calling index: index out of range: {n}"))?;
-                Some(a[i as usize].clone())
+                let i = n.as_u64().and_then(|i| usize::try_from(i).ok());
+                let item = i.and_then(|i| a.get(i));
+                let item =
+                    item.ok_or_else(|| format!("error calling index: index out of range: {n}"))?;
+                Some(item.clone())
             }
             (Some(Value::String(s)), Some(Value::Number(n))) => {
-                let i = n.as_i64().filter(|&i| i >= 0 && (i as usize) < s.len());
-                let i = i.ok_or_else(|| format!("error calling index: index out of range: {n}"))?;
-                Some(Value::from(s.as_bytes()[i as usize]))
+                let i = n.as_u64().and_then(|i| usize::try_from(i).ok());
+                let byte = i.and_then(|i| s.as_bytes().get(i));
+                let byte =
+                    byte.ok_or_else(|| format!("error calling index: index out of range: {n}"))?;
+                Some(Value::from(*byte))
             }
             (Some(Value::Array(_) | Value::String(_)), k) => {
                 return Err(format!(
@@ -229,8 +233,8 @@ pub(super) fn call_func(name: &str, a: &[V]) -> Result<V, String> {
         "pad" => {
             let x = as_str(&a[0])?;
             let (pre, post) = (
-                as_int(&a[1])?.max(0) as usize,
-                as_int(&a[2])?.max(0) as usize,
+                usize::try_from(as_int(&a[1])?).unwrap_or(0),
+                usize::try_from(as_int(&a[2])?).unwrap_or(0),
             );
             if x.is_empty() {
                 return s(String::new());
@@ -238,7 +242,7 @@ pub(super) fn call_func(name: &str, a: &[V]) -> Result<V, String> {
             s(format!("{}{x}{}", " ".repeat(pre), " ".repeat(post)))
         }
         "truncate" => {
-            let (x, n) = (as_str(&a[0])?, as_int(&a[1])?.max(0) as usize);
+            let (x, n) = (as_str(&a[0])?, usize::try_from(as_int(&a[1])?).unwrap_or(0));
             if x.len() < n {
                 return s(x.to_string());
             }
