@@ -228,3 +228,39 @@ fn list_of_100_is_fast() {
     assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first");
     assert!(listed.as_millis() < 500, "list took {listed:?}");
 }
+
+/// The engine operations as a front end other than the CLI calls them: plain requests in,
+/// results out, no clap anywhere.
+#[test]
+fn engine_operations_without_the_cli() {
+    let t = Tmp::new("engine");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    let a = store.create(record("web")).unwrap();
+    let b = store.create(record("db")).unwrap();
+
+    // Stopping a container that does not run only records that the user stopped it.
+    stop(&store, &a, &StopRequest::default()).unwrap();
+    assert!(store.load(&a.id).unwrap().state.stopped_by_user);
+    assert_eq!(wait(&store, &a), 0);
+
+    // kill of a container that does not run is docker's error.
+    let sig = parse_signal("TERM").unwrap();
+    let err = kill(&store, &a, sig).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot kill container: web: container {} is not running",
+            a.id
+        )
+    );
+
+    // rm of a stopped container, then nothing of it is left.
+    remove(&store, &a, RemoveRequest::default()).unwrap();
+    assert!(matches!(store.find("web"), Err(Error::NoSuchContainer(_))));
+    assert!(!data_dir(&t.paths, &a.id).exists());
+
+    // prune removes what is not running and says which.
+    let report = prune(&store).unwrap();
+    assert_eq!(report.deleted, vec![b.id.clone()]);
+    assert!(store.list().unwrap().is_empty());
+}
