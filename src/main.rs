@@ -24,6 +24,7 @@ mod paths;
 mod registry;
 mod sandbox;
 mod supervisor;
+mod syserror;
 mod template;
 mod time;
 

@@ -20,10 +20,6 @@ pub(crate) mod sys;
 mod user;
 mod userns;
 
-use std::fmt;
-use std::io;
-use std::path::{Path, PathBuf};
-
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
@@ -36,100 +32,17 @@ pub use spec::{Process, SpawnError, SpawnErrorKind, Stdio};
 pub use user::{home_in_layers, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, subid_range};
 
-/// A sandbox failure, worded for the user (one line), that keeps what a caller needs to tell
-/// causes apart: the path concerned and the errno, if any.
-#[derive(Debug)]
-pub struct Error {
-    /// What failed, worded for the user; names the path wherever the message does.
-    op: String,
-    /// The cause as printed after `op: ` (an `io::Error`'s own text, nix's text of an errno).
-    cause: Option<String>,
-    /// The file concerned, when there is one.
-    path: Option<PathBuf>,
-    errno: Option<Errno>,
-}
+/// A sandbox failure: one line for the user, with the path and errno kept.
+pub type Error = crate::syserror::SysError<Style>;
 
-impl Error {
-    /// A failure with no system cause; `op` is the whole message.
-    pub(crate) fn new(op: impl Into<String>) -> Error {
-        Error {
-            op: op.into(),
-            cause: None,
-            path: None,
-            errno: None,
-        }
-    }
+/// Sandbox messages print an errno as nix does: `setns user: EPERM: Operation not permitted`.
+pub enum Style {}
 
-    /// `{op}: {e}`, keeping `path` and the OS error number of `e`.
-    pub(crate) fn io(op: impl Into<String>, path: Option<&Path>, e: &io::Error) -> Error {
-        Error {
-            op: op.into(),
-            cause: Some(e.to_string()),
-            path: path.map(Path::to_path_buf),
-            errno: e.raw_os_error().map(Errno::from_raw),
-        }
-    }
-
-    /// `{op}: {errno}` as nix prints it, e.g. `setns user: EPERM: Operation not permitted`.
-    pub(crate) fn sys(op: impl Into<String>, path: Option<&Path>, errno: Errno) -> Error {
-        Error {
-            op: op.into(),
-            cause: Some(errno.to_string()),
-            path: path.map(Path::to_path_buf),
-            errno: Some(errno),
-        }
-    }
-
-    /// `{op}: {cause}` for a cause that is no system error (a parse error, a walk error).
-    pub(crate) fn because(
-        op: impl Into<String>,
-        path: Option<&Path>,
-        cause: impl fmt::Display,
-    ) -> Error {
-        Error {
-            op: op.into(),
-            cause: Some(cause.to_string()),
-            path: path.map(Path::to_path_buf),
-            errno: None,
-        }
-    }
-
-    /// Keep `errno` for a failure whose message words it in its own way.
-    pub(crate) fn with_errno(mut self, errno: Errno) -> Error {
-        self.errno = Some(errno);
-        self
+impl crate::syserror::Style for Style {
+    fn errno_text(errno: Errno) -> String {
+        errno.to_string()
     }
 }
-
-// For callers that tell causes apart (ENOSPC, EACCES, ENOENT) without parsing the text; the
-// engine itself does not branch on them yet, the tests do.
-#[allow(dead_code)]
-impl Error {
-    /// What failed, without the cause.
-    pub fn op(&self) -> &str {
-        &self.op
-    }
-
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-
-    pub fn errno(&self) -> Option<Errno> {
-        self.errno
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.op)?;
-        match &self.cause {
-            Some(cause) => write!(f, ": {cause}"),
-            None => Ok(()),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// How the user namespace maps ids to the host.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +57,9 @@ pub enum IdMapping {
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+    use std::path::Path;
+
     use super::*;
 
     #[test]
