@@ -6,6 +6,8 @@ mod container;
 mod error;
 mod fsutil;
 mod image;
+#[allow(dead_code, unused_imports)] // Until its users are ported.
+mod ipc;
 mod log;
 mod overlay;
 mod paths;
