@@ -167,11 +167,26 @@ impl SpawnError {
 
     /// docker's exit code for this failure: 125, 126 or 127.
     pub fn exit_code(&self) -> i32 {
+        self.code().into()
+    }
+
+    /// The exit code as ipc messages carry it.
+    pub fn code(&self) -> u8 {
         match self.kind {
             SpawnErrorKind::Engine => 125,
             SpawnErrorKind::CannotInvoke => 126,
             SpawnErrorKind::NotFound => 127,
         }
+    }
+
+    /// The failure an ipc message carries: 126 and 127 keep their kind, anything else is 125.
+    pub fn from_code(code: u8, message: String) -> SpawnError {
+        let kind = match code {
+            126 => SpawnErrorKind::CannotInvoke,
+            127 => SpawnErrorKind::NotFound,
+            _ => SpawnErrorKind::Engine,
+        };
+        SpawnError { kind, message }
     }
 }
 
