@@ -6,7 +6,6 @@ mod container;
 mod error;
 mod fsutil;
 mod image;
-#[allow(dead_code, unused_imports)] // Until its users are ported.
 mod ipc;
 mod log;
 mod overlay;

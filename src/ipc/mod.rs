@@ -7,10 +7,10 @@ mod codec;
 
 use std::fmt;
 
-pub use codec::{decode_all, encode, encode_into, read_message, Decoder, MAX_FRAME};
+pub use codec::{decode_all, encode, encode_into, read_message, Decoder};
 
 /// One message. Each travels as one frame, except Stdout, Stderr and Stdin, whose data the
-/// encoder splits into frames of at most [`MAX_FRAME`] bytes (the receiver gets several).
+/// encoder splits into frames of at most [`codec::MAX_FRAME`] bytes (received as several).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     // The report pipe: a container's child (or the intermediate) to the cove that spawned it.
@@ -73,7 +73,7 @@ pub enum Message {
 pub enum Error {
     /// A frame whose tag is no message's.
     UnknownTag(u8),
-    /// A frame that announces a payload larger than [`MAX_FRAME`].
+    /// A frame that announces a payload larger than [`codec::MAX_FRAME`].
     Oversized(usize),
     /// The bytes ended inside a frame.
     Truncated,

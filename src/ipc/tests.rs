@@ -1,5 +1,6 @@
 //! Unit tests of the message codec: round trips, splitting, and hostile or broken input.
 
+use super::codec::MAX_FRAME;
 use super::*;
 
 fn every_message() -> Vec<Message> {
