@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(e.exit_code(), EXIT_ENGINE);
         assert_eq!(e.message().as_deref(), Some("invalid capability: CAP_FOO"));
         let not_found = sandbox::SpawnError {
-            kind: sandbox::SpawnErrorKind::NotFound,
+            kind: sandbox::spec::SpawnErrorKind::NotFound,
             message: "exec: \"x\": executable file not found in $PATH".to_string(),
         };
         let e = Error::from(container::Error::Spawn(not_found.clone()));

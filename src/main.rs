@@ -18,6 +18,7 @@ mod error;
 mod exit;
 mod fsutil;
 mod image;
+mod ipc;
 mod log;
 mod overlay;
 mod paths;

@@ -2,7 +2,7 @@
 //! the subordinate ranges, or the caller's id alone), record it in the run root, then join it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -12,10 +12,11 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
 
-use super::pause::{self, Stage, MSG_ERROR, MSG_MAPPED, MSG_READY, MSG_USERNS};
+use super::pause::{self, Stage};
 use super::userns::{self, Record, PID_FILE, RECORD_FILE};
 use super::{subid, sys, Error, IdMapping};
 use crate::fsutil::{write_atomic, write_json_atomic};
+use crate::ipc::{self, Message};
 use crate::paths::Paths;
 
 const WARNED_MARKER: &str = "userns-single-id.warned";
@@ -210,35 +211,27 @@ impl Pending {
         drop(child_in);
         while let Err(Errno::EINTR) = waitpid(middle, None) {}
         let mut from_child = File::from(from_child);
-        let mut tag = [0u8; 1];
-        read_or_exited(&mut from_child, &mut tag)?;
-        match tag[0] {
-            MSG_USERNS => {
-                let mut pid = [0u8; 4];
-                read_or_exited(&mut from_child, &mut pid)?;
-                Ok(Pending {
-                    pid: u32::from_le_bytes(pid),
-                    to_child: File::from(to_child),
-                    from_child,
-                    armed: true,
-                })
-            }
-            MSG_ERROR => Err(read_error(&mut from_child)),
-            other => Err(protocol_error(other)),
+        match receive(&mut from_child)? {
+            Message::UsernsCreated { pid } => Ok(Pending {
+                pid,
+                to_child: File::from(to_child),
+                from_child,
+                armed: true,
+            }),
+            Message::PauseFailed { stage, errno } => Err(pause_failed(stage, errno)),
+            other => Err(unexpected(&other)),
         }
     }
 
     /// Tell the pause its ids are mapped and wait until its mount namespace exists.
     fn finish(&mut self) -> Result<(), Error> {
-        self.to_child
-            .write_all(&[MSG_MAPPED])
-            .map_err(|_| exited())?;
-        let mut tag = [0u8; 1];
-        read_or_exited(&mut self.from_child, &mut tag)?;
-        match tag[0] {
-            MSG_READY => Ok(()),
-            MSG_ERROR => Err(read_error(&mut self.from_child)),
-            other => Err(protocol_error(other)),
+        let mut wire = Vec::new();
+        ipc::encode(&Message::IdsMapped, &mut wire);
+        self.to_child.write_all(&wire).map_err(|_| exited())?;
+        match receive(&mut self.from_child)? {
+            Message::MountNsReady => Ok(()),
+            Message::PauseFailed { stage, errno } => Err(pause_failed(stage, errno)),
+            other => Err(unexpected(&other)),
         }
     }
 }
@@ -247,33 +240,40 @@ impl Drop for Pending {
     fn drop(&mut self) {
         if self.armed {
             // Ours, and adopted by init, which reaps it.
-            let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+            if let Ok(pid) = i32::try_from(self.pid) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
         }
     }
 }
 
-fn read_or_exited(from: &mut File, buf: &mut [u8]) -> Result<(), Error> {
-    from.read_exact(buf).map_err(|_| exited())
+/// The pause's next message; its end of file (it died) is worded as such.
+fn receive(from: &mut File) -> Result<Message, Error> {
+    ipc::read_message(from).map_err(|e| match e {
+        ipc::Error::Io(_) | ipc::Error::Truncated => exited(),
+        other => Error::new(format!(
+            "cannot create user namespace: bad message from the pause process: {other}"
+        )),
+    })
 }
 
 fn exited() -> Error {
     Error::new("cannot create user namespace: the pause process exited during setup")
 }
 
-fn protocol_error(tag: u8) -> Error {
+fn unexpected(msg: &Message) -> Error {
     Error::new(format!(
-        "cannot create user namespace: unexpected message {tag:#04x} from the pause process"
+        "cannot create user namespace: unexpected message {:#04x} from the pause process",
+        msg.tag()
     ))
 }
 
-fn read_error(from: &mut File) -> Error {
-    let mut body = [0u8; 5];
-    if from.read_exact(&mut body).is_err() {
-        return exited();
-    }
-    let errno = Errno::from_raw(i32::from_le_bytes([body[1], body[2], body[3], body[4]]));
-    let Some(stage) = Stage::from_byte(body[0]) else {
-        return protocol_error(body[0]);
+fn pause_failed(stage: u8, errno: i32) -> Error {
+    let errno = Errno::from_raw(errno);
+    let Some(stage) = Stage::from_byte(stage) else {
+        return Error::new(format!(
+            "cannot create user namespace: unknown stage {stage} from the pause process"
+        ));
     };
     if stage != Stage::UnshareUser {
         return Error::new(format!(

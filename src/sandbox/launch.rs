@@ -3,8 +3,8 @@
 //! reports to the cove process that started it.
 //!
 //! Report pipe: close-on-exec, so end of file means the exec happened (or the child died).
-//! Messages: `P` + pid (i32 LE) from the intermediate; `R` + len (u8) + rootfs mode; `E` + kind
-//! (u8) + len (u32 LE) + text when the child failed (it exits right after).
+//! Messages (see `ipc`): ChildPid from the intermediate; RootfsMode; SpawnFailed when the child
+//! failed (it exits right after).
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -20,9 +20,14 @@ use nix::unistd::{Gid, Uid};
 
 use super::spec::{Process, SpawnError, SpawnErrorKind, Stdio, DEFAULT_PATH};
 use super::{caps, seccomp, sys};
+use crate::ipc::{self, Message};
 
 /// The child's end of the report pipe.
 pub struct Reporter(File);
+
+/// Each report is one write of at most this many bytes, which a pipe keeps whole: the
+/// intermediate and the child may report at the same time.
+const PIPE_BUF: usize = 4096;
 
 impl Reporter {
     pub fn new(fd: OwnedFd) -> Reporter {
@@ -34,28 +39,26 @@ impl Reporter {
     }
 
     pub fn pid(&self, pid: i32) {
-        let mut msg = vec![b'P'];
-        msg.extend_from_slice(&pid.to_le_bytes());
-        let _ = (&self.0).write_all(&msg);
+        self.send(&Message::ChildPid(pid));
     }
 
     pub fn rootfs_mode(&self, mode: &str) {
-        let mut msg = vec![b'R', mode.len().min(255) as u8];
-        msg.extend_from_slice(&mode.as_bytes()[..mode.len().min(255)]);
-        let _ = (&self.0).write_all(&msg);
+        self.send(&Message::RootfsMode(ipc::clip(mode, 255).to_string()));
     }
 
     pub fn error(&self, err: &SpawnError) {
-        let kind = match err.kind {
-            SpawnErrorKind::Engine => 0u8,
-            SpawnErrorKind::CannotInvoke => 1,
-            SpawnErrorKind::NotFound => 2,
-        };
-        let text = &err.message.as_bytes()[..err.message.len().min(4096)];
-        let mut msg = vec![b'E', kind];
-        msg.extend_from_slice(&(text.len() as u32).to_le_bytes());
-        msg.extend_from_slice(text);
-        let _ = (&self.0).write_all(&msg);
+        // Tag, length and code come first.
+        let message = ipc::clip(&err.message, PIPE_BUF - 6).to_string();
+        self.send(&Message::SpawnFailed {
+            code: err.code(),
+            message,
+        });
+    }
+
+    fn send(&self, msg: &Message) {
+        let mut wire = Vec::new();
+        ipc::encode(msg, &mut wire);
+        let _ = (&self.0).write_all(&wire);
     }
 
     /// Report `err` and leave with docker's exit code for it.
@@ -79,38 +82,21 @@ pub fn read_reports(fd: OwnedFd) -> Reports {
     parse_reports(&data)
 }
 
-fn parse_reports(mut data: &[u8]) -> Reports {
+/// The reports in `data`; what came before a broken one still counts (a pid must be reaped).
+fn parse_reports(data: &[u8]) -> Reports {
     let mut out = Reports::default();
-    let truncated = || SpawnError::engine("container process: truncated report from the child");
-    while let Some((&tag, rest)) = data.split_first() {
-        data = rest;
-        match tag {
-            b'P' if data.len() >= 4 => {
-                out.pid = Some(i32::from_le_bytes([data[0], data[1], data[2], data[3]]));
-                data = &data[4..];
+    for msg in ipc::decode_all(data) {
+        match msg {
+            Ok(Message::ChildPid(pid)) => out.pid = Some(pid),
+            Ok(Message::RootfsMode(mode)) => out.rootfs_mode = Some(mode),
+            Ok(Message::SpawnFailed { code, message }) => {
+                out.error
+                    .get_or_insert(SpawnError::from_code(code, message));
             }
-            b'R' if !data.is_empty() && data.len() > data[0] as usize => {
-                let n = data[0] as usize;
-                out.rootfs_mode = Some(String::from_utf8_lossy(&data[1..=n]).into_owned());
-                data = &data[n + 1..];
-            }
-            b'E' if data.len() >= 5 => {
-                let kind = match data[0] {
-                    1 => SpawnErrorKind::CannotInvoke,
-                    2 => SpawnErrorKind::NotFound,
-                    _ => SpawnErrorKind::Engine,
-                };
-                let n = u32::from_le_bytes([data[1], data[2], data[3], data[4]]) as usize;
-                let Some(text) = data.get(5..5 + n) else {
-                    out.error = Some(truncated());
-                    break;
-                };
-                let message = String::from_utf8_lossy(text).into_owned();
-                out.error.get_or_insert(SpawnError { kind, message });
-                data = &data[5 + n..];
-            }
-            _ => {
-                out.error.get_or_insert_with(truncated);
+            Ok(_) | Err(_) => {
+                out.error.get_or_insert_with(|| {
+                    SpawnError::engine("container process: truncated report from the child")
+                });
                 break;
             }
         }
@@ -129,8 +115,8 @@ pub fn setup_stdio(stdio: Stdio, terminal: bool) -> Result<(), SpawnError> {
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| engine("stdio", e));
     let high = [dup(&stdio.stdin)?, dup(&stdio.stdout)?, dup(&stdio.stderr)?];
     drop(stdio);
-    for (target, fd) in high.iter().enumerate() {
-        nix::unistd::dup2(fd.as_raw_fd(), target as RawFd).map_err(|e| engine("stdio", e))?;
+    for (target, fd) in (0 as RawFd..).zip(high.iter()) {
+        nix::unistd::dup2(fd.as_raw_fd(), target).map_err(|e| engine("stdio", e))?;
     }
     drop(high);
     nix::unistd::setsid().map_err(|e| engine("setsid", e))?;

@@ -28,7 +28,7 @@ pub use keepid::ROOTLESS_ONLY as KEEP_ID_ROOTLESS_ONLY;
 pub use launch::is_known_rlimit;
 pub use private_root::mount_private;
 pub use spawn::spawn;
-pub use spec::{Process, SpawnError, SpawnErrorKind, Stdio};
+pub use spec::{Process, SpawnError, Stdio};
 pub use user::{home_in_layers, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, subid_range};
 
@@ -91,7 +91,7 @@ mod tests {
         assert_eq!((e.errno(), e.path()), (None, None));
         // Into a spawn failure (125), with the same words.
         let spawn = SpawnError::from(e);
-        assert_eq!(spawn.kind, SpawnErrorKind::Engine);
+        assert_eq!(spawn.kind, spec::SpawnErrorKind::Engine);
         assert_eq!(spawn.message, "invalid capability: CAP_FOO");
     }
 

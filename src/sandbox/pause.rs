@@ -1,12 +1,13 @@
-//! The pause process that holds a user's namespaces, and the byte protocol by which the cove
-//! command that forks it maps its ids before it sets up its mount namespace.
+//! The pause process that holds a user's namespaces, and its side of the handshake by which the
+//! cove command that forks it maps its ids before it sets up its mount namespace.
 //!
-//! Protocol on two pipes: the pause sends `U` + its pid (u32 LE) once it owns a new user
-//! namespace, waits for `M` (ids mapped, record written), unshares its mount namespace and sends
-//! `R`. Any failure is `E` + stage + errno (i32 LE), after which the pause exits.
+//! Handshake on two pipes, in `ipc` messages: the pause sends UsernsCreated once it owns a new
+//! user namespace, waits for IdsMapped (ids mapped, record written), unshares its mount
+//! namespace and sends MountNsReady. Any failure is PauseFailed with a [`Stage`] and the errno,
+//! after which the pause exits. It runs after fork: its messages are encoded on the stack.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
@@ -17,16 +18,12 @@ use nix::unistd::ForkResult;
 
 use super::sys;
 use crate::fsutil;
-
-pub const MSG_USERNS: u8 = b'U';
-pub const MSG_MAPPED: u8 = b'M';
-pub const MSG_READY: u8 = b'R';
-pub const MSG_ERROR: u8 = b'E';
+use crate::ipc::{self, Message};
 
 /// The name in /proc/PID/comm by which a pause process is recognised.
 pub const PAUSE_NAME: &str = "cove-pause";
 
-/// Where a pause process failed, carried in an `E` message.
+/// Where a pause process failed, carried in a PauseFailed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     Fork = 1,
@@ -82,16 +79,14 @@ fn run_pause(to_parent: OwnedFd, from_parent: OwnedFd) -> ! {
         send_error(&mut out, Stage::UnshareUser, errno);
         sys::exit_now(1);
     }
-    let mut msg = [MSG_USERNS, 0, 0, 0, 0];
-    msg[1..].copy_from_slice(&std::process::id().to_le_bytes());
-    if out.write_all(&msg).is_err() {
+    let pid = std::process::id();
+    if !send(&mut out, &Message::UsernsCreated { pid }) {
         sys::exit_now(1);
     }
 
     // Until the ids are mapped this process is nobody inside its namespace; the parent also
-    // writes the record before saying `M`, so a joiner never finds a half-made namespace.
-    let mut byte = [0u8; 1];
-    if input.read_exact(&mut byte).is_err() || byte[0] != MSG_MAPPED {
+    // writes the record before saying IdsMapped, so a joiner never finds a half-made namespace.
+    if !matches!(ipc::read_message(&mut input), Ok(Message::IdsMapped)) {
         sys::exit_now(1);
     }
 
@@ -107,7 +102,7 @@ fn run_pause(to_parent: OwnedFd, from_parent: OwnedFd) -> ! {
         send_error(&mut out, Stage::MountSlave, errno);
         sys::exit_now(1);
     }
-    if out.write_all(&[MSG_READY]).is_err() {
+    if !send(&mut out, &Message::MountNsReady) {
         sys::exit_now(1);
     }
     drop(out);
@@ -139,8 +134,46 @@ fn above_stdio(fd: OwnedFd) -> OwnedFd {
     fd.try_clone().unwrap_or(fd)
 }
 
+/// Write `msg` without allocating; false when that failed.
+fn send(out: &mut File, msg: &Message) -> bool {
+    let mut buf = [0u8; 16];
+    match ipc::encode_into(msg, &mut buf) {
+        Some(n) => out.write_all(&buf[..n]).is_ok(),
+        None => false,
+    }
+}
+
 fn send_error(out: &mut File, stage: Stage, errno: Errno) {
-    let mut msg = [MSG_ERROR, stage as u8, 0, 0, 0, 0];
-    msg[2..].copy_from_slice(&(errno as i32).to_le_bytes());
-    let _ = out.write_all(&msg);
+    let errno = errno as i32;
+    let _ = send(
+        out,
+        &Message::PauseFailed {
+            stage: stage as u8,
+            errno,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_messages_are_encoded_on_the_stack_and_read_back() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let (mut r, mut w) = (File::from(r), File::from(w));
+        assert!(send(&mut w, &Message::UsernsCreated { pid: 77 }));
+        send_error(&mut w, Stage::MountSlave, Errno::EPERM);
+        drop(w);
+        assert_eq!(
+            ipc::read_message(&mut r),
+            Ok(Message::UsernsCreated { pid: 77 })
+        );
+        let Ok(Message::PauseFailed { stage, errno }) = ipc::read_message(&mut r) else {
+            panic!("no PauseFailed");
+        };
+        assert_eq!(Stage::from_byte(stage), Some(Stage::MountSlave));
+        assert_eq!(Errno::from_raw(errno), Errno::EPERM);
+        assert!(ipc::read_message(&mut r).is_err());
+    }
 }

@@ -175,6 +175,21 @@ impl SpawnError {
             SpawnErrorKind::NotFound => exit::NOT_FOUND,
         }
     }
+
+    /// The exit code as ipc messages carry it (one byte: 125, 126 or 127).
+    pub fn code(&self) -> u8 {
+        u8::try_from(self.exit_code()).unwrap_or(u8::MAX)
+    }
+
+    /// The failure an ipc message carries: 126 and 127 keep their kind, anything else is 125.
+    pub fn from_code(code: u8, message: String) -> SpawnError {
+        let kind = match code {
+            126 => SpawnErrorKind::CannotInvoke,
+            127 => SpawnErrorKind::NotFound,
+            _ => SpawnErrorKind::Engine,
+        };
+        SpawnError { kind, message }
+    }
 }
 
 impl fmt::Display for SpawnError {

@@ -1,5 +1,5 @@
 //! The client side of `cove attach` / `start -a` / `run -it`: our stdio on the monitor's
-//! socket (frames, see frame.rs), raw mode, window sizes, signals, and docker's detach keys.
+//! socket (`ipc` messages), raw mode, window sizes, signals, and docker's detach keys.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -9,12 +9,12 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
-use super::frame::{encode, payload_i32, Decoder, Kind};
 use super::io::{with_short_path, write_out};
 use super::signals::Signals;
 use super::tty::{self, RawMode};
 use super::Error;
 use crate::container;
+use crate::ipc::{encode, Decoder, Message};
 use crate::paths::Paths;
 
 /// docker's default detach sequence, Ctrl-P Ctrl-Q.
@@ -219,14 +219,14 @@ impl Client<'_> {
                         Ok(0) | Err(_) => {
                             self.input = None;
                             if opts.stdin_once {
-                                encode(Kind::StdinEof, &[], &mut wire);
+                                encode(&Message::StdinEof, &mut wire);
                             }
                         }
                         Ok(n) => {
                             let mut pass = Vec::with_capacity(n);
                             let detached = matcher.feed(&buf[..n], &mut pass);
                             if !pass.is_empty() {
-                                encode(Kind::Stdin, &pass, &mut wire);
+                                encode(&Message::Stdin(pass), &mut wire);
                             }
                             if detached {
                                 let _ = sock.write_all(&wire);
@@ -244,13 +244,12 @@ impl Client<'_> {
                     Err(e) => return Err(fail(e)),
                 };
                 dec.feed(&buf[..n]);
-                while let Some((kind, payload)) = dec.next_frame()? {
-                    match kind {
-                        Kind::Stdout => write_out(out, &payload).map_err(fail)?,
-                        Kind::Stderr => write_out(err, &payload).map_err(fail)?,
-                        Kind::Exit => {
-                            return Ok(Some(AttachEnd::Exited(payload_i32(&payload).unwrap_or(-1))))
-                        }
+                let protocol = |e: crate::ipc::Error| Error(format!("attach protocol: {e}"));
+                while let Some(msg) = dec.next().map_err(protocol)? {
+                    match msg {
+                        Message::Stdout(data) => write_out(out, &data).map_err(fail)?,
+                        Message::Stderr(data) => write_out(err, &data).map_err(fail)?,
+                        Message::Exit(code) => return Ok(Some(AttachEnd::Exited(code))),
                         _ => {
                             return Err(Error(
                                 "attach protocol: unexpected frame from the monitor".into(),
@@ -264,9 +263,8 @@ impl Client<'_> {
 
     fn send_size(&self, wire: &mut Vec<u8>) {
         if let Some(size) = self.terminal.and_then(tty::window_size) {
-            let mut p = size.rows.to_le_bytes().to_vec();
-            p.extend_from_slice(&size.cols.to_le_bytes());
-            encode(Kind::Resize, &p, wire);
+            let (rows, cols) = (size.rows, size.cols);
+            encode(&Message::Resize { rows, cols }, wire);
         }
     }
 
@@ -278,7 +276,7 @@ impl Client<'_> {
             match sig {
                 Signal::SIGWINCH => self.send_size(wire),
                 Signal::SIGCHLD => {}
-                other => encode(Kind::Signal, &(other as i32).to_le_bytes(), wire),
+                other => encode(&Message::Signal(other as i32), wire),
             }
         }
     }

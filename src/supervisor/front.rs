@@ -10,9 +10,9 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 
 use super::event::{FrontEvent, Stream};
-use super::frame::{self, Decoder, Kind};
 use super::io::write_out;
 use super::tty::{self, WinSize};
+use crate::ipc::{self, Decoder, Message};
 
 /// A client that lets this much output pile up unread is cut off, so that one stalled
 /// `attach` can neither stall the log nor grow the monitor.
@@ -74,7 +74,7 @@ impl Clients {
     /// Tell every client the container's exit code after its last output, then let them go.
     pub fn finish(&mut self, code: i32) {
         for mut c in self.list.drain(..).filter(|c| !c.dead) {
-            frame::encode(Kind::Exit, &code.to_le_bytes(), &mut c.out);
+            ipc::encode(&Message::Exit(code), &mut c.out);
             let _ = c.sock.set_nonblocking(false);
             let _ = c.sock.set_write_timeout(Some(Duration::from_secs(1)));
             let _ = c.sock.write_all(&c.out);
@@ -82,12 +82,17 @@ impl Clients {
     }
 
     fn broadcast(&mut self, stream: Stream, data: &[u8]) {
-        let kind = match stream {
-            Stream::Stdout => Kind::Stdout,
-            Stream::Stderr => Kind::Stderr,
+        if self.list.iter().all(|c| c.dead) {
+            return;
+        }
+        let msg = match stream {
+            Stream::Stdout => Message::Stdout(data.to_vec()),
+            Stream::Stderr => Message::Stderr(data.to_vec()),
         };
+        let mut wire = Vec::new();
+        ipc::encode(&msg, &mut wire);
         for c in self.list.iter_mut().filter(|c| !c.dead) {
-            frame::encode(kind, data, &mut c.out);
+            c.out.extend_from_slice(&wire);
             c.flush();
             if c.out.len() > CLIENT_BACKLOG {
                 c.dead = true;
@@ -132,29 +137,26 @@ impl Client {
         };
         self.dec.feed(&buf[..n]);
         loop {
-            let (kind, payload) = match self.dec.next_frame() {
-                Ok(Some(frame)) => frame,
+            // A client that does not speak the protocol is cut off.
+            let msg = match self.dec.next() {
+                Ok(Some(msg)) => msg,
                 Ok(None) => return,
                 Err(_) => {
                     self.dead = true;
                     return;
                 }
             };
-            let event = match kind {
-                Kind::Stdin => FrontEvent::Input(payload),
-                Kind::StdinEof => FrontEvent::InputEof,
-                Kind::Resize => match frame::payload_size(&payload) {
-                    Some((rows, cols)) if rows > 0 && cols > 0 => {
-                        FrontEvent::Resize(WinSize { rows, cols })
-                    }
-                    _ => continue,
-                },
-                Kind::Signal => match frame::payload_i32(&payload) {
-                    Some(sig) => FrontEvent::Signal(sig),
-                    None => continue,
-                },
-                // Frames only a monitor sends: a confused or hostile client.
-                Kind::Stdout | Kind::Stderr | Kind::Exit => {
+            let event = match msg {
+                Message::Stdin(data) => FrontEvent::Input(data),
+                Message::StdinEof => FrontEvent::InputEof,
+                Message::Resize { rows, cols } if rows > 0 && cols > 0 => {
+                    FrontEvent::Resize(WinSize { rows, cols })
+                }
+                Message::Resize { .. } => continue,
+                Message::Signal(sig) => FrontEvent::Signal(sig),
+                // Messages only a monitor sends, or another channel's: a confused or hostile
+                // client.
+                _ => {
                     self.dead = true;
                     return;
                 }

@@ -5,7 +5,6 @@
 mod attach;
 mod event;
 mod exec;
-mod frame;
 mod front;
 mod io;
 mod keeper;

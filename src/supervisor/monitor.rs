@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -24,9 +24,10 @@ use super::signals::Signals;
 use super::sys;
 use super::tty::WinSize;
 use crate::container;
+use crate::ipc::{self, Message};
 use crate::paths::Paths;
 use crate::sandbox::sys as proc_sys;
-use crate::sandbox::{SpawnError, SpawnErrorKind};
+use crate::sandbox::SpawnError;
 
 /// The monitor's status pipe arrives as this descriptor, announced by SYNC_ENV.
 const SYNC_FD: i32 = 3;
@@ -83,29 +84,43 @@ pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), S
         }
     }
     let exe = cstr("/proc/self/exe")?;
+    // Encoded now: the child must not allocate between fork and exec.
+    let mut exec_failed = Vec::new();
+    ipc::encode(
+        &Message::StartFailed {
+            code: 125,
+            message: "cannot re-execute /proc/self/exe".to_string(),
+        },
+        &mut exec_failed,
+    );
     let (status_r, status_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| engine("pipe", &e))?;
 
     match proc_sys::fork().map_err(|e| engine("fork", &e))? {
         ForkResult::Child => {
             drop(status_r);
-            detach_and_exec(status_w, &exe, &argv, &env)
+            detach_and_exec(status_w, &exe, &argv, &env, &exec_failed)
         }
         ForkResult::Parent { child } => {
             drop(status_w);
             let _ = waitpid(child, None);
-            // One line; not read to EOF, in case some process still holds the write end.
-            let mut report = String::new();
-            let _ = BufReader::new(File::from(status_r).take(64 * 1024)).read_line(&mut report);
-            parse_report(&report)
+            // One message; not read to EOF, in case some process still holds the write end.
+            parse_report(ipc::read_message(File::from(status_r)))
         }
     }
 }
 
 /// Child of start_monitor: new session, second fork so the monitor is adopted by init (the
 /// caller never has a zombie to reap), status pipe on fd 3, stdio on /dev/null, nothing else
-/// inherited, then exec. Runs between fork and exec: no allocation.
-fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CString]) -> ! {
+/// inherited, then exec; `exec_failed` is written when the exec fails. Runs between fork and
+/// exec: no allocation.
+fn detach_and_exec(
+    status: OwnedFd,
+    exe: &CString,
+    argv: &[CString],
+    env: &[CString],
+    exec_failed: &[u8],
+) -> ! {
     let _ = nix::unistd::setsid();
     match proc_sys::fork() {
         Ok(ForkResult::Parent { .. }) => proc_sys::exit_now(0),
@@ -125,30 +140,28 @@ fn detach_and_exec(status: OwnedFd, exe: &CString, argv: &[CString], env: &[CStr
     proc_sys::close_fds_except(&[SYNC_FD]);
     let _ = nix::unistd::chdir("/");
     let _ = nix::unistd::execve(exe, argv, env);
-    let _ = nix::unistd::write(&status, b"ERR 125 cannot re-execute /proc/self/exe\n");
+    let _ = nix::unistd::write(&status, exec_failed);
     proc_sys::exit_now(crate::exit::ENGINE)
 }
 
-fn parse_report(report: &str) -> Result<(), SpawnError> {
-    let line = report.lines().next().unwrap_or("");
-    if line == "OK" || line.starts_with("OK ") {
-        return Ok(());
+/// The monitor's status message as start_monitor's result.
+fn parse_report(report: Result<Message, ipc::Error>) -> Result<(), SpawnError> {
+    match report {
+        Ok(Message::Started) => Ok(()),
+        Ok(Message::StartFailed { code, message }) => Err(SpawnError::from_code(code, message)),
+        _ => Err(SpawnError::engine(
+            "the container's monitor exited before starting it",
+        )),
     }
-    if let Some(rest) = line.strip_prefix("ERR ") {
-        let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
-        let kind = match code {
-            "126" => SpawnErrorKind::CannotInvoke,
-            "127" => SpawnErrorKind::NotFound,
-            _ => SpawnErrorKind::Engine,
-        };
-        return Err(SpawnError {
-            kind,
-            message: message.to_string(),
-        });
+}
+
+/// The status message for a failed start. On one line, as the status pipe carried it when it
+/// was a line protocol.
+fn start_failed(e: &SpawnError) -> Message {
+    Message::StartFailed {
+        code: e.code(),
+        message: one_line(&e.message),
     }
-    Err(SpawnError::engine(
-        "the container's monitor exited before starting it",
-    ))
 }
 
 /// Body of the hidden `cove __monitor ID` command; returns the process's exit code. The
@@ -159,9 +172,11 @@ pub fn run_monitor(paths: &Paths, id: &str) -> i32 {
     let hold = std::env::var_os(HOLD_ENV).is_some();
     std::env::remove_var(HOLD_ENV);
     let _ = proc_sys::set_process_name(c"cove-monitor");
-    let mut report = |line: &str| {
+    let mut report = |msg: Message| {
         if let Some(mut f) = status.take() {
-            let _ = f.write_all(line.as_bytes());
+            let mut wire = Vec::new();
+            ipc::encode(&msg, &mut wire);
+            let _ = f.write_all(&wire);
         }
     };
     let setup = (|| {
@@ -175,7 +190,7 @@ pub fn run_monitor(paths: &Paths, id: &str) -> i32 {
     let (signals, mut clients, mut keeper) = match setup {
         Ok(parts) => parts,
         Err(e) => {
-            report(&format!("ERR {} {}\n", e.exit_code(), one_line(&e.message)));
+            report(start_failed(&e));
             return 1;
         }
     };
@@ -185,7 +200,7 @@ pub fn run_monitor(paths: &Paths, id: &str) -> i32 {
         let mode = keeper.io_mode();
         let started = Instant::now();
         let mut on_started = || {
-            report("OK\n");
+            report(Message::Started);
             // Start-up is over: what it paged in of our binary need not stay resident.
             sys::drop_clean_file_pages();
             sys::release_free_heap();
@@ -194,7 +209,7 @@ pub fn run_monitor(paths: &Paths, id: &str) -> i32 {
             Ok(code) => code,
             Err(e) if first => {
                 keeper.record_start_failure(&e);
-                report(&format!("ERR {} {}\n", e.exit_code(), one_line(&e.message)));
+                report(start_failed(&e));
                 keeper.finish_removal();
                 return 1;
             }
@@ -316,18 +331,47 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::sandbox::spec::SpawnErrorKind;
+
+    fn through_a_pipe(msg: Option<Message>) -> Result<(), SpawnError> {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let mut w = File::from(w);
+        if let Some(msg) = msg {
+            let mut wire = Vec::new();
+            ipc::encode(&msg, &mut wire);
+            w.write_all(&wire).unwrap();
+        }
+        drop(w);
+        parse_report(ipc::read_message(File::from(r)))
+    }
+
     #[test]
     fn reports_become_docker_errors() {
-        assert!(parse_report("OK\n").is_ok());
-        let e = parse_report("ERR 127 exec: \"nope\": executable file not found in $PATH\n")
-            .unwrap_err();
+        assert!(through_a_pipe(Some(Message::Started)).is_ok());
+        let e = SpawnError {
+            kind: SpawnErrorKind::NotFound,
+            message: "exec: \"nope\": executable file not found\nin $PATH".into(),
+        };
+        let e = through_a_pipe(Some(start_failed(&e))).unwrap_err();
         assert_eq!(e.kind, SpawnErrorKind::NotFound);
         assert_eq!(
             e.message,
             "exec: \"nope\": executable file not found in $PATH"
         );
-        assert_eq!(parse_report("ERR 126 x").unwrap_err().exit_code(), 126);
-        assert_eq!(parse_report("ERR 125 y").unwrap_err().exit_code(), 125);
-        assert_eq!(parse_report("").unwrap_err().exit_code(), 125);
+        let cannot = SpawnError {
+            kind: SpawnErrorKind::CannotInvoke,
+            message: "x".into(),
+        };
+        let e = through_a_pipe(Some(start_failed(&cannot))).unwrap_err();
+        assert_eq!(e.exit_code(), 126);
+        let engine = start_failed(&SpawnError::engine("y"));
+        assert_eq!(through_a_pipe(Some(engine)).unwrap_err().exit_code(), 125);
+        // Silence, or a message of another channel, means the monitor died.
+        assert_eq!(through_a_pipe(None).unwrap_err().exit_code(), 125);
+        let e = through_a_pipe(Some(Message::Exit(0))).unwrap_err();
+        assert_eq!(
+            e.message,
+            "the container's monitor exited before starting it"
+        );
     }
 }

@@ -36,14 +36,42 @@ fn silence_means_exec_happened_and_garbage_is_an_error() {
     drop(w);
     let got = read_reports(r);
     assert!(got.error.is_none() && got.pid.is_none());
+    let mut wire = Vec::new();
+    crate::ipc::encode(&Message::ChildPid(9), &mut wire);
+    crate::ipc::encode(
+        &Message::SpawnFailed {
+            code: 126,
+            message: "exec: \"/etc\": permission denied".into(),
+        },
+        &mut wire,
+    );
+    // A cut report is the engine's error, and the pid before it is kept to be reaped.
+    let cut = parse_reports(&wire[..wire.len() - 1]);
+    assert_eq!(cut.pid, Some(9));
+    assert_eq!(cut.error.unwrap().kind, SpawnErrorKind::Engine);
+    let whole = parse_reports(&wire).error.unwrap();
     assert_eq!(
-        parse_reports(b"E\x02\xff\xff\x00\x00ab")
-            .error
-            .unwrap()
-            .kind,
-        SpawnErrorKind::Engine
+        (whole.kind, whole.exit_code()),
+        (SpawnErrorKind::CannotInvoke, 126)
     );
     assert!(parse_reports(b"X").error.is_some());
+    // A message of another protocol does not belong here.
+    let mut other = Vec::new();
+    crate::ipc::encode(&Message::Started, &mut other);
+    assert!(parse_reports(&other).error.is_some());
+}
+
+#[test]
+fn long_reports_stay_within_one_atomic_pipe_write() {
+    let (r, w) = pipe();
+    let rep = Reporter::new(w);
+    rep.error(&SpawnError::engine("é".repeat(5000)));
+    rep.rootfs_mode(&"m".repeat(300));
+    drop(rep);
+    let got = read_reports(r);
+    assert_eq!(got.rootfs_mode.map(|m| m.len()), Some(255));
+    let message = got.error.unwrap().message;
+    assert!(message.len() <= PIPE_BUF - 6 && message.len() > 4000);
 }
 
 #[test]

@@ -7,9 +7,9 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use super::*;
+use crate::ipc::{Decoder, Message};
 use crate::supervisor::attach::{AttachEnd, AttachOpts, Client, DEFAULT_DETACH_KEYS};
 use crate::supervisor::event::Stream;
-use crate::supervisor::frame::{Decoder, Kind};
 use crate::supervisor::front::{Clients, Front};
 use crate::supervisor::signals::Signals;
 use crate::supervisor::tty::{open_pty, WinSize};
@@ -217,8 +217,10 @@ fn client_detaches_on_the_key_sequence_and_forwards_what_came_before() {
     let mut dec = Decoder::default();
     dec.feed(&wire);
     let mut sent = Vec::new();
-    while let Some((kind, data)) = dec.next_frame().unwrap() {
-        assert_eq!(kind, Kind::Stdin);
+    while let Some(msg) = dec.next().unwrap() {
+        let Message::Stdin(data) = msg else {
+            panic!("{msg:?}");
+        };
         sent.extend(data);
     }
     assert_eq!(sent, b"ab\x10x");
