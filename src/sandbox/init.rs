@@ -32,7 +32,8 @@ pub fn run(process: &Process, reporter: &Reporter) -> ! {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let _ = nix::sys::prctl::set_dumpable(false);
 
-    let child = match sys::fork() {
+    // SAFETY: --init runs as the container's first process, a fresh clone: single-threaded.
+    let child = match unsafe { sys::fork() } {
         Ok(ForkResult::Child) => command(process, reporter),
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => reporter.fail(&SpawnError::engine(format!("init: fork: {e}"))),

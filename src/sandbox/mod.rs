@@ -2,7 +2,6 @@
 //! namespaces, mounts, capabilities and seccomp filter, from a plain `Spec` to an exec'd process.
 
 pub mod caps;
-mod create;
 mod exec;
 mod init;
 mod keepid;
@@ -19,6 +18,7 @@ mod subid;
 pub(crate) mod sys;
 mod user;
 mod userns;
+mod userns_new;
 
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};

@@ -54,10 +54,12 @@ impl Stage {
     }
 }
 
-/// Body of the intermediate child: fork the pause and exit at once, so that the pause is adopted
-/// by init (or the nearest subreaper) and never lingers as a zombie of the short-lived caller.
-pub fn run_intermediate(to_parent: OwnedFd, from_parent: OwnedFd) -> ! {
-    match sys::fork() {
+/// Body of the launcher, a child that forks the pause and exits at once, so that the pause is
+/// adopted by init (or the nearest subreaper) and never lingers as a zombie of the short-lived
+/// caller. (Not to be confused with spawn's intermediate, which clones a container process.)
+pub fn run_launcher(to_parent: OwnedFd, from_parent: OwnedFd) -> ! {
+    // SAFETY: the launcher is the child of a fork, so single-threaded.
+    match unsafe { sys::fork() } {
         Ok(ForkResult::Child) => run_pause(to_parent, from_parent),
         Ok(ForkResult::Parent { .. }) => sys::exit_now(0),
         Err(errno) => {

@@ -89,14 +89,16 @@ where
 {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| SpawnError::engine(format!("cannot create a pipe: {e}")))?;
-    // SAFETY of the fork is sys::fork's contract; the child only runs code below and exits.
-    let middle = match sys::fork().map_err(|e| SpawnError::engine(format!("fork: {e}")))? {
-        ForkResult::Child => {
-            drop(read);
-            intermediate(flags, stdio, Reporter::new(write), nested, pre, body)
-        }
-        ForkResult::Parent { child } => child,
-    };
+    // SAFETY: the callers (the monitor, a foreground run or exec) are single-threaded; the unit
+    // tests fork beside the harness's threads, as sys::fork's contract allows.
+    let middle =
+        match unsafe { sys::fork() }.map_err(|e| SpawnError::engine(format!("fork: {e}")))? {
+            ForkResult::Child => {
+                drop(read);
+                intermediate(flags, stdio, Reporter::new(write), nested, pre, body)
+            }
+            ForkResult::Parent { child } => child,
+        };
     drop(write);
     drop(stdio);
     while let Err(Errno::EINTR) = waitpid(middle, None) {}

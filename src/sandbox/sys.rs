@@ -9,14 +9,18 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigHandler, Signal};
 use nix::unistd::ForkResult;
 
-/// fork(2). cove's commands and its monitor fork only while single-threaded (a pull's threads
-/// are joined before anything is started), so the child's copy of every lock and allocator
-/// state is consistent. The unit tests fork from the threaded test harness (see spawn.rs).
-pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: in a single-threaded parent no other thread can hold a lock (malloc, stdio) that
-    // the child would inherit in a locked state. The tests' children, forked beside other
-    // threads, rely on glibc's atfork handlers leaving malloc usable; a lock another thread
-    // held could at worst hang that test, not corrupt memory of the parent.
+/// fork(2).
+///
+/// # Safety
+///
+/// The child gets a copy of every lock as it was at the fork. The caller must be
+/// single-threaded — cove's commands and its monitor fork only before any thread exists or
+/// after they are joined (a pull's threads are) — so no lock (malloc, stdio) can be held by a
+/// thread that does not exist in the child. A caller forking beside other threads (the unit
+/// tests, from the threaded test harness) must accept that the child can hang on such a lock:
+/// glibc's atfork handlers keep malloc usable, and nothing of the parent's memory is touched.
+pub unsafe fn fork() -> nix::Result<ForkResult> {
+    // SAFETY: the caller upholds this function's contract (see # Safety above).
     unsafe { nix::unistd::fork() }
 }
 

@@ -10,7 +10,7 @@ use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
 
 use super::pause::PAUSE_NAME;
-use super::{create, subid, sys, Error, IdMapping};
+use super::{subid, sys, userns_new, Error, IdMapping};
 use crate::fsutil::Lock;
 use crate::paths::Paths;
 
@@ -58,7 +58,7 @@ pub fn join_user_namespace(paths: &Paths) -> Result<IdMapping, Error> {
     if let Some(mapping) = try_join(paths)? {
         return Ok(mapping);
     }
-    create::create(paths)
+    userns_new::create(paths)
 }
 
 /// What the current user's namespace uses, from the run root record, without joining; None when

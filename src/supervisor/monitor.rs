@@ -96,7 +96,8 @@ pub fn start_monitor(paths: &Paths, id: &str, hold_output: bool) -> Result<(), S
     let (status_r, status_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| engine("pipe", &e))?;
 
-    match proc_sys::fork().map_err(|e| engine("fork", &e))? {
+    // SAFETY: start_monitor runs in a single-threaded command (run, start, restart).
+    match unsafe { proc_sys::fork() }.map_err(|e| engine("fork", &e))? {
         ForkResult::Child => {
             drop(status_r);
             detach_and_exec(status_w, &exe, &argv, &env, &exec_failed)
@@ -122,7 +123,8 @@ fn detach_and_exec(
     exec_failed: &[u8],
 ) -> ! {
     let _ = nix::unistd::setsid();
-    match proc_sys::fork() {
+    // SAFETY: the child of a fork is single-threaded.
+    match unsafe { proc_sys::fork() } {
         Ok(ForkResult::Parent { .. }) => proc_sys::exit_now(0),
         Ok(ForkResult::Child) => {}
         Err(_) => proc_sys::exit_now(1),

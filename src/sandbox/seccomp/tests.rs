@@ -15,7 +15,8 @@ use crate::sandbox::sys;
 /// Runs `f` in a forked child (a filter or a capability change is for the whole thread and
 /// cannot be undone) and returns its exit code: 0 when `f` succeeded.
 pub(crate) fn in_child(f: impl FnOnce() -> Result<(), Error>) -> i32 {
-    match sys::fork().unwrap() {
+    // SAFETY: a test child, forked beside the harness's threads, as sys::fork allows.
+    match unsafe { sys::fork() }.unwrap() {
         ForkResult::Child => {
             let code = match std::panic::catch_unwind(AssertUnwindSafe(f)) {
                 Ok(Ok(())) => 0,

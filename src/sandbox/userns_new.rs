@@ -188,7 +188,7 @@ struct Pending {
 }
 
 impl Pending {
-    /// Fork the pause (through an intermediate that exits at once) and wait until it owns a new
+    /// Fork the pause (through a launcher that exits at once) and wait until it owns a new
     /// user namespace.
     fn spawn() -> Result<Pending, Error> {
         let fail = |what: &str, e: Errno| {
@@ -198,11 +198,12 @@ impl Pending {
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fail("pipe", e))?;
         let (child_in, to_child) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fail("pipe", e))?;
-        let middle = match sys::fork().map_err(|e| fail("fork", e))? {
+        // SAFETY: the namespace is created at the start of a command, before any thread.
+        let middle = match unsafe { sys::fork() }.map_err(|e| fail("fork", e))? {
             ForkResult::Child => {
                 drop(from_child);
                 drop(to_child);
-                pause::run_intermediate(child_out, child_in)
+                pause::run_launcher(child_out, child_in)
             }
             ForkResult::Parent { child } => child,
         };
