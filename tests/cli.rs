@@ -217,3 +217,42 @@ fn xdg_runtime_dir_missing_or_foreign() {
         .run()
         .assert_ok();
 }
+
+/// docker and podman agree: a flag the command does not know is exit 125 with a line naming
+/// it; `--help` of every command and subcommand is exit 0.
+#[test]
+fn usage_errors_exit_125_and_help_exits_0() {
+    let c = Cove::new(Who::Caller);
+    c.run(&["run", "--bogus", "img"])
+        .assert_err_line("unknown flag: --bogus. See 'cove run --help'");
+    c.run(&["images", "--bogus=1"])
+        .assert_err_line("unknown flag: --bogus");
+    c.run(&["ps", "-Z"])
+        .assert_err_line("unknown shorthand flag: 'Z' in -Z");
+    c.run(&["container", "rm"])
+        .assert_err_line("required arguments were not provided: <CONTAINER>");
+    c.run(&["frobnicate"]).assert_err_line("frobnicate");
+    let top = "run create start stop restart kill rm ps logs exec attach wait top port diff \
+               rename cp export container pull images rmi tag history inspect image manifest \
+               info version system completion";
+    let subs = [
+        (
+            "container",
+            "run create start stop restart kill rm ls logs exec attach inspect wait top port \
+             cp diff export rename prune",
+        ),
+        ("image", "ls rm pull tag inspect history prune"),
+        ("manifest", "inspect"),
+        ("system", "info"),
+    ];
+    let mut commands: Vec<Vec<&str>> = top.split_whitespace().map(|c| vec![c]).collect();
+    for (group, names) in subs {
+        commands.extend(names.split_whitespace().map(|n| vec![group, n]));
+    }
+    for mut args in commands {
+        args.push("--help");
+        let out = c.run(&args);
+        out.assert_ok();
+        assert!(out.stdout.contains("Usage: cove"), "{out}");
+    }
+}

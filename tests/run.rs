@@ -153,6 +153,33 @@ fn env_and_env_file(who: Who) {
         "true",
     ]);
     bad.assert_err_line("/nonexistent/env");
+    // Bounded and regular: /dev/zero once grew cove to gigabytes.
+    c.run(&["run", "--rm", "--env-file", "/dev/zero", &img, "true"])
+        .assert_err_line("/dev/zero: not a regular file");
+    let huge = c.write(&c.dir.join("huge.env"), &"X=1\n".repeat(1_300_000));
+    c.run(&[
+        "run",
+        "--rm",
+        "--env-file",
+        huge.to_str().unwrap(),
+        &img,
+        "true",
+    ])
+    .assert_err_line("larger than 4 MiB");
+    // 50,000 lines are read and all reach the container (the merge is linear: container::env).
+    let lines: String = (0..50_000).map(|i| format!("V{i}={i}\n")).collect();
+    let many = c.write(&c.dir.join("many.env"), &lines);
+    let out = c.ok(&[
+        "run",
+        "--rm",
+        "--env-file",
+        many.to_str().unwrap(),
+        &img,
+        "sh",
+        "-c",
+        "echo $V49999",
+    ]);
+    assert_eq!(out.stdout, "49999\n");
 }
 
 fn user_flag(who: Who) {
@@ -193,6 +220,15 @@ fn user_flag(who: Who) {
         "an unknown user name is an error: {bad}"
     );
     assert!(bad.stderr.contains("nobody-here"), "{bad}");
+    // -1 as a u32 would leave the id unchanged (root): refused, never run.
+    for user in ["4294967295", "0:4294967295", "2147483648"] {
+        c.run(&["run", "--rm", "-u", user, &img, "id"])
+            .assert_err_line("uids and gids must be in range 0-2147483647");
+    }
+    c.ok(&["run", "-d", "--name", "idrange", &img, "sleep", "60"]);
+    c.run(&["exec", "-u", "4294967295", "idrange", "id"])
+        .assert_err_line("uids and gids must be in range 0-2147483647");
+    c.ok(&["rm", "-f", "idrange"]);
 }
 
 fn workdir(who: Who) {

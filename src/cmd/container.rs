@@ -126,10 +126,7 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
 fn request(f: &CreateFlags) -> Result<CreateRequest> {
     let mut env = Vec::new();
     for file in &f.env_file {
-        let text = std::fs::read(file)
-            .map_err(|e| Error::msg(format!("cannot read env file {}: {e}", file.display())))?;
-        for line in text.lines() {
-            let line = line.map_err(|e| Error::msg(format!("env file {}: {e}", file.display())))?;
+        for line in read_env_file(file)?.lines() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -177,6 +174,33 @@ fn request(f: &CreateFlags) -> Result<CreateRequest> {
         interactive: f.interactive,
         auto_remove: f.rm,
     })
+}
+
+/// Largest `--env-file` read, as for a seccomp profile: enough for any real one.
+const MAX_ENV_FILE: u64 = 4 << 20;
+
+/// An `--env-file`: a regular file of at most MAX_ENV_FILE bytes, as UTF-8 text.
+fn read_env_file(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let fail = |what: &dyn std::fmt::Display| {
+        Error::msg(format!("cannot read env file {}: {what}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let meta = file.metadata().map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(fail(&"not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_ENV_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(&e))?;
+    if text.len() as u64 > MAX_ENV_FILE {
+        return Err(fail(&format_args!(
+            "larger than {} MiB",
+            MAX_ENV_FILE >> 20
+        )));
+    }
+    Ok(text)
 }
 
 /// `NAME=VALUE` as is; a bare `NAME` takes cove's own value, or is dropped when unset.

@@ -11,6 +11,7 @@ pub mod inspect;
 mod progress;
 mod ps;
 mod system;
+mod usage;
 
 use std::path::PathBuf;
 
@@ -138,7 +139,10 @@ pub fn main() -> Result<i32> {
             return container::monitor(&ctx, &id.to_string_lossy());
         }
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Err(crate::error::Error::Exit(usage::report(&e))),
+    };
     log::set_level(log::Level::parse(&cli.log_level).unwrap_or(log::Level::Warn));
     let ctx = Context {
         root: cli.root,

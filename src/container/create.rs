@@ -106,12 +106,7 @@ pub fn create(
 
 fn container_config(req: &CreateRequest, img: &ImageConfig) -> Result<ContainerConfig> {
     let run = img.config.clone().unwrap_or_default();
-    let mut env = run.env.clone().unwrap_or_default();
-    for kv in &req.env {
-        let key = kv.split('=').next().unwrap_or(kv);
-        env.retain(|e| e.split('=').next() != Some(key));
-        env.push(kv.clone());
-    }
+    let env = super::env::merge(run.env.clone().unwrap_or_default(), &req.env);
     let (entrypoint, image_cmd) = match &req.entrypoint {
         // A new entrypoint drops the image's CMD, as docker does.
         Some(e) if e.is_empty() => (Vec::new(), Vec::new()),

@@ -36,9 +36,7 @@ pub fn prepare_exec(
     let mut p = spec.process;
     p.args = req.command.clone();
     p.terminal = req.tty;
-    for kv in &req.env {
-        env::set(&mut p.env, kv);
-    }
+    p.env = env::merge(std::mem::take(&mut p.env), &req.env);
     if let Some(w) = &req.workdir {
         p.cwd = w.clone();
     }

@@ -124,13 +124,31 @@ fn group_entries(text: &str) -> impl Iterator<Item = Entry<'_>> {
     })
 }
 
+/// The highest uid or gid docker accepts: the kernel reads -1 (u32::MAX) as "unchanged", so an
+/// id beyond i32's range must never reach setresuid.
+const MAX_ID: u32 = 2_147_483_647;
+
+/// A numeric user or group argument: Some(id), None for a name, an error for a number out of
+/// docker's range.
+fn numeric_id(arg: &str) -> Result<Option<u32>, Error> {
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match arg.parse::<u32>() {
+        Ok(id) if id <= MAX_ID => Ok(Some(id)),
+        _ => Err(Error::new(format!(
+            "invalid user {arg}: uids and gids must be in range 0-{MAX_ID}"
+        ))),
+    }
+}
+
 fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<(u32, u32, Vec<u32>), Error> {
     let (user_arg, group_arg) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
     let user_arg = if user_arg.is_empty() { "0" } else { user_arg };
-    let numeric_user = user_arg.parse::<u32>().ok();
+    let numeric_user = numeric_id(user_arg)?;
     // A numeric argument is always a uid, never a name (as in docker).
     let found = passwd_entries(passwd).find(|e| match numeric_user {
         Some(uid) => e.id == uid,
@@ -148,7 +166,7 @@ fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<(u32, u32, Vec<u3
     let mut supplementary = Vec::new();
     match group_arg.filter(|g| !g.is_empty()) {
         Some(g) => {
-            let numeric = g.parse::<u32>().ok();
+            let numeric = numeric_id(g)?;
             let found = group_entries(group).find(|e| match numeric {
                 Some(gid) => e.id == gid,
                 None => e.name == g,
@@ -173,6 +191,12 @@ fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<(u32, u32, Vec<u3
                 }
             }
         }
+    }
+    // A name can map to an id out of range too (the image's passwd is hostile until proven not).
+    if uid > MAX_ID || gid > MAX_ID || supplementary.iter().any(|g| *g > MAX_ID) {
+        return Err(Error::new(format!(
+            "invalid user {spec}: uids and gids must be in range 0-{MAX_ID}"
+        )));
     }
     Ok((uid, gid, supplementary))
 }
@@ -208,6 +232,28 @@ mod tests {
         assert_eq!(r("4242"), Ok((4242, 0, vec![])));
         // A numeric argument is a uid even when a user is named like it.
         assert_eq!(r("500"), Ok((500, 0, vec![])));
+    }
+
+    #[test]
+    fn ids_beyond_dockers_range_are_refused() {
+        let range = "uids and gids must be in range 0-2147483647";
+        assert_eq!(r("2147483647"), Ok((2_147_483_647, 0, vec![])));
+        // -1 as a u32 would mean "leave the id unchanged": root.
+        assert_eq!(
+            r("4294967295"),
+            Err(format!("invalid user 4294967295: {range}"))
+        );
+        assert_eq!(
+            r("99999999999"),
+            Err(format!("invalid user 99999999999: {range}"))
+        );
+        assert_eq!(
+            r("0:4294967295"),
+            Err(format!("invalid user 4294967295: {range}"))
+        );
+        let passwd = "big:x:4294967295:0::/:/bin/sh\n";
+        let err = resolve_in(passwd, GROUP, "big").map_err(|e| e.to_string());
+        assert_eq!(err, Err(format!("invalid user big: {range}")));
     }
 
     #[test]
