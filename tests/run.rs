@@ -67,6 +67,29 @@ fn error_codes(who: Who) {
         .assert_err_line("no such image");
     c.run(&["run", "--rm", "--ulimit", "nofile=abc", &img, "true"])
         .assert_err_line("ulimit|nofile");
+    // Values that were accepted and then ignored: refused before anything is created.
+    for (flag, value, says) in [
+        (
+            "--restart",
+            "on-failure:",
+            "maximum retry count must be an integer",
+        ),
+        (
+            "--mount",
+            "type=bind,src=/tmp,dst=/x,ro=maybe",
+            "invalid value for ro: maybe",
+        ),
+        (
+            "--mount",
+            "type=bind,src=/tmp,dst=/x,bind-propagation=zz",
+            "propagation mode: zz",
+        ),
+        ("-v", "/tmp:/proc", "located inside \"/proc\""),
+    ] {
+        c.run(&["run", "--rm", flag, value, &img, "true"])
+            .assert_err_line(says);
+    }
+    c.assert_no_containers();
     let one_line = |code: i32, args: &[&str], fragment: &str| {
         let out = c.run(args);
         out.assert_code(code);

@@ -35,6 +35,7 @@ pub fn parse_volume(spec: &str) -> Result<Bind> {
             "invalid volume specification: '{spec}': mount path must be absolute"
         )));
     }
+    refuse_proc(dst)?;
     let mut read_only = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -68,8 +69,18 @@ pub fn parse_mount(spec: &str) -> Result<MountArg> {
             "type" => m.kind = v.to_string(),
             "source" | "src" => m.source = v.to_string(),
             "target" | "destination" | "dst" => m.target = v.to_string(),
-            "readonly" | "ro" => m.read_only = v.is_empty() || v == "true" || v == "1",
-            "bind-propagation" | "consistency" => {}
+            "readonly" | "ro" => {
+                m.read_only = match v {
+                    "" | "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+                    "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+                    _ => return Err(Error::invalid(format!("invalid value for {k}: {v}"))),
+                }
+            }
+            "bind-propagation" => match v {
+                "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => {}
+                _ => return Err(Error::invalid(format!("invalid propagation mode: {v}"))),
+            },
+            "consistency" => {}
             "tmpfs-size" => m.options.push(format!("size={v}")),
             "tmpfs-mode" => m.options.push(format!("mode={v}")),
             _ => {
@@ -84,6 +95,7 @@ pub fn parse_mount(spec: &str) -> Result<MountArg> {
             "invalid mount config: target must be an absolute path: {spec}"
         )));
     }
+    refuse_proc(&m.target)?;
     match m.kind.as_str() {
         "bind" => {
             if !m.source.starts_with('/') {
@@ -108,6 +120,27 @@ pub fn parse_mount(spec: &str) -> Result<MountArg> {
     Ok(m)
 }
 
+/// Nothing may be mounted over the container's /proc (docker's daemon refuses it too): it would
+/// hide the masks on /proc's sensitive files.
+fn refuse_proc(target: &str) -> Result<()> {
+    let mut clean = PathBuf::from("/");
+    for part in Path::new(target).components() {
+        match part {
+            std::path::Component::Normal(p) => clean.push(p),
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            _ => {}
+        }
+    }
+    if clean.starts_with("/proc") {
+        return Err(Error::invalid(format!(
+            "invalid mount config: \"{target}\" cannot be mounted because it is located inside \"/proc\""
+        )));
+    }
+    Ok(())
+}
+
 /// `--tmpfs /dir[:opts]` -> (target, options).
 pub fn parse_tmpfs(spec: &str) -> Result<(String, String)> {
     let (dir, opts) = spec.split_once(':').unwrap_or((spec, ""));
@@ -116,6 +149,7 @@ pub fn parse_tmpfs(spec: &str) -> Result<(String, String)> {
             "invalid tmpfs specification: '{spec}': mount path must be absolute"
         )));
     }
+    refuse_proc(dir)?;
     Ok((dir.to_string(), opts.to_string()))
 }
 
@@ -152,6 +186,38 @@ pub fn parse_device(spec: &str) -> Result<(PathBuf, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_values_are_refused_not_ignored() {
+        let err = |spec: &str| parse_mount(spec).unwrap_err().to_string();
+        assert_eq!(
+            err("type=bind,src=/tmp,dst=/x,ro=maybe"),
+            "invalid value for ro: maybe"
+        );
+        assert!(
+            !parse_mount("type=bind,src=/tmp,dst=/x,readonly=false")
+                .unwrap()
+                .read_only
+        );
+        assert!(
+            parse_mount("type=bind,src=/tmp,dst=/x,readonly")
+                .unwrap()
+                .read_only
+        );
+        assert_eq!(
+            err("type=bind,src=/tmp,dst=/x,bind-propagation=zz"),
+            "invalid propagation mode: zz"
+        );
+        assert!(parse_mount("type=bind,src=/tmp,dst=/x,bind-propagation=rslave").is_ok());
+        let proc = "invalid mount config: \"/proc\" cannot be mounted because it is located inside \"/proc\"";
+        assert_eq!(parse_volume("/tmp:/proc").unwrap_err().to_string(), proc);
+        assert!(parse_volume("/tmp:/proc/sys/x").is_err());
+        assert!(parse_volume("/tmp:/x/../proc").is_err());
+        assert!(parse_volume("/tmp:/proc/../data").is_ok());
+        assert!(parse_volume("/tmp:/process").is_ok());
+        assert!(parse_mount("type=tmpfs,dst=/proc/x").is_err());
+        assert!(parse_tmpfs("/proc").is_err());
+    }
 
     #[test]
     fn volumes() {

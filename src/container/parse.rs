@@ -14,6 +14,11 @@ impl RestartPolicy {
                     "invalid restart policy format: no policy provided before colon",
                 ))
             }
+            Some((_, "")) => {
+                return Err(Error::invalid(
+                    "invalid restart policy format: maximum retry count must be an integer",
+                ))
+            }
             Some((name, count)) => (name, count),
             None => (value, ""),
         };
@@ -217,6 +222,10 @@ mod tests {
         let p = RestartPolicy::parse("on-failure:2").unwrap();
         assert_eq!((p.name.as_str(), p.max_retry), ("on-failure", 2));
         assert_eq!(RestartPolicy::parse("on-failure").unwrap().max_retry, 0);
+        assert_eq!(
+            RestartPolicy::parse("on-failure:").unwrap_err().to_string(),
+            "invalid restart policy format: maximum retry count must be an integer"
+        );
         assert_eq!(
             err(RestartPolicy::parse("sometimes")),
             "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
