@@ -47,6 +47,27 @@ pub struct Paths {
 impl Paths {
     /// Resolve the store locations for the calling user. `root` and `runroot` override the
     /// defaults (the global `--root` and `--runroot` flags).
+    /// Make the store and run roots private to their owner: created 0700 when missing, and
+    /// tightened to 0700 when an older cove (or anyone) left them open to other users, whose
+    /// images, layers and container files would otherwise be readable through them.
+    pub fn secure_roots(&self) -> Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        for dir in [&self.root, &self.runroot] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| Error::msg(format!("cannot create {}: {e}", dir.display())))?;
+            let meta = std::fs::metadata(dir)
+                .map_err(|e| Error::msg(format!("cannot read {}: {e}", dir.display())))?;
+            if meta.uid() == self.uid && meta.mode() & 0o077 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| Error::msg(format!("cannot protect {}: {e}", dir.display())))?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn resolve(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Result<Paths> {
         let (uid, gid, rootless) = caller_ids();
         let home = home_dir(uid);

@@ -32,7 +32,38 @@ both!(
     cve_2019_5736_during_exec,
     cve_2024_21626_fds_and_cwd,
     cve_2024_21626_workdir_through_proc,
+    store_is_private,
 );
+
+/// Other local users cannot read the store or the run state: both roots are 0700, and an older
+/// store left at 0755 is tightened by the next command.
+fn store_is_private(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for dir in [&c.root, &c.runroot] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    c.ok(&["run", "--rm", &img, "true"]);
+    assert_eq!(mode(&c.root), 0o700, "store root");
+    assert_eq!(mode(&c.runroot), 0o700, "run root");
+    // A fresh store is made private too.
+    let fresh = c.dir.join("fresh");
+    let runroot = c.runroot.to_str().unwrap();
+    let out = c
+        .cmd(&[
+            "--root",
+            fresh.to_str().unwrap(),
+            "--runroot",
+            runroot,
+            "images",
+            "-q",
+        ])
+        .default_store()
+        .run();
+    out.assert_ok();
+    assert_eq!(mode(&fresh), 0o700, "new store root: {out}");
+}
 
 const T: Duration = Duration::from_secs(30);
 /// docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP

@@ -227,6 +227,8 @@ pub struct Context {
 
 impl Context {
     pub fn paths(&self) -> Result<Paths> {
-        Ok(Paths::resolve(self.root.clone(), self.runroot.clone())?)
+        let paths = Paths::resolve(self.root.clone(), self.runroot.clone())?;
+        paths.secure_roots()?;
+        Ok(paths)
     }
 }
