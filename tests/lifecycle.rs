@@ -512,6 +512,20 @@ fn rename_wait_top_diff(who: Who) {
         top.lines().iter().skip(1).any(|l| l.ends_with("sleep 100")),
         "{top}"
     );
+    // ps options that select every process still show only the container's (one here).
+    for opts in [&["-e"][..], &["aux"], &["-ef"]] {
+        let mut args = vec!["top", "new"];
+        args.extend_from_slice(opts);
+        let all = c.ok(&args);
+        assert_eq!(
+            all.lines().len(),
+            2,
+            "{opts:?}: only the container's sleep: {all}"
+        );
+        assert!(all.lines()[1].contains("sleep"), "{all}");
+    }
+    c.run(&["top", "new", "--no-such-ps-option"])
+        .assert_err_line("ps failed");
 
     let waiter = c.cmd(&["wait", "new"]).timeout(T).spawn();
     std::thread::sleep(Duration::from_millis(300));
