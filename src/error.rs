@@ -44,9 +44,24 @@ impl Error {
     pub fn message(&self) -> Option<String> {
         match self {
             Error::Exit(_) => None,
-            other => Some(other.to_string()),
+            other => Some(printable(&other.to_string())),
         }
     }
+}
+
+/// `text` as one line safe for a terminal: control characters (an escape sequence from a
+/// hostile tar, a newline) are shown escaped instead of acted on.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push(' '),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl fmt::Display for Error {
@@ -119,6 +134,19 @@ impl From<sandbox::SpawnError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_are_one_printable_line() {
+        assert_eq!(
+            printable("a\x1b[2Jb\nc\td\u{7}"),
+            "a\\u{1b}[2Jb\\nc d\\u{7}"
+        );
+        assert_eq!(
+            Error::msg("bad \x1b]0;x\x07").message().unwrap(),
+            "bad \\u{1b}]0;x\\u{7}"
+        );
+        assert_eq!(printable("ünïcode ok"), "ünïcode ok");
+    }
 
     #[test]
     fn sandbox_errors_are_engine_failures_and_spawn_errors_keep_their_code() {

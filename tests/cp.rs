@@ -102,6 +102,15 @@ fn cp_stopped_and_streams(who: Who) {
         .input(&data)
         .run()
         .assert_ok();
+    // A garbage tar whose bytes include terminal escapes: one line, nothing raw echoed.
+    let mut garbage = "\x1b[2J\x1b]0;owned\x07".repeat(40);
+    garbage.push_str(&"x".repeat(600));
+    let bad = c.cmd(&["cp", "-", "cps:/tmp"]).input(&garbage).run();
+    bad.assert_err_line("");
+    assert!(
+        !bad.stderr.contains('\x1b') && !bad.stderr.contains('\x07'),
+        "{bad}"
+    );
     c.ok(&["start", "cps"]);
     let out = c.ok(&["cp", "cps:/tmp/streamed.txt", "-"]);
     assert_eq!(tar_names(out.stdout.as_bytes()), ["streamed.txt"]);

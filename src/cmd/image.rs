@@ -97,7 +97,7 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
                 }
             }
             Err(e) if args.images.len() > 1 => {
-                eprintln!("Error: {e}");
+                eprintln!("Error: {}", crate::error::printable(&e.to_string()));
                 failed = Some(Error::Exit(crate::error::EXIT_ENGINE));
             }
             Err(e) => return Err(e.into()),

@@ -75,7 +75,7 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     }
     match missing {
         Some(e) => {
-            eprintln!("Error: {e}");
+            eprintln!("Error: {}", crate::error::printable(&e.to_string()));
             Err(Error::Exit(crate::error::EXIT_ENGINE))
         }
         None => Ok(0),
