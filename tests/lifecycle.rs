@@ -734,6 +734,15 @@ fn rm_and_prune(who: Who) {
     c.ok(&["run", "--name", "dead2", &img, "true"]);
     let d1 = c.inspect_fmt("dead1", "{{.Id}}");
     let d2 = c.inspect_fmt("dead2", "{{.Id}}");
+    // Without -f and without a terminal to answer on, docker's question is asked and "no" taken.
+    let asked = c.ok(&["container", "prune"]);
+    assert!(
+        asked
+            .stdout
+            .starts_with("WARNING! This will remove all stopped containers."),
+        "{asked}"
+    );
+    assert!(!asked.stdout.contains("Deleted"), "{asked}");
     let p = c.ok(&["container", "prune", "-f"]);
     assert!(p.stdout.starts_with("Deleted Containers:\n"), "{p}");
     assert!(p.stdout.contains(&d1) && p.stdout.contains(&d2), "{p}");

@@ -1,7 +1,6 @@
 //! Container lifecycle commands: run, create, start, stop, restart, kill, rm, wait, rename,
 //! prune, attach, exec.
 
-use std::io::{BufRead, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::unistd::Pid;
@@ -338,17 +337,8 @@ pub fn rename(ctx: &Context, args: RenameArgs) -> Result<i32> {
 
 pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
-    if !args.force {
-        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        let mut line = String::new();
-        if !std::io::stdin().is_terminal()
-            || std::io::stdin().lock().read_line(&mut line).is_err()
-            || !matches!(line.trim(), "y" | "Y" | "yes")
-        {
-            println!();
-            return Ok(0);
-        }
+    if !args.force && !super::confirm("all stopped containers")? {
+        return Ok(0);
     }
     let deleted = container::prune(&s.store)?.deleted;
     if !deleted.is_empty() {

@@ -155,7 +155,12 @@ pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
 
 pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     let paths = ctx.paths()?;
-    if !args.force && !confirm(args.all)? {
+    let what = if args.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    if !args.force && !super::confirm(what)? {
         return Ok(0);
     }
     let userxattr = join_userns(&paths)?;
@@ -174,28 +179,6 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     }
     println!("Total reclaimed space: {}", human_size(out.reclaimed));
     Ok(0)
-}
-
-/// Ask as docker does; without a terminal on stdin the answer is "no".
-fn confirm(all: bool) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    let what = if all {
-        "all images without at least one container associated to them"
-    } else {
-        "all dangling images"
-    };
-    print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stdout().flush();
-    if !std::io::stdin().is_terminal() {
-        println!();
-        return Ok(false);
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::msg(format!("cannot read answer: {e}")))?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 pub fn manifest(ctx: &Context, cmd: ManifestCommand) -> Result<i32> {

@@ -219,6 +219,24 @@ pub fn join_userns(paths: &Paths) -> Result<bool> {
     Ok(mapping != crate::sandbox::IdMapping::Root)
 }
 
+/// docker's prune question ("WARNING! This will remove {what}. ... [y/N]"); without a terminal
+/// on stdin the answer is "no".
+pub fn confirm(what: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    if !std::io::stdin().is_terminal() {
+        println!();
+        return Ok(false);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| crate::error::Error::msg(format!("cannot read answer: {e}")))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 /// What every command gets from the global flags.
 pub struct Context {
     root: Option<PathBuf>,
