@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Subcommand};
 
+use super::grammar::{GoBool, GoInt};
+
 #[derive(Args, Debug)]
 pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
@@ -23,7 +25,7 @@ pub struct StartArgs {
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS")]
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS", value_parser = GoInt, allow_negative_numbers = true)]
     pub time: Option<i64>,
     /// Signal to send to the container
     #[arg(short, long, value_name = "SIGNAL")]
@@ -65,8 +67,8 @@ pub struct PsArgs {
     #[arg(short, long)]
     pub latest: bool,
     /// Show n last created containers (includes all states)
-    #[arg(short = 'n', long = "last", value_name = "N")]
-    pub last: Option<usize>,
+    #[arg(short = 'n', long = "last", value_name = "N", value_parser = GoInt, allow_negative_numbers = true)]
+    pub last: Option<i64>,
     /// Display total file sizes
     #[arg(short, long)]
     pub size: bool,
@@ -149,7 +151,7 @@ pub struct AttachArgs {
     #[arg(long = "no-stdin")]
     pub no_stdin: bool,
     /// Proxy all received signals to the process
-    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set)]
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub sig_proxy: bool,
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", value_name = "KEYS")]
@@ -373,7 +375,7 @@ pub struct CreateFlags {
     #[arg(long = "stop-signal", value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
     /// Timeout (in seconds) to stop a container
-    #[arg(long = "stop-timeout", value_name = "SECONDS")]
+    #[arg(long = "stop-timeout", value_name = "SECONDS", value_parser = GoInt, allow_negative_numbers = true)]
     pub stop_timeout: Option<i64>,
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
     #[arg(long, value_name = "POLICY", default_value = "no")]
@@ -385,7 +387,7 @@ pub struct CreateFlags {
     #[arg(long = "detach-keys", value_name = "KEYS")]
     pub detach_keys: Option<String>,
     /// Proxy received signals to the process
-    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set)]
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub sig_proxy: bool,
     /// Pull image before running (always, missing, never)
     #[arg(long, value_name = "POLICY", default_value = "missing")]

@@ -3,6 +3,8 @@
 
 use clap::{Args, Subcommand};
 
+use super::grammar::GoBool;
+
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// List images
@@ -35,7 +37,7 @@ pub struct PullArgs {
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     /// Require HTTPS and verify certificates when contacting registries
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub tls_verify: Option<bool>,
     /// Image to pull: NAME[:TAG|@DIGEST]
     #[arg(value_name = "NAME[:TAG|@DIGEST]")]
@@ -87,7 +89,7 @@ pub struct ManifestInspectArgs {
     #[arg(long)]
     pub insecure: bool,
     /// Require HTTPS and verify certificates when contacting registries
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub tls_verify: Option<bool>,
     /// Image reference: NAME[:TAG|@DIGEST]
     #[arg(value_name = "NAME[:TAG|@DIGEST]")]
@@ -135,7 +137,7 @@ pub struct InspectArgs {
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub human: bool,
     /// Don't truncate output
     #[arg(long)]

@@ -4,6 +4,7 @@ mod container;
 mod container_flags;
 mod cp;
 pub mod format;
+mod grammar;
 mod image;
 mod image_flags;
 mod images;
@@ -15,7 +16,7 @@ mod usage;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::Result;
 use crate::log;
@@ -139,9 +140,9 @@ pub fn main() -> Result<i32> {
             return container::monitor(&ctx, &id.to_string_lossy());
         }
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse(args) {
         Ok(cli) => cli,
-        Err(e) => return Err(crate::error::Error::Exit(usage::report(&e))),
+        Err(e) => return Err(crate::error::Error::Exit(usage::report(&e, Cli::command))),
     };
     log::set_level(log::Level::parse(&cli.log_level).unwrap_or(log::Level::Warn));
     let ctx = Context {
@@ -183,6 +184,12 @@ pub fn main() -> Result<i32> {
         Command::Completion(a) => system::completion(a),
         Command::Man(a) => system::man(a),
     }
+}
+
+/// clap's parse with docker's grammar: `--rm=false`, `-d=true` and the other boolean forms.
+fn parse(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Error> {
+    let matches = grammar::docker_booleans(Cli::command()).try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
 }
 
 fn container_dispatch(ctx: &Context, cmd: container_flags::ContainerCommand) -> Result<i32> {

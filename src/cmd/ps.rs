@@ -24,9 +24,14 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
         return Err(Error::msg(format!("invalid filter '{k}'")));
     }
     let mut list = store.list()?;
-    let limit = if args.latest { Some(1) } else { args.last };
+    // docker: `-n -1` (its default) lists as without -n; `-n 0` every state, no limit.
+    let last = args.last.filter(|n| *n >= 0);
+    let limit = if args.latest { Some(1) } else { last };
     let all = args.all || limit.is_some();
-    if let Some(n) = limit {
+    if let Some(n) = limit
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+    {
         list.truncate(n);
     }
     let now = time::now().0;

@@ -2,27 +2,59 @@
 //! mistake, with a pointer to --help, and exit 125; `--help` and `--version` exit 0.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::Command;
 
 use crate::exit;
 
 /// Print what clap found wrong the way docker does, and return the process's exit code.
-pub fn report(err: &clap::Error) -> i32 {
+/// `original` is the command as declared: help is rendered from it, not from the parser's
+/// copy whose switches were widened to docker's `--flag=BOOL` forms.
+pub fn report(err: &clap::Error, original: fn() -> Command) -> i32 {
     match err.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let rendered = err.render().to_string();
+            match help_for(&command_path(&rendered), original) {
+                Some(help) => print!("{help}"),
+                None => {
+                    let _ = err.print();
+                }
+            }
+            return 0;
+        }
+        ErrorKind::DisplayVersion => {
             let _ = err.print();
             return 0;
         }
         _ => {}
     }
     let rendered = err.render().to_string();
-    eprintln!(
-        "Error: {}. See '{} --help'.",
-        message(err, &rendered),
-        command_path(&rendered)
-    );
+    let path = match err.get(ContextKind::Usage) {
+        Some(ContextValue::String(path)) => path.clone(),
+        _ => command_path(&rendered),
+    };
+    eprintln!("Error: {}. See '{path} --help'.", message(err, &rendered));
     exit::ENGINE
+}
+
+/// The long help of the command at `path` ("cove container ls"), as declared.
+fn help_for(path: &str, original: fn() -> Command) -> Option<String> {
+    let mut cmd = original();
+    cmd.build();
+    let mut at = &mut cmd;
+    for name in path.split_whitespace().skip(1) {
+        at = at.find_subcommand_mut(name)?;
+    }
+    // As clap decides: the long form only where some text has one.
+    let long =
+        at.get_long_about().is_some() || at.get_arguments().any(|a| a.get_long_help().is_some());
+    Some(
+        if long {
+            at.render_long_help()
+        } else {
+            at.render_help()
+        }
+        .to_string(),
+    )
 }
 
 /// docker's wording where it has one (`unknown flag: --foo`), else clap's first line.
@@ -127,8 +159,26 @@ mod tests {
             message(&e, &e.render().to_string()),
             "the following required arguments were not provided: <IMAGE>"
         );
-        assert_eq!(report(&err(&["cove", "run", "--bogus", "img"])), 125);
-        assert_eq!(report(&err(&["cove", "run"])), 125);
-        assert_eq!(report(&err(&["cove", "run", "--help"])), 0);
+        assert_eq!(
+            report(
+                &err(&["cove", "run", "--bogus", "img"]),
+                <Cli as clap::CommandFactory>::command
+            ),
+            125
+        );
+        assert_eq!(
+            report(
+                &err(&["cove", "run"]),
+                <Cli as clap::CommandFactory>::command
+            ),
+            125
+        );
+        assert_eq!(
+            report(
+                &err(&["cove", "run", "--help"]),
+                <Cli as clap::CommandFactory>::command
+            ),
+            0
+        );
     }
 }

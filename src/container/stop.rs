@@ -50,15 +50,18 @@ pub fn stop(store: &ContainerStore, rec: &ContainerRecord, req: &StopRequest) ->
         .or_else(|| Some(rec.config.stop_signal.clone()).filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "SIGTERM".into());
     let sig = parse_signal(&name)?;
-    let timeout = req
-        .timeout
-        .or(rec.config.stop_timeout)
-        .map_or(DEFAULT_TIMEOUT, |t| u64::try_from(t).unwrap_or(0));
+    let timeout =
+        req.timeout
+            .or(rec.config.stop_timeout)
+            .map_or(Duration::from_secs(DEFAULT_TIMEOUT), |t| {
+                // docker: a negative timeout waits as long as it takes.
+                u64::try_from(t).map_or(Duration::MAX, Duration::from_secs)
+            });
     let pid = Pid::from_raw(state.pid);
     if state.pid > 0 {
         let _ = send(pid, sig);
     }
-    if wait_stopped(store, rec, Duration::from_secs(timeout)) {
+    if wait_stopped(store, rec, timeout) {
         return Ok(());
     }
     if state.pid > 0 {

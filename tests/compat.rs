@@ -1,0 +1,125 @@
+//! Drop-in use: scripts written for docker (its flag grammar, numbers and errors) and for podman
+//! (its own spellings) run unchanged. Each case runs as root and rootless.
+
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+mod common;
+
+use common::{Cove, Who};
+
+both!(boolean_forms, number_forms);
+
+/// `--rm`, `--rm=true`, `--rm=false`, `-d=true`, `-t=false`, `--privileged=true`,
+/// `--sig-proxy=false`, combined short flags and `--name=x` each mean what docker means.
+fn boolean_forms(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    c.run(&["run", "--rm=true", &img, "true"]).assert_ok();
+    c.assert_no_containers();
+    c.run(&["run", "--rm=false", "--name=kept", &img, "true"])
+        .assert_ok();
+    let ps = c.run(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(ps.assert_ok().stdout, "kept\n", "--rm=false keeps it: {ps}");
+    c.run(&["rm", "kept"]).assert_ok();
+    // -d=true detaches and prints the ID; -d=false runs in the foreground.
+    let d = c.run(&["run", "-d=true", "--rm", &img, "sleep", "30"]);
+    assert_eq!(d.assert_ok().stdout.trim().len(), 64, "{d}");
+    c.run(&["rm", "-f", d.stdout.trim()]).assert_ok();
+    let fg = c.run(&["run", "-d=false", "--rm", &img, "echo", "here"]);
+    assert_eq!(fg.assert_ok().stdout, "here\n");
+    // -t=false: no terminal; -i=true keeps stdin.
+    let t = c
+        .cmd(&[
+            "run",
+            "--rm",
+            "-t=false",
+            "-i=true",
+            &img,
+            "sh",
+            "-c",
+            "test -t 0 || cat",
+        ])
+        .input("piped\n")
+        .run();
+    assert_eq!(t.assert_ok().stdout, "piped\n", "{t}");
+    // --privileged=true gives CAP_SYS_ADMIN (bit 21), =false the default set without it.
+    let sys_admin = |flag: &str| {
+        let out = c.run(&[
+            "run",
+            "--rm",
+            flag,
+            &img,
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ]);
+        let hex = out
+            .assert_ok()
+            .stdout
+            .trim()
+            .trim_start_matches("CapEff:")
+            .trim();
+        u64::from_str_radix(hex, 16).unwrap() & (1 << 21) != 0
+    };
+    assert!(sys_admin("--privileged=true"));
+    assert!(!sys_admin("--privileged=false"));
+    c.run(&["run", "--rm", "--sig-proxy=false", &img, "true"])
+        .assert_ok();
+    c.run(&["run", "--rm", "--sig-proxy", &img, "true"])
+        .assert_ok();
+    // Combined short flags, with and without the detach letter.
+    let dit = c.run(&["run", "-dit", "--name", "combo", &img, "sh"]);
+    assert_eq!(dit.assert_ok().stdout.trim().len(), 64, "{dit}");
+    let tty = c.run(&[
+        "inspect",
+        "--format",
+        "{{.Config.Tty}} {{.Config.OpenStdin}}",
+        "combo",
+    ]);
+    assert_eq!(tty.assert_ok().stdout, "true true\n");
+    c.run(&["rm", "-f=true", "combo"]).assert_ok();
+    c.assert_no_containers();
+    // A value that is no boolean is docker's error, before anything runs.
+    c.run(&["run", "--rm=maybe", &img, "true"]).assert_err_line(
+        "invalid argument \"maybe\" for \"--rm\" flag: strconv.ParseBool: parsing \"maybe\": \
+         invalid syntax. See 'cove run --help'",
+    );
+    c.run(&["ps", "-a=yes"])
+        .assert_err_line("invalid argument \"yes\" for \"-a, --all\" flag");
+    // The image after a switch is never read as the switch's value.
+    c.run(&["run", "--rm", "-t", &img, "true"]).assert_ok();
+    c.assert_no_containers();
+}
+
+/// `-t`/`--time`, `--stop-timeout` and `-n` take Go's integers with docker's errors.
+fn number_forms(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    c.run(&["stop", "-t", "ten", "x"]).assert_err_line(
+        "invalid argument \"ten\" for \"-t, --time\" flag: strconv.ParseInt: parsing \"ten\": \
+         invalid syntax",
+    );
+    c.run(&["restart", "--time=99999999999999999999", "x"])
+        .assert_err_line("parsing \"99999999999999999999\": value out of range");
+    c.run(&["create", "--stop-timeout", "1.5", &img])
+        .assert_err_line("for \"--stop-timeout\" flag: strconv.ParseInt");
+    c.assert_no_containers();
+    let id = c.run(&["run", "-d", "--stop-timeout=-1", &img, "sleep", "60"]);
+    let id = id.assert_ok().stdout.trim().to_string();
+    // An explicit -t=0 kills at once whatever the container's own timeout says.
+    c.run(&["stop", "-t=0", &id]).assert_ok();
+    let st = c.run(&["inspect", "--format", "{{.State.Status}}", &id]);
+    assert_eq!(st.assert_ok().stdout, "exited\n");
+    // -n -1 is docker's default (running only), -n 1 the last one in any state.
+    let ps = c.run(&["ps", "-n", "-1", "-q"]);
+    assert_eq!(ps.assert_ok().stdout, "");
+    let ps = c.run(&["ps", "-n=1", "-q"]);
+    assert_eq!(ps.assert_ok().stdout.trim(), &id[..12]);
+    c.run(&["rm", &id]).assert_ok();
+}
