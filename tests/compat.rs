@@ -123,3 +123,106 @@ fn number_forms(who: Who) {
     assert_eq!(ps.assert_ok().stdout.trim(), &id[..12]);
     c.run(&["rm", &id]).assert_ok();
 }
+
+both!(
+    podman_teardown_and_all,
+    podman_listing,
+    podman_exists_and_untag
+);
+
+/// The lines podman scripts and generated units use to tear down: `--all`, `--ignore`,
+/// `-t/--time`, `--cidfile`.
+fn podman_teardown_and_all(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    for n in ["a1", "a2", "a3"] {
+        c.run(&["run", "-d", "--name", n, &img, "sleep", "60"])
+            .assert_ok();
+    }
+    c.run(&["create", "--name", "a4", &img, "true"]).assert_ok();
+    // stop --all stops the three running ones; start --all starts them all again.
+    let stopped = c.run(&["stop", "-t", "0", "--all"]);
+    assert_eq!(stopped.assert_ok().stdout.lines().count(), 3, "{stopped}");
+    assert_eq!(c.run(&["ps", "-q"]).assert_ok().stdout, "");
+    c.run(&["start", "--all"]).assert_ok();
+    c.run(&["kill", "-a"]).assert_ok();
+    c.run(&["restart", "-a", "-t", "0"]).assert_ok();
+    let running = c.run(&["ps", "-q"]);
+    assert!(running.assert_ok().stdout.lines().count() >= 3, "{running}");
+    // --all with names is refused, as podman does.
+    c.run(&["rm", "-a", "a1"]).assert_err_line("--all");
+    // Missing containers are no error with --ignore; the others still go.
+    c.run(&["stop", "--ignore", "nosuch"]).assert_ok();
+    c.run(&["stop", "nosuch"])
+        .assert_err_line("no such container");
+    let cid = c.dir.join("a1.cid");
+    let id = c.run(&["inspect", "--format", "{{.Id}}", "a1"]);
+    std::fs::write(&cid, id.assert_ok().stdout.trim()).unwrap();
+    let cidfile = format!("--cidfile={}", cid.display());
+    c.run(&["stop", "--ignore", &cidfile, "-t", "0"])
+        .assert_ok();
+    let st = c.run(&["inspect", "--format", "{{.State.Status}}", "a1"]);
+    assert_eq!(st.assert_ok().stdout, "exited\n");
+    c.run(&["rm", "-f", "--ignore", "--cidfile", "/nonexistent/x.cid"])
+        .assert_ok();
+    c.run(&["rm", "-f", "--cidfile", "/nonexistent/x.cid"])
+        .assert_err_line("cidfile");
+    c.run(&["rm", "-t", "0", "--all", "--force", "--ignore"])
+        .assert_ok();
+    c.assert_no_containers();
+    c.run(&["rmi", "--ignore", "nosuch"]).assert_ok();
+    c.run(&["rmi", "nosuch"]).assert_code(125);
+}
+
+/// `ps --noheading/--sort/--external`, `images --noheading/--sort`.
+fn podman_listing(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    for n in ["zeta", "alpha", "mid"] {
+        c.run(&["create", "--name", n, &img, "true"]).assert_ok();
+    }
+    let names = |args: &[&str]| {
+        let mut all = vec!["ps", "-a", "--format", "{{.Names}}"];
+        all.extend_from_slice(args);
+        c.run(&all).assert_ok().stdout.clone()
+    };
+    assert_eq!(names(&["--sort", "names"]), "alpha\nmid\nzeta\n");
+    assert_eq!(names(&["--sort=created"]), "mid\nalpha\nzeta\n");
+    assert_eq!(names(&["--external"]), "mid\nalpha\nzeta\n");
+    c.run(&["ps", "--sort", "bogus"]).assert_code(125);
+    let table = c.run(&["ps", "-a", "--noheading"]);
+    assert_eq!(table.assert_ok().stdout.lines().count(), 3, "{table}");
+    assert!(!table.stdout.contains("CONTAINER ID"), "{table}");
+    let imgs = c.run(&["images", "--noheading"]);
+    assert!(!imgs.assert_ok().stdout.contains("REPOSITORY"), "{imgs}");
+    assert_eq!(imgs.stdout.lines().count(), 1, "{imgs}");
+    c.run(&["images", "-n", "--sort", "repository"]).assert_ok();
+    c.run(&["rm", "-a"]).assert_ok();
+}
+
+/// `container exists` / `image exists` answer with the exit code; `untag` removes names.
+fn podman_exists_and_untag(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    c.run(&["create", "--name", "here", &img, "true"])
+        .assert_ok();
+    assert_eq!(c.run(&["container", "exists", "here"]).code(), 0);
+    let no = c.run(&["container", "exists", "gone"]);
+    assert_eq!(
+        (no.code(), no.stdout.as_str(), no.stderr.as_str()),
+        (1, "", "")
+    );
+    assert_eq!(c.run(&["image", "exists", &img]).code(), 0);
+    assert_eq!(c.run(&["image", "exists", "nosuch:tag"]).code(), 1);
+    c.run(&["rm", "here"]).assert_ok();
+    c.run(&["tag", &img, "extra:one"]).assert_ok();
+    c.run(&["tag", &img, "extra:two"]).assert_ok();
+    c.run(&["untag", &img, "extra:one"]).assert_ok();
+    assert_eq!(c.run(&["image", "exists", "extra:one"]).code(), 1);
+    assert_eq!(c.run(&["image", "exists", "extra:two"]).code(), 0);
+    c.run(&["untag", &img, "extra:nope"])
+        .assert_err_line("tag not known");
+    c.run(&["image", "untag", "extra:two"]).assert_ok();
+    let dangling = c.run(&["images", "--filter", "dangling=true", "-q"]);
+    assert_eq!(dangling.assert_ok().stdout.lines().count(), 1, "{dangling}");
+}

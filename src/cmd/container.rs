@@ -7,7 +7,7 @@ use nix::unistd::Pid;
 
 use super::container_flags::*;
 use super::{join_userns, Context};
-use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest, StopRequest};
+use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::image::lookup;
@@ -67,7 +67,7 @@ pub fn create(ctx: &Context, args: CreateArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn attach_until_end(
+pub(super) fn attach_until_end(
     s: &Session,
     rec: &ContainerRecord,
     stdin: bool,
@@ -214,142 +214,6 @@ fn expand_env(e: &str) -> Result<String> {
         Ok(v) => format!("{e}={v}"),
         Err(_) => e.to_string(),
     })
-}
-
-/// Run `each` over the named containers; report failures docker's way (one line each) and
-/// fail at the end if any failed.
-fn for_each(names: &[String], mut each: impl FnMut(&str) -> Result<()>) -> Result<i32> {
-    let mut failed = false;
-    for name in names {
-        if let Err(e) = each(name) {
-            if let Some(m) = e.message() {
-                eprintln!("Error: {m}");
-            }
-            failed = true;
-        }
-    }
-    if failed {
-        Err(Error::Exit(crate::error::EXIT_ENGINE))
-    } else {
-        Ok(0)
-    }
-}
-
-pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    if args.attach || args.interactive {
-        let [name] = args.containers.as_slice() else {
-            return Err(Error::msg(
-                "you cannot start and attach multiple containers at once",
-            ));
-        };
-        let rec = s.store.find(name)?;
-        let status = s.store.live_state(&rec).status;
-        if status.can_start() {
-            supervisor::start_monitor(&s.paths, &rec.id, true)?;
-        }
-        return attach_until_end(
-            &s,
-            &rec,
-            args.interactive,
-            true,
-            args.detach_keys.as_deref(),
-            false,
-        );
-    }
-    for_each(&args.containers, |name| {
-        let rec = s.store.find(name)?;
-        let status = s.store.live_state(&rec).status;
-        if status.can_start() {
-            supervisor::start_monitor(&s.paths, &rec.id, false)?;
-        }
-        println!("{name}");
-        Ok(())
-    })
-}
-
-pub fn stop(ctx: &Context, args: StopArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    for_each(&args.containers, |name| {
-        let rec = s.store.find(name)?;
-        container::stop(&s.store, &rec, &stop_request(&args))?;
-        println!("{name}");
-        Ok(())
-    })
-}
-
-fn stop_request(args: &StopArgs) -> StopRequest {
-    StopRequest {
-        timeout: args.time,
-        signal: args.signal.clone(),
-    }
-}
-
-pub fn restart(ctx: &Context, args: StopArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    for_each(&args.containers, |name| {
-        let rec = s.store.find(name)?;
-        container::stop(&s.store, &rec, &stop_request(&args))?;
-        supervisor::start_monitor(&s.paths, &rec.id, false)?;
-        println!("{name}");
-        Ok(())
-    })
-}
-
-pub fn kill_cmd(ctx: &Context, args: KillArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    let sig = container::parse_signal(&args.signal)?;
-    for_each(&args.containers, |name| {
-        let rec = s.store.find(name)?;
-        container::kill(&s.store, &rec, sig)?;
-        println!("{name}");
-        Ok(())
-    })
-}
-
-pub fn rm(ctx: &Context, args: RmArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    for_each(&args.containers, |name| {
-        let rec = s.store.find(name)?;
-        let req = container::RemoveRequest { force: args.force };
-        container::remove(&s.store, &rec, req)?;
-        println!("{name}");
-        Ok(())
-    })
-}
-
-pub fn wait(ctx: &Context, args: WaitArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    for_each(&args.containers, |name| {
-        let rec = s.store.find(name)?;
-        println!("{}", container::wait(&s.store, &rec));
-        Ok(())
-    })
-}
-
-pub fn rename(ctx: &Context, args: RenameArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    let rec = s.store.find(&args.container)?;
-    let lock = s.store.lock(&rec.id)?;
-    s.store.rename(&lock, &args.new_name)?;
-    Ok(0)
-}
-
-pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
-    let s = Session::open(ctx)?;
-    if !args.force && !super::confirm("all stopped containers")? {
-        return Ok(0);
-    }
-    let deleted = container::prune(&s.store)?.deleted;
-    if !deleted.is_empty() {
-        println!("Deleted Containers:");
-        for d in &deleted {
-            println!("{d}");
-        }
-        println!();
-    }
-    println!("Total reclaimed space: 0B");
-    Ok(0)
 }
 
 pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {

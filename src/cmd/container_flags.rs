@@ -18,7 +18,20 @@ pub struct StartArgs {
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", value_name = "KEYS")]
     pub detach_keys: Option<String>,
-    #[arg(value_name = "CONTAINER", required = true)]
+    /// Start every container that is not running (podman)
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+/// Which containers a command acts on: names or IDs, or the IDs in podman's `--cidfile`s.
+#[derive(Args, Debug)]
+pub struct Targets {
+    /// Read the container ID from FILE (podman)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
+    #[arg(value_name = "CONTAINER", required_unless_present_any = ["all", "cidfile"])]
     pub containers: Vec<String>,
 }
 
@@ -30,8 +43,14 @@ pub struct StopArgs {
     /// Signal to send to the container
     #[arg(short, long, value_name = "SIGNAL")]
     pub signal: Option<String>,
-    #[arg(value_name = "CONTAINER", required = true)]
-    pub containers: Vec<String>,
+    /// Act on every running container (podman)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore containers that do not exist (podman)
+    #[arg(short, long)]
+    pub ignore: bool,
+    #[command(flatten)]
+    pub targets: Targets,
 }
 
 #[derive(Args, Debug)]
@@ -39,8 +58,14 @@ pub struct KillArgs {
     /// Signal to send to the container
     #[arg(short, long, value_name = "SIGNAL", default_value = "KILL")]
     pub signal: String,
-    #[arg(value_name = "CONTAINER", required = true)]
-    pub containers: Vec<String>,
+    /// Signal every running container (podman)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore containers that do not exist (podman)
+    #[arg(short, long)]
+    pub ignore: bool,
+    #[command(flatten)]
+    pub targets: Targets,
 }
 
 #[derive(Args, Debug)]
@@ -51,8 +76,17 @@ pub struct RmArgs {
     /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
-    #[arg(value_name = "CONTAINER", required = true)]
-    pub containers: Vec<String>,
+    /// Remove every container (podman)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore containers that do not exist (podman)
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// With --force, seconds to wait for a running container to stop before killing it (podman)
+    #[arg(short = 't', long = "time", value_name = "SECONDS", value_parser = GoInt, allow_negative_numbers = true)]
+    pub time: Option<i64>,
+    #[command(flatten)]
+    pub targets: Targets,
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +115,15 @@ pub struct PsArgs {
     /// Format output with a Go template, "table TEMPLATE" or "json"
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Do not print the header row (podman)
+    #[arg(long)]
+    pub noheading: bool,
+    /// Sort by created, id, image, names, runningfor, size or status (podman)
+    #[arg(long, value_name = "KEY", value_parser = ["created", "id", "image", "names", "runningfor", "size", "status"])]
+    pub sort: Option<String>,
+    /// Also list containers of other engines (podman; cove has none to list)
+    #[arg(long)]
+    pub external: bool,
 }
 
 #[derive(Args, Debug)]
@@ -282,6 +325,14 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Exit 0 when the container exists, 1 when not (podman)
+    Exists(ExistsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExistsArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 /// The flags `run` and `create` share (docker's names and short letters).

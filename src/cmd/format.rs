@@ -46,6 +46,18 @@ pub fn render_rows(
     headers: &dyn Fn(&str) -> String,
     default_columns: &str,
 ) -> Result<String, String> {
+    render_rows_with(fmt, rows, headers, default_columns, true)
+}
+
+/// `render_rows`, with the header row of a table left out when `heading` is false (podman's
+/// `--noheading`).
+pub fn render_rows_with(
+    fmt: &Format,
+    rows: &[Value],
+    headers: &dyn Fn(&str) -> String,
+    default_columns: &str,
+    heading: bool,
+) -> Result<String, String> {
     let default;
     let table = match fmt {
         Format::Json => {
@@ -73,8 +85,11 @@ pub fn render_rows(
             &default
         }
     };
-    let mut text = table.render_header(headers)?;
-    text.push('\n');
+    let mut text = String::new();
+    if heading {
+        text = table.render_header(headers)?;
+        text.push('\n');
+    }
     for row in rows {
         text.push_str(&table.render(row)?);
         text.push('\n');

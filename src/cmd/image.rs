@@ -23,6 +23,8 @@ pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Inspect(a) => inspect(ctx, a),
         ImageCommand::History(a) => history(ctx, a),
         ImageCommand::Prune(a) => prune(ctx, a),
+        ImageCommand::Untag(a) => untag(ctx, a),
+        ImageCommand::Exists(a) => exists(ctx, a),
     }
 }
 
@@ -85,9 +87,20 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
     let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let in_use = containers_using(&paths)?;
+    if args.all && !args.images.is_empty() {
+        return Err(Error::msg(
+            "when using the --all switch, you may not pass any images names or IDs",
+        ));
+    }
+    let names = if args.all {
+        images.load()?.into_iter().map(|i| i.id).collect()
+    } else {
+        args.images.clone()
+    };
     let mut failed = None;
-    for name in &args.images {
+    for name in &names {
         match rm::remove_image(&images, &layers, &conf, name, args.force, &in_use) {
+            Err(crate::image::Error::NoSuchImage(_)) if args.ignore => {}
             Ok(out) => {
                 for u in out.untagged {
                     println!("Untagged: {u}");
@@ -96,7 +109,7 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
                     println!("Deleted: {d}");
                 }
             }
-            Err(e) if args.images.len() > 1 => {
+            Err(e) if names.len() > 1 => {
                 eprintln!("Error: {}", crate::error::printable(&e.to_string()));
                 failed = Some(Error::Exit(crate::error::EXIT_ENGINE));
             }
@@ -151,6 +164,50 @@ pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
         Ok(())
     })?;
     Ok(0)
+}
+
+/// podman's `untag`: remove the given names from the image, or all of its names.
+pub fn untag(ctx: &Context, args: UntagArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let mut wanted = Vec::new();
+    for name in &args.names {
+        let r = Reference::parse(name, &conf)?;
+        wanted.push(format!(
+            "{}:{}",
+            r.name(),
+            r.tag.clone().unwrap_or_else(|| "latest".into())
+        ));
+    }
+    ImageStore::open(&paths.root).update(|all| {
+        let found = crate::image::lookup::find(all, &args.image, &conf)?;
+        let img = &mut all[found.index];
+        if let Some(missing) = wanted.iter().find(|w| !img.repo_tags.contains(w)) {
+            return Err(crate::image::Error::Other(format!(
+                "{}: tag not known",
+                crate::image::lookup::familiar(missing)
+            )));
+        }
+        if wanted.is_empty() {
+            img.repo_tags.clear();
+        } else {
+            img.repo_tags.retain(|t| !wanted.contains(t));
+        }
+        Ok(())
+    })?;
+    Ok(0)
+}
+
+/// podman's `image exists`: the answer is the exit code, nothing is printed.
+pub fn exists(ctx: &Context, args: ExistsArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    let conf = RegistriesConf::load(&paths)?;
+    let images = ImageStore::open(&paths.root).load()?;
+    match crate::image::lookup::find(&images, &args.image, &conf) {
+        Ok(_) => Ok(0),
+        Err(crate::image::Error::NoSuchImage(_)) => Ok(1),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {

@@ -23,6 +23,10 @@ pub enum ImageCommand {
     History(HistoryArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Remove names from an image (podman)
+    Untag(UntagArgs),
+    /// Exit 0 when the image is in local storage, 1 when not (podman)
+    Exists(ExistsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -52,9 +56,32 @@ pub struct RmArgs {
     /// Do not delete untagged parents (accepted for compatibility)
     #[arg(long)]
     pub no_prune: bool,
+    /// Remove every image (podman)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore images that do not exist (podman)
+    #[arg(short, long)]
+    pub ignore: bool,
     /// Images to remove: name, name:tag, name@digest or ID (any unique prefix)
-    #[arg(value_name = "IMAGE", required = true)]
+    #[arg(value_name = "IMAGE", required_unless_present = "all")]
     pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UntagArgs {
+    /// The image: name[:tag], name@digest or ID
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Tags to remove (every tag of the image when none is given)
+    #[arg(value_name = "NAME[:TAG]")]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExistsArgs {
+    /// The image: name[:tag], name@digest or ID
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
 }
 
 #[derive(Args, Debug)]
@@ -116,6 +143,12 @@ pub struct ListArgs {
     /// Format output with a Go template, "table TEMPLATE" or "json"
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Do not print the header row (podman)
+    #[arg(short = 'n', long)]
+    pub noheading: bool,
+    /// Sort by created, id, repository, size or tag (podman)
+    #[arg(long, value_name = "KEY", value_parser = ["created", "id", "repository", "size", "tag"])]
+    pub sort: Option<String>,
     /// Only images of this repository (and tag)
     #[arg(value_name = "REPOSITORY[:TAG]")]
     pub repository: Option<String>,

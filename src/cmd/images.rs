@@ -43,6 +43,14 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
             }
         }
     }
+    match args.sort.as_deref() {
+        Some("id") => rows.sort_by(|a, b| a.image.id.cmp(&b.image.id)),
+        Some("repository") => rows.sort_by(|a, b| a.repository.cmp(&b.repository)),
+        Some("tag") => rows.sort_by(|a, b| a.tag.cmp(&b.tag)),
+        Some("size") => rows.sort_by_key(|r| r.image.size),
+        // Newest first, as listed without --sort.
+        _ => {}
+    }
     if args.quiet {
         let mut seen = std::collections::HashSet::new();
         for r in &rows {
@@ -63,7 +71,8 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let out = format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?;
+    let out = format::render_rows_with(&fmt, &values, &header, default, !args.noheading)
+        .map_err(Error::msg)?;
     print!("{out}");
     Ok(0)
 }

@@ -9,6 +9,7 @@ mod image;
 mod image_flags;
 mod images;
 pub mod inspect;
+mod lifecycle;
 mod progress;
 mod ps;
 mod system;
@@ -102,6 +103,9 @@ pub enum Command {
     Tag(image::TagArgs),
     /// Show the history of an image
     History(image::HistoryArgs),
+    /// Remove names from an image (podman)
+    #[command(hide = true)]
+    Untag(image::UntagArgs),
     /// Return low-level information on images
     Inspect(image::InspectArgs),
     /// Manage images
@@ -152,20 +156,20 @@ pub fn main() -> Result<i32> {
     match cli.command {
         Command::Run(a) => container::run(&ctx, a),
         Command::Create(a) => container::create(&ctx, a),
-        Command::Start(a) => container::start(&ctx, a),
-        Command::Stop(a) => container::stop(&ctx, a),
-        Command::Restart(a) => container::restart(&ctx, a),
-        Command::Kill(a) => container::kill_cmd(&ctx, a),
-        Command::Rm(a) => container::rm(&ctx, a),
+        Command::Start(a) => lifecycle::start(&ctx, a),
+        Command::Stop(a) => lifecycle::stop(&ctx, a),
+        Command::Restart(a) => lifecycle::restart(&ctx, a),
+        Command::Kill(a) => lifecycle::kill_cmd(&ctx, a),
+        Command::Rm(a) => lifecycle::rm(&ctx, a),
         Command::Ps(a) => ps::ps(&ctx, a),
         Command::Logs(a) => ps::logs(&ctx, a),
         Command::Exec(a) => container::exec(&ctx, a),
         Command::Attach(a) => container::attach(&ctx, a),
-        Command::Wait(a) => container::wait(&ctx, a),
+        Command::Wait(a) => lifecycle::wait(&ctx, a),
         Command::Top(a) => ps::top(&ctx, a),
         Command::Port(a) => ps::port(&ctx, a),
         Command::Diff(a) => ps::diff(&ctx, a),
-        Command::Rename(a) => container::rename(&ctx, a),
+        Command::Rename(a) => lifecycle::rename(&ctx, a),
         Command::Cp(a) => cp::cp(&ctx, a),
         Command::Export(a) => cp::export(&ctx, a),
         Command::Container(c) => container_dispatch(&ctx, c),
@@ -175,6 +179,7 @@ pub fn main() -> Result<i32> {
         Command::Rmi(a) => image::remove(&ctx, a),
         Command::Tag(a) => image::tag(&ctx, a),
         Command::History(a) => image::history(&ctx, a),
+        Command::Untag(a) => image::untag(&ctx, a),
         Command::Inspect(a) => image::inspect(&ctx, a),
         Command::Image(c) => image::dispatch(&ctx, c),
         Command::Manifest(c) => image::manifest(&ctx, c),
@@ -197,24 +202,25 @@ fn container_dispatch(ctx: &Context, cmd: container_flags::ContainerCommand) -> 
     match cmd {
         C::Run(a) => container::run(ctx, a),
         C::Create(a) => container::create(ctx, a),
-        C::Start(a) => container::start(ctx, a),
-        C::Stop(a) => container::stop(ctx, a),
-        C::Restart(a) => container::restart(ctx, a),
-        C::Kill(a) => container::kill_cmd(ctx, a),
-        C::Rm(a) => container::rm(ctx, a),
+        C::Start(a) => lifecycle::start(ctx, a),
+        C::Stop(a) => lifecycle::stop(ctx, a),
+        C::Restart(a) => lifecycle::restart(ctx, a),
+        C::Kill(a) => lifecycle::kill_cmd(ctx, a),
+        C::Rm(a) => lifecycle::rm(ctx, a),
         C::Ls(a) => ps::ps(ctx, a),
         C::Logs(a) => ps::logs(ctx, a),
         C::Exec(a) => container::exec(ctx, a),
         C::Attach(a) => container::attach(ctx, a),
         C::Inspect(a) => inspect::inspect(ctx, a),
-        C::Wait(a) => container::wait(ctx, a),
+        C::Wait(a) => lifecycle::wait(ctx, a),
         C::Top(a) => ps::top(ctx, a),
         C::Port(a) => ps::port(ctx, a),
         C::Diff(a) => ps::diff(ctx, a),
-        C::Rename(a) => container::rename(ctx, a),
-        C::Prune(a) => container::prune(ctx, a),
+        C::Rename(a) => lifecycle::rename(ctx, a),
+        C::Prune(a) => lifecycle::prune(ctx, a),
         C::Cp(a) => cp::cp(ctx, a),
         C::Export(a) => cp::export(ctx, a),
+        C::Exists(a) => lifecycle::exists(ctx, a),
     }
 }
 

@@ -48,6 +48,9 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
         }
         rows.push((rec, st));
     }
+    if let Some(key) = &args.sort {
+        sort_rows(&paths, &mut rows, key);
+    }
     if args.quiet {
         for (rec, _) in &rows {
             println!(
@@ -77,11 +80,24 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
         "CreatedAt" => "CREATED AT".to_string(),
         other => other.to_ascii_uppercase(),
     };
+    let heading = !args.noheading;
     print!(
         "{}",
-        format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?
+        format::render_rows_with(&fmt, &values, &header, default, heading).map_err(Error::msg)?
     );
     Ok(0)
+}
+
+/// podman's `ps --sort`: newest first by creation, else ascending.
+fn sort_rows(paths: &crate::paths::Paths, rows: &mut [(&ContainerRecord, State)], key: &str) {
+    match key {
+        "id" => rows.sort_by(|a, b| a.0.id.cmp(&b.0.id)),
+        "image" => rows.sort_by(|a, b| a.0.image_name.cmp(&b.0.image_name)),
+        "names" => rows.sort_by(|a, b| a.0.name.cmp(&b.0.name)),
+        "status" => rows.sort_by(|a, b| a.1.status.as_str().cmp(b.1.status.as_str())),
+        "size" => rows.sort_by_cached_key(|r| dir_size(&container::upper_dir(paths, &r.0.id))),
+        _ => rows.sort_by(|a, b| b.0.created.cmp(&a.0.created)),
+    }
 }
 
 fn keep(rec: &ContainerRecord, st: &State, filters: &[(String, String)]) -> Result<bool> {
