@@ -20,6 +20,7 @@ mod spec;
 mod state;
 mod stop;
 mod store;
+mod sys;
 mod top;
 mod userdata;
 
@@ -35,7 +36,7 @@ pub use remove::{prune, remove, RemoveRequest};
 pub use runstate::{
     pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,
 };
-pub use signal::parse_signal;
+pub use signal::{parse_signal, Sig};
 pub use spec::to_spec;
 pub use state::{status_text, State, Status};
 pub use stop::{kill, stop, wait, StopRequest};

@@ -3,10 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill as send, Signal};
 use nix::unistd::Pid;
 
-use super::{parse_signal, ContainerRecord, ContainerStore, Error, Result};
+use super::{parse_signal, ContainerRecord, ContainerStore, Error, Result, Sig};
 
 /// docker's grace period when neither the request nor the container sets one.
 const DEFAULT_TIMEOUT: u64 = 10;
@@ -59,23 +58,23 @@ pub fn stop(store: &ContainerStore, rec: &ContainerRecord, req: &StopRequest) ->
             });
     let pid = Pid::from_raw(state.pid);
     if state.pid > 0 {
-        let _ = send(pid, sig);
+        let _ = sig.send(pid);
     }
     if wait_stopped(store, rec, timeout) {
         return Ok(());
     }
     if state.pid > 0 {
-        let _ = send(pid, Signal::SIGKILL);
+        let _ = Sig::KILL.send(pid);
     }
     wait_stopped(store, rec, Duration::from_secs(DEFAULT_TIMEOUT));
     Ok(())
 }
 
 /// Send `sig` to a running container's first process.
-pub fn kill(store: &ContainerStore, rec: &ContainerRecord, sig: Signal) -> Result<()> {
+pub fn kill(store: &ContainerStore, rec: &ContainerRecord, sig: Sig) -> Result<()> {
     let st = store.live_state(rec);
     st.status.check_kill(&rec.name, &rec.id)?;
-    send(Pid::from_raw(st.pid), sig)
+    sig.send(Pid::from_raw(st.pid))
         .map_err(|e| Error::Other(format!("cannot kill container {}: {e}", rec.name)))
 }
 
