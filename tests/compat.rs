@@ -226,3 +226,160 @@ fn podman_exists_and_untag(who: Who) {
     let dangling = c.run(&["images", "--filter", "dangling=true", "-q"]);
     assert_eq!(dangling.assert_ok().stdout.lines().count(), 1, "{dangling}");
 }
+
+both!(
+    podman_create_flags,
+    pull_newer,
+    real_time_signals,
+    containerenv,
+    system_reset_and_migrate
+);
+
+/// `--cidfile`, `--replace` and `--tz` on run and create.
+fn podman_create_flags(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let cid = c.dir.join("web.cid");
+    let cidfile = format!("--cidfile={}", cid.display());
+    let id = c.run(&["create", "--name", "web", &cidfile, &img, "sleep", "60"]);
+    let id = id.assert_ok().stdout.trim().to_string();
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+    // docker refuses a cidfile that holds an ID, before creating anything.
+    c.run(&["create", &cidfile, &img, "true"])
+        .assert_err_line("container ID file found");
+    c.run(&["start", "web"]).assert_ok();
+    c.run(&["create", "--name", "web", &img, "true"])
+        .assert_err_line("already in use");
+    // --replace: the running container of that name goes and the new one takes the name.
+    let new = c.run(&[
+        "run",
+        "-d",
+        "--replace",
+        "--name",
+        "web",
+        &img,
+        "sleep",
+        "60",
+    ]);
+    let new = new.assert_ok().stdout.trim().to_string();
+    assert_ne!(new, id);
+    assert_eq!(c.run(&["container", "exists", &id]).code(), 1);
+    let ps = c.run(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(ps.assert_ok().stdout, "web\n");
+    c.run(&["rm", "-f", "web"]).assert_ok();
+    // --replace with no container of that name is a plain run.
+    c.run(&["run", "--rm", "--replace", "--name", "fresh", &img, "true"])
+        .assert_ok();
+    // --tz: the container's /etc/localtime is the zone's file.
+    let zone = "/usr/share/zoneinfo/Asia/Tokyo";
+    let want = common::sha256_hex(&std::fs::read(zone).unwrap());
+    let sum = c.run(&[
+        "run",
+        "--rm",
+        "--tz",
+        "Asia/Tokyo",
+        &img,
+        "sha256sum",
+        "/etc/localtime",
+    ]);
+    assert!(sum.assert_ok().stdout.starts_with(&want), "{sum}");
+    let tz = c.run(&["create", "--tz=local", &img, "true"]);
+    let tz_id = tz.assert_ok().stdout.trim().to_string();
+    let shown = c.run(&["inspect", "--format", "{{.Config.Timezone}}", &tz_id]);
+    assert_eq!(shown.assert_ok().stdout, "local\n");
+    c.run(&["rm", &tz_id]).assert_ok();
+    for bad in ["Nowhere/City", "../../etc/shadow"] {
+        c.run(&["run", "--rm", "--tz", bad, &img, "true"])
+            .assert_err_line("unknown time zone");
+    }
+    c.assert_no_containers();
+}
+
+/// `--pull newer`: the registry's image when it can be asked, else the stored one with a
+/// warning; `--pull always` has no such fallback.
+fn pull_newer(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    c.run(&["run", "--rm", "--pull", "newer", &img, "echo", "ok"])
+        .assert_ok();
+    let dead = "127.0.0.1:1/offline/busybox:latest";
+    c.run(&["tag", &img, dead]).assert_ok();
+    let out = c.run(&["run", "--rm", "--pull=newer", dead, "echo", "local"]);
+    assert_eq!(out.assert_ok().stdout, "local\n", "{out}");
+    assert!(out.stderr.contains("using the local image"), "{out}");
+    c.run(&["run", "--rm", "--pull", "always", dead, "true"])
+        .assert_code(125);
+    c.run(&["run", "--rm", "--pull", "sometimes", &img, "true"])
+        .assert_err_line("invalid pull policy");
+    c.assert_no_containers();
+}
+
+/// `kill -s` takes real-time signals by number and by name.
+fn real_time_signals(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    for (sig, number) in [("64", 64), ("SIGRTMIN+3", 37), ("RTMAX-2", 62)] {
+        // Not pid 1 (--pid host): the signal's default action ends the process.
+        let id = c.run(&["run", "-d", "--pid", "host", &img, "sleep", "60"]);
+        let id = id.assert_ok().stdout.trim().to_string();
+        c.run(&["kill", "-s", sig, &id]).assert_ok();
+        let code = c.run(&["wait", &id]);
+        assert_eq!(code.assert_ok().stdout.trim(), (128 + number).to_string());
+        c.run(&["rm", &id]).assert_ok();
+    }
+    c.run(&["kill", "-s", "65", "x"])
+        .assert_err_line("invalid signal");
+    c.run(&["kill", "-s", "RTMIN+31", "x"])
+        .assert_err_line("invalid signal");
+}
+
+/// Every container has podman's /run/.containerenv; a privileged one says what it is.
+fn containerenv(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let plain = c.run(&["run", "--rm", &img, "cat", "/run/.containerenv"]);
+    assert_eq!(plain.assert_ok().stdout, "");
+    let out = c.run(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--name",
+        "priv",
+        &img,
+        "cat",
+        "/run/.containerenv",
+    ]);
+    let text = out.assert_ok().stdout.clone();
+    assert!(text.starts_with("engine=\"cove-"), "{out}");
+    assert!(text.contains("name=\"priv\"\n"), "{out}");
+    let rootless = if who == Who::Rootless { 1 } else { 0 };
+    assert!(text.contains(&format!("rootless={rootless}\n")), "{out}");
+}
+
+/// `system migrate` stops containers and the user namespace; `system reset -f` empties the
+/// store; without -f and a terminal it removes nothing.
+fn system_reset_and_migrate(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let id = c.run(&["run", "-d", &img, "sleep", "60"]);
+    let id = id.assert_ok().stdout.trim().to_string();
+    c.run(&["system", "migrate"]).assert_ok();
+    let st = c.run(&["inspect", "--format", "{{.State.Status}}", &id]);
+    assert_eq!(st.assert_ok().stdout, "exited\n");
+    c.run(&["start", &id]).assert_ok();
+    let no = c.run(&["system", "reset"]);
+    no.assert_ok();
+    assert_eq!(c.run(&["ps", "-q"]).assert_ok().stdout.lines().count(), 1);
+    c.run(&["system", "reset", "-f"]).assert_ok();
+    let left: Vec<_> = std::fs::read_dir(&c.root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "store left: {left:?}");
+    assert_eq!(c.run(&["ps", "-aq"]).assert_ok().stdout, "");
+    assert_eq!(c.run(&["images", "-q"]).assert_ok().stdout, "");
+    // The store works again afterwards.
+    c.busybox();
+    c.run(&["run", "--rm", &img, "true"]).assert_ok();
+}

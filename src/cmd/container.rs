@@ -3,8 +3,6 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use nix::unistd::Pid;
-
 use super::container_flags::*;
 use super::{join_userns, Context};
 use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest};
@@ -100,8 +98,37 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
     if lookup::find_by_id_only(&f.image).is_none() {
         crate::registry::Reference::parse(&f.image, &conf)?;
     }
+    if let Some(file) = &f.cidfile {
+        check_cidfile(file)?;
+    }
+    if let (true, Some(name)) = (f.replace, &f.name) {
+        // podman's --replace: the old container of that name goes, running or not.
+        match s.store.find(name) {
+            Ok(old) => container::remove(&s.store, &old, container::RemoveRequest { force: true })?,
+            Err(container::Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let policy = PullPolicy::parse(&f.pull)?;
     let image = match policy::local_image(&s.paths, &conf, &f.image, policy)? {
+        Some(image) if policy == PullPolicy::Newer => {
+            let req = PullRequest {
+                reference: f.image.clone(),
+                platform: f.platform.clone(),
+                tls_verify: None,
+            };
+            let display = super::progress::PullDisplay::to_stderr(&f.image);
+            match policy::pull_image(&s.paths, &conf, &req, &display) {
+                Ok((newer, outcome)) => {
+                    display.finish(&outcome);
+                    newer
+                }
+                Err(e) => {
+                    crate::warn!("{}: using the local image: {e}", f.image);
+                    image
+                }
+            }
+        }
         Some(image) => image,
         None => {
             if policy != PullPolicy::Always {
@@ -119,7 +146,29 @@ fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
         }
     };
     let config = ImageStore::open(&s.paths.root).config(&image)?;
-    Ok(container::create(&s.store, &req, host, &image, &config)?)
+    let rec = container::create(&s.store, &req, host, &image, &config)?;
+    if let Some(file) = &f.cidfile {
+        if let Err(e) = std::fs::write(file, &rec.id) {
+            if let Ok(lock) = s.store.lock(&rec.id) {
+                let _ = s.store.remove(&lock);
+            }
+            return Err(Error::msg(format!(
+                "failed to create the container ID file: {e}"
+            )));
+        }
+    }
+    Ok(rec)
+}
+
+/// docker refuses a `--cidfile` that already holds an ID (another container may own it).
+fn check_cidfile(file: &std::path::Path) -> Result<()> {
+    match std::fs::metadata(file) {
+        Ok(m) if m.len() > 0 => Err(Error::msg(format!(
+            "container ID file found, make sure the other container isn't running or delete {}",
+            file.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn request(f: &CreateFlags) -> Result<CreateRequest> {
@@ -172,6 +221,7 @@ fn request(f: &CreateFlags) -> Result<CreateRequest> {
         tty: f.tty,
         interactive: f.interactive,
         auto_remove: f.rm,
+        timezone: f.tz.clone(),
     })
 }
 
@@ -273,16 +323,9 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
 
 /// Reap `pid`; a death by signal N is 128 + N, as shells and docker report it.
 fn wait_exit(pid: i32) -> i32 {
-    use nix::sys::wait::{waitpid, WaitStatus};
-    loop {
-        match waitpid(Pid::from_raw(pid), None) {
-            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
-                return crate::exit::from_wait(status).unwrap_or(crate::exit::ENGINE)
-            }
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return crate::error::EXIT_ENGINE,
-        }
+    match crate::exit::wait(pid, false) {
+        Ok(Some((_, code))) => code,
+        Ok(None) | Err(_) => crate::error::EXIT_ENGINE,
     }
 }
 

@@ -449,6 +449,15 @@ pub struct CreateFlags {
     /// Set platform if the image is pulled (os/arch[/variant])
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
+    /// Remove a container of the same name first (podman)
+    #[arg(long)]
+    pub replace: bool,
+    /// Timezone of the container: a zone name such as Asia/Tokyo, or local (podman)
+    #[arg(long, value_name = "TIMEZONE")]
+    pub tz: Option<String>,
     /// Print usage
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,

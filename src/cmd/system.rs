@@ -19,12 +19,101 @@ use crate::template::Template;
 pub enum SystemCommand {
     /// Display system-wide information
     Info(InfoArgs),
+    /// Remove every container and image and the store itself (podman)
+    Reset(ResetArgs),
+    /// Stop the containers and the user namespace, so that changed /etc/subuid ranges apply
+    /// (podman)
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ResetArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// Accepted for podman's scripts; cove has one runtime
+    #[arg(long, value_name = "RUNTIME")]
+    pub new_runtime: Option<String>,
 }
 
 pub fn dispatch(ctx: &Context, cmd: SystemCommand) -> Result<i32> {
     match cmd {
         SystemCommand::Info(a) => info(ctx, a),
+        SystemCommand::Reset(a) => reset(ctx, a),
+        SystemCommand::Migrate(a) => migrate(ctx, a),
     }
+}
+
+/// podman's `system reset`: every container (killed), every image and layer, the run state
+/// and the user namespace go; the store directories stay, empty.
+fn reset(ctx: &Context, args: ResetArgs) -> Result<i32> {
+    if !args.force && !super::confirm("all containers, all images and the whole store")? {
+        return Ok(0);
+    }
+    let paths = ctx.paths()?;
+    super::join_userns(&paths)?;
+    stop_all(&paths)?;
+    sandbox::stop_pause(&paths);
+    for dir in [&paths.root, &paths.runroot] {
+        empty_dir(dir)?;
+    }
+    Ok(0)
+}
+
+/// podman's `system migrate`: containers stop and the pause process ends, so the next command
+/// builds the user namespace from /etc/subuid as it is now.
+fn migrate(ctx: &Context, _args: MigrateArgs) -> Result<i32> {
+    let paths = ctx.paths()?;
+    super::join_userns(&paths)?;
+    let store = crate::container::ContainerStore::open(&paths)?;
+    for rec in store.list()? {
+        if store.live_state(&rec).status.can_stop() {
+            crate::container::stop(&store, &rec, &crate::container::StopRequest::default())?;
+        }
+    }
+    sandbox::stop_pause(&paths);
+    Ok(0)
+}
+
+fn stop_all(paths: &crate::paths::Paths) -> Result<()> {
+    let store = crate::container::ContainerStore::open(paths)?;
+    for rec in store.list()? {
+        let req = crate::container::RemoveRequest { force: true };
+        match crate::container::remove(&store, &rec, req) {
+            Ok(()) | Err(crate::container::Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Remove everything inside `dir`, keeping `dir` (it may be the user's own `--root`).
+fn empty_dir(dir: &std::path::Path) -> Result<()> {
+    let fail = |p: &std::path::Path, e: std::io::Error| {
+        Error::msg(format!("cannot remove {}: {e}", p.display()))
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(fail(dir, e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| fail(dir, e))?.path();
+        let removed = match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(e) => Err(e),
+        };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(&path, e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[derive(Args, Debug)]

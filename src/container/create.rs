@@ -54,6 +54,8 @@ pub struct CreateRequest {
     pub tty: bool,
     pub interactive: bool,
     pub auto_remove: bool,
+    /// podman's `--tz`.
+    pub timezone: Option<String>,
 }
 
 /// Check every host-side flag of `req` and turn them into the record's `HostConfig`, before
@@ -169,6 +171,13 @@ fn container_config(req: &CreateRequest, img: &ImageConfig) -> Result<ContainerC
             .or(run.stop_signal.clone())
             .unwrap_or_default(),
         stop_timeout: req.stop_timeout,
+        timezone: match &req.timezone {
+            Some(tz) => {
+                super::timezone::zone_file(tz)?;
+                tz.clone()
+            }
+            None => String::new(),
+        },
         ..Default::default()
     })
 }

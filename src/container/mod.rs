@@ -21,6 +21,7 @@ mod state;
 mod stop;
 mod store;
 mod sys;
+mod timezone;
 mod top;
 mod userdata;
 

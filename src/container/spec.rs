@@ -205,6 +205,25 @@ fn mounts(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Mount>, SpawnError
             });
         }
     }
+    if !rec.config.timezone.is_empty() && !user_targets.iter().any(|t| t == "/etc/localtime") {
+        let zone =
+            super::timezone::zone_file(&rec.config.timezone).map_err(|e| engine(e.to_string()))?;
+        out.push(Mount::Bind {
+            source: zone,
+            destination: "/etc/localtime".into(),
+            read_only: true,
+        });
+    }
+    // podman's marker that a process runs in a container (empty unless --privileged);
+    // containers created before cove wrote it have none.
+    let containerenv = userdata.join(super::userdata::CONTAINERENV);
+    if containerenv.is_file() {
+        out.push(Mount::Bind {
+            source: containerenv,
+            destination: "/run/.containerenv".into(),
+            read_only: true,
+        });
+    }
     out.extend(binds);
     Ok(out)
 }

@@ -11,6 +11,9 @@ use super::record::ContainerRecord;
 use crate::fsutil::write_atomic;
 use crate::paths::Paths;
 
+/// The file mounted on /run/.containerenv.
+pub const CONTAINERENV: &str = "containerenv";
+
 const HOST_RESOLV: &str = "/etc/resolv.conf";
 const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
 
@@ -40,7 +43,24 @@ pub fn create_userdata(paths: &Paths, rec: &ContainerRecord) -> Result<()> {
     if !h.dns.is_empty() || !h.dns_search.is_empty() || !h.dns_options.is_empty() {
         resolv = override_resolv(&resolv, &h.dns, &h.dns_search, &h.dns_options);
     }
-    write(&dir.join("resolv.conf"), resolv.as_bytes())
+    write(&dir.join("resolv.conf"), resolv.as_bytes())?;
+    write(&dir.join(CONTAINERENV), containerenv(paths, rec).as_bytes())
+}
+
+/// podman's /run/.containerenv: what the container is, for a privileged one; empty otherwise.
+fn containerenv(paths: &Paths, rec: &ContainerRecord) -> String {
+    if !rec.host.privileged {
+        return String::new();
+    }
+    format!(
+        "engine=\"cove-{}\"\nname={:?}\nid={:?}\nimage={:?}\nimageid={:?}\nrootless={}\n",
+        env!("CARGO_PKG_VERSION"),
+        rec.name,
+        rec.id,
+        rec.image_name,
+        rec.image.trim_start_matches("sha256:"),
+        u8::from(paths.rootless),
+    )
 }
 
 fn write(path: &Path, data: &[u8]) -> Result<()> {

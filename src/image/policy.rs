@@ -1,4 +1,4 @@
-//! The pull policy of `run`/`create` (`--pull always|missing|never`): whether the image a
+//! The pull policy of `run`/`create` (`--pull always|missing|never|newer`): whether the image a
 //! container is created from is taken from the store or pulled first.
 
 use super::lookup;
@@ -12,6 +12,9 @@ pub enum PullPolicy {
     Always,
     Missing,
     Never,
+    /// podman's: pull when the registry has a different image, else (or when the registry
+    /// cannot be reached) use the stored one.
+    Newer,
 }
 
 impl PullPolicy {
@@ -20,8 +23,9 @@ impl PullPolicy {
             "always" => Ok(PullPolicy::Always),
             "missing" => Ok(PullPolicy::Missing),
             "never" => Ok(PullPolicy::Never),
+            "newer" => Ok(PullPolicy::Newer),
             other => Err(Error::Other(format!(
-                "invalid pull policy {other:?}: use always, missing or never"
+                "invalid pull policy {other:?}: use always, missing, never or newer"
             ))),
         }
     }

@@ -10,7 +10,6 @@
 //! namespace, so it could open /proc/1/exe; a privileged root container is a way out anyway.
 
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
 use super::launch::{self, Reporter};
@@ -79,13 +78,10 @@ fn supervise(child: Pid, all: &SigSet) -> i32 {
 fn reap(child: Pid) -> Option<i32> {
     let mut result = None;
     loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == child => result = Some(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => {
-                result = Some(crate::exit::for_signal(sig))
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return result,
-            Ok(_) => {}
+        match crate::exit::wait(-1, true) {
+            Ok(Some((pid, code))) if pid == child => result = Some(code),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return result,
         }
     }
 }

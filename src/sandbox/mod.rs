@@ -30,7 +30,7 @@ pub use private_root::mount_private;
 pub use spawn::spawn;
 pub use spec::{Process, SpawnError, Stdio};
 pub use user::{home_in_layers, resolve_user_in_layers};
-pub use userns::{current_mapping, join_user_namespace, subid_range};
+pub use userns::{current_mapping, join_user_namespace, stop_pause, subid_range};
 
 /// A sandbox failure: one line for the user, with the path and errno kept.
 pub type Error = crate::syserror::SysError<Style>;

@@ -71,6 +71,23 @@ pub fn current_mapping(paths: &Paths) -> Option<IdMapping> {
     open_pause(record.pid).map(|_| record.mapping)
 }
 
+/// End the user's pause process (podman's `system migrate`): the next command makes a new
+/// namespace with the mapping /etc/subuid gives then. False when none was running.
+pub fn stop_pause(paths: &Paths) -> bool {
+    let Some(record) = read_record(&paths.runroot) else {
+        return false;
+    };
+    let (Some(_), Ok(pid)) = (open_pause(record.pid), i32::try_from(record.pid)) else {
+        return false;
+    };
+    let _ = fs::remove_file(paths.runroot.join(RECORD_FILE));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .is_ok()
+}
+
 /// (start, count) of the caller's first /etc/subuid entry.
 pub fn subid_range(paths: &Paths) -> Option<(u32, u32)> {
     let name = subid::lookup_user_name(paths.uid);

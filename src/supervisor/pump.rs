@@ -10,7 +10,6 @@ use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::event::{FrontEvent, Stream};
@@ -237,11 +236,8 @@ impl<'a> Pump<'a> {
         if self.exit.is_some() {
             return;
         }
-        let flags = (!exited).then_some(WaitPidFlag::WNOHANG);
-        self.exit = match waitpid(self.pid, flags) {
-            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
-                crate::exit::from_wait(status)
-            }
+        self.exit = match crate::exit::wait(self.pid.as_raw(), !exited) {
+            Ok(Some((_, code))) => Some(code),
             // Not our child (already reaped elsewhere): nothing more will come from it.
             Err(Errno::ECHILD) => Some(-1),
             _ => None,
