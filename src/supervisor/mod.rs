@@ -14,6 +14,7 @@ mod restart;
 mod signals;
 mod sys;
 mod tty;
+mod wire;
 
 use std::fmt;
 
