@@ -28,6 +28,10 @@ pub trait Keeper {
     fn spawn(&mut self, io: Stdio) -> Result<i32, SpawnError>;
     /// Container output, for the log.
     fn output(&mut self, stream: Stream, data: &[u8]);
+    /// How long one run may last before it is killed (podman's `--timeout`).
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The running container as the poll loop sees it.
@@ -40,6 +44,8 @@ pub(super) struct Pump<'a> {
     pending_in: Vec<u8>,
     close_input: bool,
     exit: Option<i32>,
+    /// When the container is killed if it still runs (`--timeout`); None once it was.
+    deadline: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -59,6 +65,7 @@ const INPUT_HIGH_WATER: usize = 64 * 1024;
 
 impl<'a> Pump<'a> {
     pub fn new(pid: i32, wiring: Wiring, mode: &'a IoMode, keeper: &'a mut dyn Keeper) -> Self {
+        let deadline = keeper.timeout().map(|t| Instant::now() + t);
         Pump {
             pid: Pid::from_raw(pid),
             // Without pidfds (Linux < 5.3) the loop polls waitpid on a short timeout instead.
@@ -69,6 +76,7 @@ impl<'a> Pump<'a> {
             pending_in: Vec::new(),
             close_input: false,
             exit: None,
+            deadline,
         }
     }
 
@@ -79,6 +87,7 @@ impl<'a> Pump<'a> {
         let mut buf = [0u8; 16 * 1024];
         loop {
             self.try_reap(false);
+            self.enforce_deadline();
             if self.exit.is_some() && drain_until.is_none() {
                 drain_until = Some(Instant::now() + DRAIN);
             }
@@ -116,6 +125,10 @@ impl<'a> Pump<'a> {
                 (Some(until), _, _) => until.saturating_duration_since(Instant::now()),
                 (None, None, _) | (None, _, true) => Duration::from_millis(100),
                 (None, Some(_), false) => Duration::from_secs(3600),
+            };
+            let timeout = match self.deadline {
+                Some(t) => timeout.min(t.saturating_duration_since(Instant::now())),
+                None => timeout,
             };
             let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
             match nix::poll::poll(&mut fds, timeout) {
@@ -162,6 +175,18 @@ impl<'a> Pump<'a> {
             Err(Errno::ECHILD) => Some(-1),
             _ => None,
         };
+    }
+
+    /// podman's `--timeout`: past the deadline the container gets SIGKILL, as conmon sends
+    /// it, and exits 137 like any container killed so.
+    fn enforce_deadline(&mut self) {
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if self.exit.is_none() && Instant::now() >= deadline {
+            let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+            self.deadline = None;
+        }
     }
 
     fn on_signals(&mut self, front: &mut Front<'_>, signals: &Signals) {
@@ -273,10 +298,13 @@ pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, Spa
     let pid = signals.unblocked(|| keeper.spawn(io))?;
     let mut out = stdout.lock();
     let mut err = std::io::stderr().lock();
+    // Streams left out by `-a` still reach the log, through the keeper.
+    let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
     let mut front = Front::Local {
-        stdin: mode.stdin.then(|| stdin.as_fd()),
-        stdout: &mut out,
-        stderr: &mut err,
+        // With passthrough the container reads our stdin itself.
+        stdin: (mode.stdin && !mode.passthrough).then(|| stdin.as_fd()),
+        stdout: if mode.show[0] { &mut out } else { &mut no_out },
+        stderr: if mode.show[1] { &mut err } else { &mut no_err },
         terminal,
     };
     let mut pump = Pump::new(pid, wiring, mode, keeper);

@@ -1,6 +1,7 @@
-//! How a container's stdio is made: the mode asked for, and our ends of it (pipes or a pty).
+//! How a container's stdio is made: the mode asked for, and our ends of it (pipes, a pty, or
+//! nothing at all when the container takes our own descriptors).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
@@ -21,6 +22,25 @@ pub struct IoMode {
     /// Allocate the pty from this ptmx rather than the host's: `exec -t` uses the container's
     /// own (/proc/PID/root/dev/ptmx), so the process sees its terminal as /dev/pts/N.
     pub ptmx: Option<std::path::PathBuf>,
+    /// The container takes our own stdio (the passthrough log drivers): nothing is pumped,
+    /// nothing logged.
+    pub passthrough: bool,
+    /// Which of stdout and stderr a local front shows (`-a`); the log gets both anyway.
+    pub show: [bool; 2],
+}
+
+impl IoMode {
+    /// Pipes, nothing fed, both outputs shown.
+    pub fn pipes() -> IoMode {
+        IoMode {
+            tty: false,
+            stdin: false,
+            sig_proxy: true,
+            ptmx: None,
+            passthrough: false,
+            show: [true, true],
+        }
+    }
 }
 
 /// Our ends of the container's stdio.
@@ -31,12 +51,30 @@ pub struct Wiring {
     pub master: Option<OwnedFd>,
 }
 
-/// Make the container's stdio: a pty (its slave on 0-2) or pipes (stdin only with `-i`).
+/// Make the container's stdio: ours as they are (passthrough), a pty (its slave on 0-2) or
+/// pipes (stdin only with `-i`).
 pub fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
     let dup = |fd: &OwnedFd| {
         fd.try_clone()
             .map_err(|e| Error(format!("duplicating a descriptor: {e}")))
     };
+    if mode.passthrough {
+        let ours = |fd: BorrowedFd<'_>| {
+            fd.try_clone_to_owned()
+                .map_err(|e| Error(format!("duplicating our stdio: {e}")))
+        };
+        let io = Stdio {
+            stdin: ours(std::io::stdin().as_fd())?,
+            stdout: ours(std::io::stdout().as_fd())?,
+            stderr: ours(std::io::stderr().as_fd())?,
+        };
+        let wiring = Wiring {
+            input: None,
+            outputs: [None, None],
+            master: None,
+        };
+        return Ok((wiring, io));
+    }
     if mode.tty {
         let pty = tty::open_pty_from(mode.ptmx.as_deref(), size)?;
         set_nonblocking(&pty.master)?;
