@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::container_flags::*;
 use super::{join_userns, Context};
-use crate::container::{self, ContainerRecord, ContainerStore, CreateRequest};
+use crate::container::{self, Attach, ContainerRecord, ContainerStore, CreateRequest, Launch};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::image::lookup;
@@ -34,37 +34,52 @@ impl Session {
 }
 
 pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
+    // Descriptors cove was given, checked before it opens any of its own (which would be
+    // refused anyway: they close on exec).
+    let preserve_fds = supervisor::check_preserve_fds(args.preserve_fds, args.detach)?;
     let s = Session::open(ctx)?;
     let flags = &args.flags;
-    let rec = create_container(&s, flags)?;
+    let launch = if args.detach {
+        Launch::Detached
+    } else {
+        Launch::Foreground
+    };
+    let rec = create_container(&s, flags, launch)?;
     let id = rec.id.clone();
     if args.detach {
         supervisor::start_monitor(&s.paths, &id, false)?;
         println!("{id}");
         return Ok(0);
     }
-    if flags.tty || flags.interactive {
+    let here = supervisor::Foreground {
+        sig_proxy: flags.sig_proxy,
+        preserve_fds,
+    };
+    if (rec.config.tty || rec.config.open_stdin) && !here.needed_for(&rec) {
         supervisor::start_monitor(&s.paths, &id, true)?;
         return attach_until_end(
             &s,
             &rec,
-            flags.interactive,
+            rec.config.open_stdin,
             flags.sig_proxy,
             flags.detach_keys.as_deref(),
             true,
+            [rec.config.attach_stdout, rec.config.attach_stderr],
         );
     }
-    let code = supervisor::run_foreground(&s.paths, &id, flags.sig_proxy)?;
+    let code = supervisor::run_foreground(&s.paths, &id, &here)?;
     Ok(code)
 }
 
 pub fn create(ctx: &Context, args: CreateArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
-    let rec = create_container(&s, &args.flags)?;
+    let rec = create_container(&s, &args.flags, Launch::Later)?;
     println!("{}", rec.id);
     Ok(0)
 }
 
+/// Attach to `rec`'s monitor until the container ends or the user detaches; `show` says
+/// which of stdout and stderr are written out (`run -a`).
 pub(super) fn attach_until_end(
     s: &Session,
     rec: &ContainerRecord,
@@ -72,6 +87,7 @@ pub(super) fn attach_until_end(
     sig_proxy: bool,
     keys: Option<&str>,
     close_stdin: bool,
+    show: [bool; 2],
 ) -> Result<i32> {
     let keys = keys
         .or(rec.host.detach_keys.as_deref())
@@ -82,6 +98,7 @@ pub(super) fn attach_until_end(
         detach_keys: supervisor::parse_detach_keys(keys)?,
         sig_proxy,
         stdin_once: close_stdin,
+        show,
     };
     match supervisor::attach(&s.paths, &rec.id, &opts)? {
         AttachEnd::Detached => Ok(0),
@@ -90,10 +107,10 @@ pub(super) fn attach_until_end(
 }
 
 /// Find or pull the image (as `--pull` says), then create the container record.
-fn create_container(s: &Session, f: &CreateFlags) -> Result<ContainerRecord> {
+fn create_container(s: &Session, f: &CreateFlags, launch: Launch) -> Result<ContainerRecord> {
     let conf = RegistriesConf::load(&s.paths)?;
     // A malformed reference or bad flag fails before anything is looked up or pulled.
-    let req = request(f)?;
+    let req = request(f, launch)?;
     let host = container::check(&req)?;
     if lookup::find_by_id_only(&f.image).is_none() {
         crate::registry::Reference::parse(&f.image, &conf)?;
@@ -171,7 +188,7 @@ fn check_cidfile(file: &std::path::Path) -> Result<()> {
     }
 }
 
-fn request(f: &CreateFlags) -> Result<CreateRequest> {
+fn request(f: &CreateFlags, launch: Launch) -> Result<CreateRequest> {
     let mut env = Vec::new();
     for file in &f.env_file {
         for line in read_env_file(file)?.lines() {
@@ -215,7 +232,16 @@ fn request(f: &CreateFlags) -> Result<CreateRequest> {
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
         restart: f.restart.clone(),
+        log_driver: f.log_driver.clone().unwrap_or_default(),
         log_opts: f.log_opt.clone(),
+        // The parser took only these three names, in lower case.
+        attach: (!f.attach.is_empty()).then(|| Attach {
+            stdin: f.attach.iter().any(|a| a == "stdin"),
+            stdout: f.attach.iter().any(|a| a == "stdout"),
+            stderr: f.attach.iter().any(|a| a == "stderr"),
+        }),
+        timeout: f.timeout,
+        launch,
         detach_keys: f.detach_keys.clone(),
         network: f.network.clone(),
         tty: f.tty,
@@ -277,6 +303,7 @@ pub fn attach(ctx: &Context, args: AttachArgs) -> Result<i32> {
         args.sig_proxy,
         args.detach_keys.as_deref(),
         false,
+        [true, true],
     )
 }
 

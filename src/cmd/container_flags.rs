@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Subcommand};
 
-use super::grammar::{GoBool, GoInt};
+use super::grammar::{GoBool, GoInt, GoUint, StdStream};
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
@@ -431,9 +431,18 @@ pub struct CreateFlags {
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
     #[arg(long, value_name = "POLICY", default_value = "no")]
     pub restart: String,
-    /// Log driver options (max-size=SIZE, max-file=N)
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; a foreground run shows only these)
+    #[arg(short, long, value_name = "STREAM", value_parser = StdStream)]
+    pub attach: Vec<String>,
+    /// Logging driver: json-file (default), k8s-file, none, passthrough or passthrough-tty
+    #[arg(long = "log-driver", value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=SIZE, max-file=N, path=FILE)
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opt: Vec<String>,
+    /// Kill the container after this many seconds; 0 for no limit (podman)
+    #[arg(long, value_name = "SECONDS", value_parser = GoUint, default_value_t = 0, allow_negative_numbers = true)]
+    pub timeout: u64,
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", value_name = "KEYS")]
     pub detach_keys: Option<String>,
@@ -479,6 +488,9 @@ pub struct RunArgs {
     /// Run the container in the background and print its ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Pass cove's descriptors 3 to 3+N-1 into the container, at the same numbers (podman)
+    #[arg(long = "preserve-fds", value_name = "N", value_parser = GoUint, default_value_t = 0, allow_negative_numbers = true)]
+    pub preserve_fds: u64,
     #[command(flatten)]
     pub flags: CreateFlags,
 }

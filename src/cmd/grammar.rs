@@ -50,6 +50,17 @@ pub fn parse_int(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("strconv.ParseInt: parsing \"{s}\": value out of range"))
 }
 
+/// Go's `strconv.ParseUint(s, 10, 64)`, with its error text.
+pub fn parse_uint(s: &str) -> Result<u64, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "strconv.ParseUint: parsing \"{s}\": invalid syntax"
+        ));
+    }
+    s.parse::<u64>()
+        .map_err(|_| format!("strconv.ParseUint: parsing \"{s}\": value out of range"))
+}
+
 /// A boolean flag's value, parsed as docker does.
 #[derive(Clone, Copy)]
 pub struct GoBool;
@@ -101,6 +112,47 @@ impl ValueParserFactory for GoInt {
     type Parser = GoInt;
     fn value_parser() -> GoInt {
         GoInt
+    }
+}
+
+/// An unsigned flag's value, parsed as podman does (`--timeout`, `--preserve-fds`).
+#[derive(Clone, Copy)]
+pub struct GoUint;
+
+impl TypedValueParser for GoUint {
+    type Value = u64;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<u64, clap::Error> {
+        let text = value.to_string_lossy();
+        parse_uint(&text).map_err(|why| invalid(cmd, arg, &text, &why))
+    }
+}
+
+/// One `-a` stream, in any case as docker takes it: "stdin", "stdout" or "stderr".
+#[derive(Clone, Copy)]
+pub struct StdStream;
+
+impl TypedValueParser for StdStream {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        let lower = text.to_lowercase();
+        if matches!(lower.as_str(), "stdin" | "stdout" | "stderr") {
+            return Ok(lower);
+        }
+        let why = "valid streams are STDIN, STDOUT and STDERR";
+        Err(invalid(cmd, arg, &text, why))
     }
 }
 
@@ -165,5 +217,21 @@ mod tests {
         assert!(parse_int("1.5").is_err());
         assert!(parse_int("-").is_err());
         assert!(parse_int("").is_err());
+    }
+
+    #[test]
+    fn go_unsigned() {
+        assert_eq!(parse_uint("0"), Ok(0));
+        assert_eq!(parse_uint("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_uint("-1"),
+            Err("strconv.ParseUint: parsing \"-1\": invalid syntax".into())
+        );
+        assert_eq!(
+            parse_uint("18446744073709551616"),
+            Err("strconv.ParseUint: parsing \"18446744073709551616\": value out of range".into())
+        );
+        assert!(parse_uint("+1").is_err());
+        assert!(parse_uint("").is_err());
     }
 }

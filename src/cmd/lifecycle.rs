@@ -104,6 +104,7 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
             true,
             args.detach_keys.as_deref(),
             false,
+            [true, true],
         );
     }
     for_each(&s, &names, false, |name, rec| {

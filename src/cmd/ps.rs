@@ -223,6 +223,7 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
                 .map_err(|_| Error::msg(format!("invalid tail value: {n}")))?,
         ),
     };
+    let path = container::log_file(&paths, &rec)?;
     let opts = LogOptions {
         follow: args.follow,
         tail,
@@ -242,18 +243,13 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
     };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let result = logs::read(
-        &container::log_path(&paths, &rec.id),
-        &opts,
-        &running,
-        &mut |e| {
-            let text = e.render(args.timestamps);
-            match e.stream {
-                Stream::Stdout => stdout.lock().write_all(text.as_bytes()),
-                Stream::Stderr => stderr.lock().write_all(text.as_bytes()),
-            }
-        },
-    );
+    let result = logs::read(&path, &opts, &running, &mut |e| {
+        let text = e.render(args.timestamps);
+        match e.stream {
+            Stream::Stdout => stdout.lock().write_all(text.as_bytes()),
+            Stream::Stderr => stderr.lock().write_all(text.as_bytes()),
+        }
+    });
     match result {
         Ok(()) => Ok(0),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
@@ -324,7 +320,7 @@ pub fn container_json(paths: &crate::paths::Paths, rec: &ContainerRecord, st: &S
         "ResolvConfPath": container::userdata_dir(paths, &rec.id).join("resolv.conf"),
         "HostnamePath": container::userdata_dir(paths, &rec.id).join("hostname"),
         "HostsPath": container::userdata_dir(paths, &rec.id).join("hosts"),
-        "LogPath": container::log_path(paths, &rec.id),
+        "LogPath": container::log_file(paths, rec).unwrap_or_default(),
         "Name": format!("/{}", rec.name),
         "RestartCount": rec.restart_count,
         "Driver": "overlay",

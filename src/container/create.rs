@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::mounts::{parse_device, parse_mount, parse_tmpfs, parse_volume};
+use super::stdio::{self, Attach, Launch};
 use super::{
     create_userdata, parse_extra_host, parse_log_opt, ContainerConfig, ContainerRecord,
     ContainerStore, Error, HostConfig, RestartPolicy, Result, State, Status, Ulimit,
@@ -48,7 +49,15 @@ pub struct CreateRequest {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
     pub restart: String,
+    /// `--log-driver` as typed; "" for the default (json-file).
+    pub log_driver: String,
     pub log_opts: Vec<String>,
+    /// `-a`: the streams a foreground run shows; None for docker's default.
+    pub attach: Option<Attach>,
+    /// podman's `--timeout`: seconds before a run is killed; 0 for no limit.
+    pub timeout: u64,
+    /// What the caller does with the container next (some flags need its stdio).
+    pub launch: Launch,
     pub detach_keys: Option<String>,
     pub network: String,
     pub tty: bool,
@@ -146,15 +155,18 @@ fn container_config(req: &CreateRequest, img: &ImageConfig) -> Result<ContainerC
     if let Some(sig) = &req.stop_signal {
         super::signal::parse_signal(sig)?;
     }
+    // `-a stdin` keeps stdin open as -i does; without -a, stdout and stderr are shown.
+    let stdin = req.interactive || req.attach.is_some_and(|a| a.stdin);
+    let shown = req.attach.map_or((true, true), |a| (a.stdout, a.stderr));
     Ok(ContainerConfig {
         hostname: req.hostname.clone().unwrap_or_default(),
         user: req.user.clone().or(run.user.clone()).unwrap_or_default(),
-        attach_stdin: req.interactive,
-        attach_stdout: true,
-        attach_stderr: true,
+        attach_stdin: stdin,
+        attach_stdout: shown.0,
+        attach_stderr: shown.1,
         exposed_ports: run.exposed_ports.clone().unwrap_or_default(),
         tty: req.tty,
-        open_stdin: req.interactive,
+        open_stdin: stdin,
         env,
         cmd,
         image: req.image_name.clone(),
@@ -178,6 +190,7 @@ fn container_config(req: &CreateRequest, img: &ImageConfig) -> Result<ContainerC
             }
             None => String::new(),
         },
+        timeout: req.timeout,
         ..Default::default()
     })
 }
@@ -219,9 +232,11 @@ fn host_config(req: &CreateRequest) -> Result<HostConfig> {
         })?;
         host.ulimits.push(parsed);
     }
+    host.log_config.driver = stdio::log_driver(req)?;
     for o in &req.log_opts {
         parse_log_opt(&mut host, o)?;
     }
+    stdio::check(req, &host)?;
     host.restart_policy = RestartPolicy::parse(&req.restart)?;
     if req.auto_remove && host.restart_policy.name != "no" && !host.restart_policy.name.is_empty() {
         return Err(Error::invalid("conflicting options: --restart and --rm"));

@@ -152,12 +152,22 @@ pub fn parse_size(value: &str) -> Result<u64> {
     Ok(bytes as u64)
 }
 
-/// One `--log-opt key=value` for the json-file driver (max-size, max-file).
+/// One `--log-opt key=value` (max-size, max-file; podman's path of the log file), parsed
+/// into `host` and kept as typed for inspect. The driver must be set first.
 pub fn parse_log_opt(host: &mut HostConfig, opt: &str) -> Result<()> {
     let Some((key, value)) = opt.split_once('=') else {
         return Err(Error::Other(format!("invalid log opt format: {opt}")));
     };
     match key {
+        "path" => {
+            // The monitor runs in "/", and a relative name would be read from wherever `logs`
+            // is run: only an absolute path means one file.
+            if !value.starts_with('/') {
+                return Err(Error::invalid(format!(
+                    "log-opt path must be an absolute path: {value:?}"
+                )));
+            }
+        }
         "max-size" => {
             let size = parse_size(value)?;
             if size == 0 {
@@ -176,10 +186,14 @@ pub fn parse_log_opt(host: &mut HostConfig, opt: &str) -> Result<()> {
         },
         _ => {
             return Err(Error::Other(format!(
-                "unknown log opt '{key}' for json-file log driver"
+                "unknown log opt '{key}' for {} log driver",
+                host.log_config.driver.as_str()
             )))
         }
     }
+    host.log_config
+        .config
+        .insert(key.to_string(), value.to_string());
     Ok(())
 }
 
@@ -316,6 +330,25 @@ mod tests {
         assert_eq!(
             err(parse_log_opt(&mut host, "mode=blocking")),
             "unknown log opt 'mode' for json-file log driver"
+        );
+        assert_eq!(
+            err(parse_log_opt(&mut host, "path=ctr.log")),
+            "log-opt path must be an absolute path: \"ctr.log\""
+        );
+        parse_log_opt(&mut host, "path=/var/log/web.log").unwrap();
+        let typed: Vec<_> = host.log_config.config.iter().collect();
+        let (size, file, path) = (
+            "1k".to_string(),
+            "5".to_string(),
+            "/var/log/web.log".to_string(),
+        );
+        assert_eq!(
+            typed,
+            [
+                (&"max-file".to_string(), &file),
+                (&"max-size".to_string(), &size),
+                (&"path".to_string(), &path)
+            ]
         );
     }
 

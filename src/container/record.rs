@@ -58,6 +58,8 @@ pub struct ContainerConfig {
     /// podman's `--tz`: a zone name ("Asia/Tokyo") or "local".
     #[serde(skip_serializing_if = "String::is_empty")]
     pub timezone: String,
+    /// podman's `--timeout`: seconds a run may last before it is killed; 0 for no limit.
+    pub timeout: u64,
 }
 
 /// Host-side setup from the run flags (docker's `HostConfig`).
@@ -91,6 +93,8 @@ pub struct HostConfig {
     pub log_max_size: u64,
     /// json-file max-file (>= 1).
     pub log_max_file: u32,
+    /// `--log-driver` and the `--log-opt`s as typed (docker's and podman's inspect field).
+    pub log_config: LogConfig,
     /// `--rm`.
     pub auto_remove: bool,
     /// `--add-host` values, "name:ip".
@@ -129,6 +133,7 @@ impl Default for HostConfig {
             restart_policy: RestartPolicy::default(),
             log_max_size: DEFAULT_LOG_MAX_SIZE,
             log_max_file: DEFAULT_LOG_MAX_FILE,
+            log_config: LogConfig::default(),
             auto_remove: false,
             extra_hosts: Vec::new(),
             group_add: Vec::new(),
@@ -137,6 +142,73 @@ impl Default for HostConfig {
             dns_options: Vec::new(),
             detach_keys: None,
         }
+    }
+}
+
+/// `--log-driver` with its options: docker's `HostConfig.LogConfig`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub driver: LogDriver,
+    /// `--log-opt key=value`, as given (max-size, max-file, path).
+    pub config: BTreeMap<String, String>,
+}
+
+/// Where a container's output goes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogDriver {
+    /// docker's default: the container's log file, which `logs` reads.
+    #[default]
+    #[serde(rename = "json-file")]
+    JsonFile,
+    /// podman's name for its log file; cove writes the same file as for json-file.
+    #[serde(rename = "k8s-file")]
+    K8sFile,
+    /// Nothing is kept.
+    #[serde(rename = "none")]
+    None,
+    /// podman's: the container's stdio is cove's own, neither pumped nor kept; never on a
+    /// terminal, which a container could type into (TIOCSTI).
+    #[serde(rename = "passthrough")]
+    Passthrough,
+    /// passthrough, a terminal allowed.
+    #[serde(rename = "passthrough-tty")]
+    PassthroughTty,
+}
+
+impl LogDriver {
+    const ALL: [(LogDriver, &'static str); 5] = [
+        (LogDriver::JsonFile, "json-file"),
+        (LogDriver::K8sFile, "k8s-file"),
+        (LogDriver::None, "none"),
+        (LogDriver::Passthrough, "passthrough"),
+        (LogDriver::PassthroughTty, "passthrough-tty"),
+    ];
+
+    /// docker's and podman's names; "" is the default.
+    pub fn parse(name: &str) -> Option<LogDriver> {
+        if name.is_empty() {
+            return Some(LogDriver::default());
+        }
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(d, _)| *d)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(d, _)| *d == self)
+            .map_or("json-file", |(_, n)| n)
+    }
+
+    /// Whether output is kept in a log file that `logs` can read.
+    pub fn keeps_file(self) -> bool {
+        matches!(self, LogDriver::JsonFile | LogDriver::K8sFile)
+    }
+
+    /// Whether the container takes the stdio of the process that supervises it.
+    pub fn is_passthrough(self) -> bool {
+        matches!(self, LogDriver::Passthrough | LogDriver::PassthroughTty)
     }
 }
 

@@ -67,6 +67,8 @@ pub fn to_spec(paths: &Paths, rec: &ContainerRecord) -> Result<Spec, SpawnError>
         privileged: rec.host.privileged,
         init: rec.host.init,
         keep_id: (rec.host.userns_mode == "keep-id").then_some((paths.uid, paths.gid)),
+        // A property of one foreground run, not of the record: the keeper sets it.
+        preserve_fds: 0,
     })
 }
 

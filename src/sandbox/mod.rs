@@ -27,7 +27,7 @@ pub use exec::exec_in;
 pub use keepid::ROOTLESS_ONLY as KEEP_ID_ROOTLESS_ONLY;
 pub use launch::is_known_rlimit;
 pub use private_root::mount_private;
-pub use spawn::spawn;
+pub use spawn::{check_inherited_fds, spawn};
 pub use spec::{Process, SpawnError, Stdio};
 pub use user::{home_in_layers, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, stop_pause, subid_range};

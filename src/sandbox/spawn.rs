@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
@@ -184,8 +184,19 @@ where
 /// The container's first process, from its new namespaces to exec.
 fn container(spec: &Spec, stdio: Stdio, reporter: &Reporter) -> Result<Infallible, SpawnError> {
     launch::setup_stdio(stdio, spec.process.terminal)?;
-    // No descriptor of the caller may reach the container (CVE-2024-21626).
-    sys::close_fds_except(&[reporter.fd()]);
+    // No descriptor of the caller may reach the container (CVE-2024-21626), but those it was
+    // asked to pass on, which the caller checked to be its own inheritance.
+    let preserved = preserved_fds(u64::from(spec.preserve_fds))
+        .ok_or_else(|| SpawnError::engine("--preserve-fds: too many descriptors"))?;
+    let mut keep: Vec<i32> = preserved.clone().collect();
+    keep.push(reporter.fd());
+    sys::close_fds_except(&keep);
+    for fd in preserved {
+        step(
+            "keeping a preserved descriptor open across exec",
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())),
+        )?;
+    }
     step(
         "making mounts private",
         nix::mount::mount(
@@ -219,6 +230,33 @@ fn container(spec: &Spec, stdio: Stdio, reporter: &Reporter) -> Result<Infallibl
         init::run(&spec.process, reporter)
     }
     Err(launch::exec(&spec.process))
+}
+
+/// Descriptors 3..3+n, or None when they do not all fit in a descriptor number.
+fn preserved_fds(n: u64) -> Option<std::ops::Range<i32>> {
+    let end = i32::try_from(n.checked_add(3)?).ok()?;
+    Some(3..end)
+}
+
+/// `--preserve-fds N` may only pass on what cove itself was given: descriptors 3..3+N must be
+/// open and inherited. Inherited ones lack close-on-exec (they survived cove's own exec), and
+/// everything cove opens has it, so none of cove's own files can slip through. podman's words.
+pub fn check_inherited_fds(n: u64) -> Result<u32, SpawnError> {
+    let not_passed = |fd: u64| {
+        SpawnError::engine(format!(
+            "file descriptor {fd} is not available - the preserve-fds option requires that \
+             file descriptors must be passed"
+        ))
+    };
+    let range = preserved_fds(n).ok_or_else(|| not_passed(n.saturating_add(2)))?;
+    for fd in range {
+        let inherited = fcntl(fd, FcntlArg::F_GETFD)
+            .is_ok_and(|flags| !FdFlag::from_bits_retain(flags).contains(FdFlag::FD_CLOEXEC));
+        if !inherited {
+            return Err(not_passed(u64::try_from(fd).unwrap_or(0)));
+        }
+    }
+    u32::try_from(n).map_err(|_| not_passed(n))
 }
 
 fn step<T>(what: &str, r: nix::Result<T>) -> Result<T, SpawnError> {

@@ -28,6 +28,10 @@ pub struct Spec {
     pub init: bool,
     /// `--userns keep-id`: the caller's (uid, gid) inside, in a nested user namespace.
     pub keep_id: Option<(u32, u32)>,
+    /// `--preserve-fds N`: the caller's descriptors 3..3+N stay open in the container, at the
+    /// same numbers.
+    #[serde(default)]
+    pub preserve_fds: u32,
 }
 
 /// The layers and per-container directories the root file system is stacked from.
@@ -243,5 +247,6 @@ pub fn sample_spec(root: &std::path::Path) -> Spec {
         privileged: false,
         init: false,
         keep_id: None,
+        preserve_fds: 0,
     }
 }

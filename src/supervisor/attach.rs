@@ -108,6 +108,8 @@ pub struct AttachOpts {
     /// Close the container's stdin when ours ends (`run -i` without a tty, like docker's
     /// StdinOnce); `attach` leaves it open.
     pub stdin_once: bool,
+    /// Which of stdout and stderr are written out (`run -a`); the others are dropped.
+    pub show: [bool; 2],
 }
 
 /// How an attach session ended.
@@ -149,7 +151,11 @@ pub fn attach(paths: &Paths, id: &str, opts: &AttachOpts) -> Result<AttachEnd, E
         terminal: terminal.filter(|_| opts.tty),
         signals: Some(&signals),
     };
-    let end = client.run(sock, opts, &mut stdout.lock(), &mut io::stderr().lock());
+    let (mut out, mut err) = (stdout.lock(), io::stderr().lock());
+    let (mut no_out, mut no_err) = (io::sink(), io::sink());
+    let out: &mut dyn Write = if opts.show[0] { &mut out } else { &mut no_out };
+    let err: &mut dyn Write = if opts.show[1] { &mut err } else { &mut no_err };
+    let end = client.run(sock, opts, out, err);
     drop(raw);
     match end? {
         Some(AttachEnd::Detached) => {

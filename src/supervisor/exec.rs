@@ -12,8 +12,8 @@ pub fn run_exec_tty(target: i32, process: &Process, stdin: bool) -> Result<i32, 
     let mode = IoMode {
         tty: true,
         stdin,
-        sig_proxy: true,
         ptmx: Some(format!("/proc/{target}/root/dev/ptmx").into()),
+        ..IoMode::pipes()
     };
     pump::run_foreground(&mut keeper, &mode)
 }

@@ -24,6 +24,10 @@ pub struct ContainerKeeper {
     first_spawn: bool,
     auto_remove: bool,
     mode: IoMode,
+    /// podman's `--timeout`, for each run.
+    timeout: Option<Duration>,
+    /// `--preserve-fds`: our descriptors 3.. handed to the container (foreground run only).
+    preserve_fds: u32,
     me: (i32, u64),
 }
 
@@ -31,24 +35,41 @@ impl ContainerKeeper {
     pub fn open(paths: &Paths, id: &str, foreground: bool) -> Result<ContainerKeeper, SpawnError> {
         let store = ContainerStore::open(paths).map_err(engine)?;
         let rec = store.load(id).map_err(engine)?;
-        let path = container::log_path(paths, id);
-        let log = LogWriter::open(&path, rec.host.log_max_size, rec.host.log_max_file)
-            .map_err(|e| SpawnError::engine(format!("cannot open log {}: {e}", path.display())))?;
+        let driver = rec.host.log_config.driver;
+        if driver.is_passthrough() && !foreground {
+            return Err(SpawnError::engine(format!(
+                "container {} uses the {} log driver: only a foreground `run` has stdio to give it",
+                rec.short_id(),
+                driver.as_str()
+            )));
+        }
+        let log = match container::log_file(paths, &rec) {
+            Ok(path) => Some(
+                LogWriter::open(&path, rec.host.log_max_size, rec.host.log_max_file).map_err(
+                    |e| SpawnError::engine(format!("cannot open log {}: {e}", path.display())),
+                )?,
+            ),
+            // The driver keeps no file: nothing is written.
+            Err(_) => None,
+        };
         let pid = nix::unistd::getpid().as_raw();
         Ok(ContainerKeeper {
             paths: paths.clone(),
             store,
             id: id.to_string(),
-            log: Some(log),
+            log,
             foreground,
             first_spawn: true,
             auto_remove: rec.host.auto_remove,
             mode: IoMode {
                 tty: rec.config.tty,
                 stdin: rec.config.open_stdin,
-                sig_proxy: true,
-                ptmx: None,
+                passthrough: driver.is_passthrough(),
+                show: [rec.config.attach_stdout, rec.config.attach_stderr],
+                ..IoMode::pipes()
             },
+            timeout: (rec.config.timeout > 0).then(|| Duration::from_secs(rec.config.timeout)),
+            preserve_fds: 0,
             me: (pid, container::pid_start_time(pid).unwrap_or(0)),
         })
     }
@@ -161,7 +182,8 @@ impl ContainerKeeper {
 impl Keeper for ContainerKeeper {
     fn spawn(&mut self, io: Stdio) -> Result<i32, SpawnError> {
         let rec = self.store.load(&self.id).map_err(engine)?;
-        let spec = container::to_spec(&self.paths, &rec)?;
+        let mut spec = container::to_spec(&self.paths, &rec)?;
+        spec.preserve_fds = self.preserve_fds;
         let spawned = sandbox::spawn(&spec, io)?;
         let run = RunState {
             pid: spawned.pid,
@@ -197,20 +219,56 @@ impl Keeper for ContainerKeeper {
             let _ = log.write(stream, data);
         }
     }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
 }
 
 fn engine(e: impl std::fmt::Display) -> SpawnError {
     SpawnError::engine(e.to_string())
 }
 
+/// What a foreground `run` adds to the record's own settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Foreground {
+    /// Forward the signals we receive (`--sig-proxy`).
+    pub sig_proxy: bool,
+    /// `--preserve-fds N`: our descriptors 3..3+N go to the container at the same numbers
+    /// (checked with `sandbox::check_inherited_fds` before the container was created).
+    pub preserve_fds: u32,
+}
+
+impl Foreground {
+    /// Whether only this process can supervise `rec`: it holds what the container must be
+    /// given (its own stdio, preserved descriptors), which a monitor would not have. Such a
+    /// `run -it` stays in the foreground and cannot detach.
+    pub fn needed_for(&self, rec: &ContainerRecord) -> bool {
+        self.preserve_fds > 0 || rec.host.log_config.driver.is_passthrough()
+    }
+}
+
+/// `--preserve-fds N` of a `run`: the count, once descriptors 3..3+N are known to be cove's
+/// inheritance, or a one-line refusal.
+pub fn check_preserve_fds(n: u64, detach: bool) -> Result<u32, SpawnError> {
+    if n > 0 && detach {
+        return Err(SpawnError::engine(
+            "--preserve-fds cannot be used with --detach: only a foreground run can pass its \
+             descriptors on",
+        ));
+    }
+    sandbox::check_inherited_fds(n)
+}
+
 /// Foreground `run` (no `-d`) of a created container: this process spawns and supervises it
 /// on its own stdio, records the start and the exit like the monitor, removes it when it was
 /// created with `--rm`, and returns its exit code (or the spawn's error: 125/126/127).
 /// For `run -it`, which must be able to detach, use start_monitor(.., true) + attach instead.
-pub fn run_foreground(paths: &Paths, id: &str, sig_proxy: bool) -> Result<i32, SpawnError> {
+pub fn run_foreground(paths: &Paths, id: &str, opts: &Foreground) -> Result<i32, SpawnError> {
     let mut keeper = ContainerKeeper::open(paths, id, true)?;
+    keeper.preserve_fds = opts.preserve_fds;
     let mut mode = keeper.io_mode();
-    mode.sig_proxy = sig_proxy;
+    mode.sig_proxy = opts.sig_proxy;
     let started = Instant::now();
     let result = pump::run_foreground(&mut keeper, &mode);
     match &result {

@@ -14,12 +14,13 @@ mod restart;
 mod signals;
 mod sys;
 mod tty;
+mod wire;
 
 use std::fmt;
 
 pub use attach::{attach, parse_detach_keys, AttachEnd, AttachOpts};
 pub use exec::run_exec_tty;
-pub use keeper::run_foreground;
+pub use keeper::{check_preserve_fds, run_foreground, Foreground};
 pub use monitor::{run_monitor, start_monitor};
 
 /// A supervision failure, already worded for the user.

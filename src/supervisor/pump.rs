@@ -7,7 +7,6 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -16,8 +15,8 @@ use super::event::{FrontEvent, Stream};
 use super::front::{Clients, Front};
 use super::signals::Signals;
 use super::tty::{self, RawMode, WinSize};
+pub use super::wire::{wire, IoMode, Wiring};
 use super::{sys, Error};
-use crate::fsutil::open_null;
 use crate::sandbox::{SpawnError, Stdio};
 
 /// What the supervisor needs from the layer that knows about containers. It knows nothing of
@@ -28,89 +27,10 @@ pub trait Keeper {
     fn spawn(&mut self, io: Stdio) -> Result<i32, SpawnError>;
     /// Container output, for the log.
     fn output(&mut self, stream: Stream, data: &[u8]);
-}
-
-/// How the container's stdio is wired.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IoMode {
-    /// A pty instead of pipes (`-t`).
-    pub tty: bool,
-    /// The container's stdin is fed (`-i`); otherwise it is /dev/null (or the idle pty).
-    pub stdin: bool,
-    /// Forward the signals we receive to the container (`--sig-proxy`, default true).
-    pub sig_proxy: bool,
-    /// Allocate the pty from this ptmx rather than the host's: `exec -t` uses the container's
-    /// own (/proc/PID/root/dev/ptmx), so the process sees its terminal as /dev/pts/N.
-    pub ptmx: Option<std::path::PathBuf>,
-}
-
-/// Our ends of the container's stdio.
-pub(super) struct Wiring {
-    pub input: Option<OwnedFd>,
-    pub outputs: [Option<OwnedFd>; 2],
-    /// The pty master, for resizes.
-    pub master: Option<OwnedFd>,
-}
-
-/// Make the container's stdio: a pty (its slave on 0-2) or pipes (stdin only with `-i`).
-pub(super) fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
-    let dup = |fd: &OwnedFd| {
-        fd.try_clone()
-            .map_err(|e| Error(format!("duplicating a descriptor: {e}")))
-    };
-    if mode.tty {
-        let pty = tty::open_pty_from(mode.ptmx.as_deref(), size)?;
-        set_nonblocking(&pty.master)?;
-        let io = Stdio {
-            stdin: dup(&pty.slave)?,
-            stdout: dup(&pty.slave)?,
-            stderr: pty.slave,
-        };
-        let wiring = Wiring {
-            input: if mode.stdin {
-                Some(dup(&pty.master)?)
-            } else {
-                None
-            },
-            master: Some(dup(&pty.master)?),
-            outputs: [Some(pty.master), None],
-        };
-        return Ok((wiring, io));
+    /// How long one run may last before it is killed (podman's `--timeout`).
+    fn timeout(&self) -> Option<Duration> {
+        None
     }
-    let pipe =
-        || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error(format!("creating a pipe: {e}")));
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let (stdin, input) = if mode.stdin {
-        let (r, w) = pipe()?;
-        set_nonblocking(&w)?;
-        (r, Some(w))
-    } else {
-        let null = open_null(false).map_err(|e| Error(format!("opening /dev/null: {e}")))?;
-        (null, None)
-    };
-    set_nonblocking(&out_r)?;
-    set_nonblocking(&err_r)?;
-    let io = Stdio {
-        stdin,
-        stdout: out_w,
-        stderr: err_w,
-    };
-    let wiring = Wiring {
-        input,
-        outputs: [Some(out_r), Some(err_r)],
-        master: None,
-    };
-    Ok((wiring, io))
-}
-
-fn set_nonblocking(fd: &OwnedFd) -> Result<(), Error> {
-    let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)
-        .map_err(|e| Error(format!("reading descriptor flags: {e}")))?;
-    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
-    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags))
-        .map(|_| ())
-        .map_err(|e| Error(format!("setting O_NONBLOCK: {e}")))
 }
 
 /// The running container as the poll loop sees it.
@@ -123,6 +43,8 @@ pub(super) struct Pump<'a> {
     pending_in: Vec<u8>,
     close_input: bool,
     exit: Option<i32>,
+    /// When the container is killed if it still runs (`--timeout`); None once it was.
+    deadline: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -142,6 +64,7 @@ const INPUT_HIGH_WATER: usize = 64 * 1024;
 
 impl<'a> Pump<'a> {
     pub fn new(pid: i32, wiring: Wiring, mode: &'a IoMode, keeper: &'a mut dyn Keeper) -> Self {
+        let deadline = keeper.timeout().map(|t| Instant::now() + t);
         Pump {
             pid: Pid::from_raw(pid),
             // Without pidfds (Linux < 5.3) the loop polls waitpid on a short timeout instead.
@@ -152,6 +75,7 @@ impl<'a> Pump<'a> {
             pending_in: Vec::new(),
             close_input: false,
             exit: None,
+            deadline,
         }
     }
 
@@ -162,6 +86,7 @@ impl<'a> Pump<'a> {
         let mut buf = [0u8; 16 * 1024];
         loop {
             self.try_reap(false);
+            self.enforce_deadline();
             if self.exit.is_some() && drain_until.is_none() {
                 drain_until = Some(Instant::now() + DRAIN);
             }
@@ -199,6 +124,10 @@ impl<'a> Pump<'a> {
                 (Some(until), _, _) => until.saturating_duration_since(Instant::now()),
                 (None, None, _) | (None, _, true) => Duration::from_millis(100),
                 (None, Some(_), false) => Duration::from_secs(3600),
+            };
+            let timeout = match self.deadline {
+                Some(t) => timeout.min(t.saturating_duration_since(Instant::now())),
+                None => timeout,
             };
             let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
             match nix::poll::poll(&mut fds, timeout) {
@@ -242,6 +171,18 @@ impl<'a> Pump<'a> {
             Err(Errno::ECHILD) => Some(-1),
             _ => None,
         };
+    }
+
+    /// podman's `--timeout`: past the deadline the container gets SIGKILL, as conmon sends
+    /// it, and exits 137 like any container killed so.
+    fn enforce_deadline(&mut self) {
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if self.exit.is_none() && Instant::now() >= deadline {
+            let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+            self.deadline = None;
+        }
     }
 
     fn on_signals(&mut self, front: &mut Front<'_>, signals: &Signals) {
@@ -353,10 +294,13 @@ pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, Spa
     let pid = signals.unblocked(|| keeper.spawn(io))?;
     let mut out = stdout.lock();
     let mut err = std::io::stderr().lock();
+    // Streams left out by `-a` still reach the log, through the keeper.
+    let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
     let mut front = Front::Local {
-        stdin: mode.stdin.then(|| stdin.as_fd()),
-        stdout: &mut out,
-        stderr: &mut err,
+        // With passthrough the container reads our stdin itself.
+        stdin: (mode.stdin && !mode.passthrough).then(|| stdin.as_fd()),
+        stdout: if mode.show[0] { &mut out } else { &mut no_out },
+        stderr: if mode.show[1] { &mut err } else { &mut no_err },
         terminal,
     };
     let mut pump = Pump::new(pid, wiring, mode, keeper);

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use crate::container::layout::{data_dir, overlay_dir, run_dir};
+use crate::container::layout::{data_dir, log_path, overlay_dir, run_dir};
 use crate::container::*;
 use crate::paths::Paths;
 use crate::time;

@@ -82,6 +82,7 @@ fn pipes_keep_streams_apart_and_feed_stdin() {
         stdin: true,
         sig_proxy: false,
         ptmx: None,
+        ..IoMode::pipes()
     };
     let script = "read x; echo got:$x; echo err >&2; cat; exit 3";
     let mut k = keeper(&["sh", "-c", script]);
@@ -100,6 +101,7 @@ fn no_stdin_means_dev_null_and_signals_show_as_128_plus() {
         stdin: false,
         sig_proxy: false,
         ptmx: None,
+        ..IoMode::pipes()
     };
     let mut k = keeper(&["sh", "-c", "cat; kill -TERM $$"]);
     let (code, out, _) = run_local(&mode, &mut k, b"ignored\n");
@@ -113,6 +115,7 @@ fn pty_gives_the_container_a_terminal_of_our_size() {
         stdin: true,
         sig_proxy: false,
         ptmx: None,
+        ..IoMode::pipes()
     };
     let script = "stty size; read x; echo got:$x; exit 4";
     let mut k = keeper(&["setsid", "-w", "-c", "sh", "-c", script]);
@@ -144,6 +147,7 @@ fn socket_front_serves_a_client_from_the_first_byte() {
         stdin: true,
         sig_proxy: true,
         ptmx: None,
+        ..IoMode::pipes()
     };
     let (l, path) = listener();
     let mut clients = Clients::new(l, Some(Duration::from_secs(5))).unwrap();
@@ -168,6 +172,7 @@ fn socket_front_serves_a_client_from_the_first_byte() {
             tty: true,
             detach_keys: DEFAULT_DETACH_KEYS.to_vec(),
             sig_proxy: false,
+            show: [true, true],
             stdin_once: false,
         };
         let client = Client {
@@ -200,6 +205,7 @@ fn client_detaches_on_the_key_sequence_and_forwards_what_came_before() {
         tty: true,
         detach_keys: DEFAULT_DETACH_KEYS.to_vec(),
         sig_proxy: false,
+        show: [true, true],
         stdin_once: false,
     };
     let client = Client {
