@@ -13,6 +13,7 @@
 )]
 
 mod cmd;
+mod console;
 mod container;
 mod error;
 mod exit;

@@ -383,3 +383,30 @@ fn system_reset_and_migrate(who: Who) {
     c.busybox();
     c.run(&["run", "--rm", &img, "true"]).assert_ok();
 }
+
+both!(noout);
+
+/// podman's global `--noout`: cove's own output goes, the container's stays.
+fn noout(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let id = c.run(&[
+        "--noout", "run", "-d", "--name", "quiet", &img, "sleep", "60",
+    ]);
+    assert_eq!(id.assert_ok().stdout, "", "{id}");
+    assert_eq!(c.run(&["ps", "--noout"]).assert_ok().stdout, "");
+    assert_eq!(
+        c.run(&["--noout", "rm", "-f", "quiet"]).assert_ok().stdout,
+        ""
+    );
+    let run = c.run(&["--noout", "run", "--rm", &img, "echo", "shown"]);
+    assert_eq!(run.assert_ok().stdout, "shown\n");
+    let exec_id = c.run(&["run", "-d", &img, "sleep", "60"]);
+    let exec_id = exec_id.assert_ok().stdout.trim().to_string();
+    let exec = c.run(&["--noout", "exec", &exec_id, "echo", "also"]);
+    assert_eq!(exec.assert_ok().stdout, "also\n");
+    c.run(&["rm", "-f", &exec_id]).assert_ok();
+    // Errors still reach stderr.
+    c.run(&["--noout", "rm", "nosuch"])
+        .assert_err_line("no such container");
+}

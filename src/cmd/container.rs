@@ -337,7 +337,9 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
         };
         sandbox::Stdio {
             stdin,
-            stdout: dup(std::io::stdout().as_fd())?,
+            stdout: crate::console::container_stdout()
+                .map_err(|e| Error::msg(format!("cannot duplicate stdio: {e}")))?
+                .into(),
             stderr: dup(std::io::stderr().as_fd())?,
         }
     };

@@ -48,6 +48,9 @@ pub struct Cli {
         value_name = "LEVEL"
     )]
     pub log_level: String,
+    /// Send cove's own output to /dev/null; containers' output is still shown (podman)
+    #[arg(long, global = true, hide_short_help = true)]
+    pub noout: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -149,6 +152,10 @@ pub fn main() -> Result<i32> {
         Err(e) => return Err(crate::error::Error::Exit(usage::report(&e, Cli::command))),
     };
     log::set_level(log::Level::parse(&cli.log_level).unwrap_or(log::Level::Warn));
+    if cli.noout {
+        crate::console::silence_own_output()
+            .map_err(|e| crate::error::Error::msg(format!("--noout: {e}")))?;
+    }
     let ctx = Context {
         root: cli.root,
         runroot: cli.runroot,

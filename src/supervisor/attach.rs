@@ -135,7 +135,8 @@ pub fn attach(paths: &Paths, id: &str, opts: &AttachOpts) -> Result<AttachEnd, E
         )),
     })?;
     let stdin = io::stdin();
-    let stdout = io::stdout();
+    let stdout = crate::console::container_stdout()
+        .map_err(|e| Error(format!("duplicating stdout: {e}")))?;
     let terminal = [stdout.as_fd(), stdin.as_fd()]
         .into_iter()
         .find(|fd| tty::is_terminal(fd));
@@ -151,7 +152,7 @@ pub fn attach(paths: &Paths, id: &str, opts: &AttachOpts) -> Result<AttachEnd, E
         terminal: terminal.filter(|_| opts.tty),
         signals: Some(&signals),
     };
-    let (mut out, mut err) = (stdout.lock(), io::stderr().lock());
+    let (mut out, mut err) = (&stdout, io::stderr().lock());
     let (mut no_out, mut no_err) = (io::sink(), io::sink());
     let out: &mut dyn Write = if opts.show[0] { &mut out } else { &mut no_out };
     let err: &mut dyn Write = if opts.show[1] { &mut err } else { &mut no_err };

@@ -277,7 +277,8 @@ impl<'a> Pump<'a> {
 pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, SpawnError> {
     let engine = |e: Error| SpawnError::engine(e.0);
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
+    let stdout = crate::console::container_stdout()
+        .map_err(|e| SpawnError::engine(format!("duplicating stdout: {e}")))?;
     let terminal = [stdout.as_fd(), stdin.as_fd()]
         .into_iter()
         .find(|fd| tty::is_terminal(fd));
@@ -292,7 +293,7 @@ pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, Spa
         _ => None,
     };
     let pid = signals.unblocked(|| keeper.spawn(io))?;
-    let mut out = stdout.lock();
+    let mut out = &stdout;
     let mut err = std::io::stderr().lock();
     // Streams left out by `-a` still reach the log, through the keeper.
     let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());

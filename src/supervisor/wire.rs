@@ -65,7 +65,9 @@ pub fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
         };
         let io = Stdio {
             stdin: ours(std::io::stdin().as_fd())?,
-            stdout: ours(std::io::stdout().as_fd())?,
+            stdout: crate::console::container_stdout()
+                .map_err(|e| Error(format!("duplicating our stdio: {e}")))?
+                .into(),
             stderr: ours(std::io::stderr().as_fd())?,
         };
         let wiring = Wiring {
