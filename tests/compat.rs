@@ -410,3 +410,53 @@ fn noout(who: Who) {
     c.run(&["--noout", "rm", "nosuch"])
         .assert_err_line("no such container");
 }
+
+both!(passwd_entries);
+
+/// `--passwd-entry` gives a user the image lacks a name and home; keep-id adds the caller.
+fn passwd_entries(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let out = c.run(&[
+        "run",
+        "--rm",
+        "-u",
+        "4321:4321",
+        "--passwd-entry",
+        "me:*:$UID:$GID:Me:/home/me:/bin/sh",
+        &img,
+        "sh",
+        "-c",
+        "id -un; echo $HOME; grep -c . /etc/passwd",
+    ]);
+    let lines: Vec<&str> = out.assert_ok().stdout.lines().collect();
+    assert_eq!(lines[..2], ["me", "/home/me"], "{out}");
+    // Without the flag the image's passwd is untouched.
+    let plain = c.run(&[
+        "run",
+        "--rm",
+        "-u",
+        "4321",
+        &img,
+        "grep",
+        "-c",
+        "4321",
+        "/etc/passwd",
+    ]);
+    assert_eq!(plain.stdout.trim(), "0", "{plain}");
+    if who == Who::Rootless {
+        let user = c.user.as_ref().unwrap();
+        let out = c.run(&[
+            "run",
+            "--rm",
+            "--userns",
+            "keep-id",
+            &img,
+            "sh",
+            "-c",
+            "id -un; id -gn",
+        ]);
+        let want = format!("{}\n{}\n", user.name, user.name);
+        assert_eq!(out.assert_ok().stdout, want, "{out}");
+    }
+}

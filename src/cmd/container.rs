@@ -248,6 +248,7 @@ fn request(f: &CreateFlags, launch: Launch) -> Result<CreateRequest> {
         interactive: f.interactive,
         auto_remove: f.rm,
         timezone: f.tz.clone(),
+        passwd_entry: f.passwd_entry.clone(),
     })
 }
 

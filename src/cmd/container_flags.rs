@@ -464,6 +464,10 @@ pub struct CreateFlags {
     /// Remove a container of the same name first (podman)
     #[arg(long)]
     pub replace: bool,
+    /// /etc/passwd entry for a user the image lacks: $USERNAME, $UID, $GID, $NAME, $HOME
+    /// are replaced (podman)
+    #[arg(long = "passwd-entry", value_name = "ENTRY")]
+    pub passwd_entry: Option<String>,
     /// Timezone of the container: a zone name such as Asia/Tokyo, or local (podman)
     #[arg(long, value_name = "TIMEZONE")]
     pub tz: Option<String>,

@@ -65,6 +65,8 @@ pub struct CreateRequest {
     pub auto_remove: bool,
     /// podman's `--tz`.
     pub timezone: Option<String>,
+    /// podman's `--passwd-entry`.
+    pub passwd_entry: Option<String>,
 }
 
 /// Check every host-side flag of `req` and turn them into the record's `HostConfig`, before
@@ -183,6 +185,7 @@ fn container_config(req: &CreateRequest, img: &ImageConfig) -> Result<ContainerC
             .or(run.stop_signal.clone())
             .unwrap_or_default(),
         stop_timeout: req.stop_timeout,
+        passwd_entry: req.passwd_entry.clone().unwrap_or_default(),
         timezone: match &req.timezone {
             Some(tz) => {
                 super::timezone::zone_file(tz)?;

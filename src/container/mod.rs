@@ -12,6 +12,7 @@ pub mod logs;
 pub mod mounts;
 mod names;
 mod parse;
+mod passwd;
 mod record;
 mod remove;
 mod runstate;

@@ -55,6 +55,9 @@ pub struct ContainerConfig {
     pub stop_signal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// podman's `--passwd-entry`: the /etc/passwd line template for a user the image lacks.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub passwd_entry: String,
     /// podman's `--tz`: a zone name ("Asia/Tokyo") or "local".
     #[serde(skip_serializing_if = "String::is_empty")]
     pub timezone: String,

@@ -113,8 +113,11 @@ fn process(
     if rec.config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
+    let added_home = super::passwd::write_entries(paths, rec, &dirs, uid, gid)?;
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let home = home_in_layers(&dirs, uid).unwrap_or_else(|| "/".into());
+        let home = added_home
+            .or_else(|| home_in_layers(&dirs, uid))
+            .unwrap_or_else(|| "/".into());
         env.push(format!("HOME={home}"));
     }
     let caps = caps::resolve(&rec.host.cap_add, &rec.host.cap_drop, rec.host.privileged)
@@ -215,6 +218,16 @@ fn mounts(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Mount>, SpawnError
             destination: "/etc/localtime".into(),
             read_only: true,
         });
+    }
+    for name in super::passwd::FILES {
+        let (source, target) = (userdata.join(name), format!("/etc/{name}"));
+        if source.is_file() && !user_targets.contains(&target) {
+            out.push(Mount::Bind {
+                source,
+                destination: target,
+                read_only: false,
+            });
+        }
     }
     // podman's marker that a process runs in a container (empty unless --privileged);
     // containers created before cove wrote it have none.

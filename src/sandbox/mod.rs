@@ -29,7 +29,7 @@ pub use launch::is_known_rlimit;
 pub use private_root::mount_private;
 pub use spawn::{check_inherited_fds, spawn};
 pub use spec::{Process, SpawnError, Stdio};
-pub use user::{home_in_layers, resolve_user_in_layers};
+pub use user::{db_in_layers, home_in_layers, resolve_user_in_layers};
 pub use userns::{current_mapping, join_user_namespace, stop_pause, subid_range};
 
 /// A sandbox failure: one line for the user, with the path and errno kept.

@@ -26,14 +26,21 @@ pub fn resolve_user(rootfs_etc: &Path, user: &str) -> Result<(u32, u32, Vec<u32>
 /// Like `resolve_user`, for a root file system that is not mounted: each file is taken from the
 /// first of `dirs` (upper dir, then the layers top first) whose `etc/` holds it.
 pub fn resolve_user_in_layers(dirs: &[PathBuf], user: &str) -> Result<(u32, u32, Vec<u32>), Error> {
-    let find = |name: &str| {
-        dirs.iter()
-            .map(|d| d.join("etc").join(name))
-            .find(|p| fs::symlink_metadata(p).is_ok())
-            .map(|p| read_db(&p))
-            .unwrap_or_default()
-    };
-    resolve_in(&find("passwd"), &find("group"), user)
+    resolve_in(
+        &db_in_layers(dirs, "passwd"),
+        &db_in_layers(dirs, "group"),
+        user,
+    )
+}
+
+/// The text of `/etc/NAME` as the container sees it: from the first of `dirs` (upper dir, then
+/// the layers top first) that has one; empty when none has (or it is no plain file).
+pub fn db_in_layers(dirs: &[PathBuf], name: &str) -> String {
+    dirs.iter()
+        .map(|d| d.join("etc").join(name))
+        .find(|p| fs::symlink_metadata(p).is_ok())
+        .map(|p| read_db(&p))
+        .unwrap_or_default()
 }
 
 /// The home directory of `uid` in the first passwd file found in `dirs` (upper dir, then the
