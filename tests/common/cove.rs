@@ -184,6 +184,7 @@ impl Cove {
             pty: false,
             input: None,
             bin: None,
+            nofile: None,
         }
     }
 
@@ -287,9 +288,16 @@ pub struct Run<'a> {
     pty: bool,
     input: Option<Vec<u8>>,
     bin: Option<PathBuf>,
+    nofile: Option<u32>,
 }
 
 impl Run<'_> {
+    /// Run cove with at most `n` open descriptors (under util-linux `prlimit`), so that a
+    /// descriptor leak shows whatever the machine's own limit is.
+    pub fn nofile(mut self, n: u32) -> Self {
+        self.nofile = Some(n);
+        self
+    }
     /// Feed `data` on stdin (then close it) instead of /dev/null.
     pub fn input(mut self, data: &str) -> Self {
         self.input = Some(data.as_bytes().to_vec());
@@ -343,6 +351,10 @@ impl Run<'_> {
             argv.push(c.runroot.display().to_string());
         }
         argv.extend(self.args.iter().cloned());
+        if let Some(n) = self.nofile {
+            let limit = format!("--nofile={n}:{n}");
+            argv.splice(0..0, ["prlimit".to_string(), limit, "--".to_string()]);
+        }
         let mut cmd = if self.pty {
             let line: Vec<String> = argv
                 .iter()
