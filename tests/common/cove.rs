@@ -452,7 +452,28 @@ impl Running {
     }
 
     /// Waits for the exit (killing cove and failing the test past the timeout).
-    pub fn wait(mut self) -> Out {
+    pub fn wait(self) -> Out {
+        self.wait_with(|| {})
+    }
+
+    /// Waits like `wait`, also returning the highest peak resident set size (VmHWM, in KiB)
+    /// cove reached, read from its /proc status while it runs.
+    pub fn wait_peak_rss(self) -> (Out, u64) {
+        let status = format!("/proc/{}/status", self.pid());
+        let mut peak = 0;
+        let out = self.wait_with(|| {
+            let text = std::fs::read_to_string(&status).unwrap_or_default();
+            if let Some(kb) = super::ctr::status_field(&text, "VmHWM")
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        });
+        (out, peak)
+    }
+
+    fn wait_with(mut self, mut tick: impl FnMut()) -> Out {
         let mut so = self.child.stdout.take().unwrap();
         let mut se = self.child.stderr.take().unwrap();
         let to = std::thread::spawn(move || {
@@ -467,6 +488,7 @@ impl Running {
         });
         let deadline = Instant::now() + self.timeout;
         let status = loop {
+            tick();
             if let Some(st) = self.child.try_wait().unwrap() {
                 break st;
             }
