@@ -25,6 +25,7 @@ both!(
     cp_symlink_stays_inside,
     cp_special_files,
     cp_big_file_bounded_memory,
+    cp_in_owners,
     export_rootfs,
     port_and_device,
 );
@@ -302,6 +303,80 @@ fn cp_big_file_bounded_memory(who: Who) {
         [("big".to_string(), SIZE), ("big2".to_string(), SIZE)]
     );
     c.rm_f(&["big"]);
+}
+
+/// What `cp` puts into a container belongs to the container's root, 0:0, whoever owns it on
+/// the host; with -a it keeps the owner numbers the host shows (issue 7, defect 3: host root's
+/// files came in as nobody and the caller's as 0:65534).
+fn cp_in_owners(who: Who) {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let c = Cove::new(who);
+    let img = c.busybox();
+    c.ok(&["run", "-d", "--name", "own", &img, "sleep", "100"]);
+    // As root, "the caller's" files are another user's: 1234:5678.
+    let (uid, gid) = match &c.user {
+        Some(u) => (u.uid, u.gid),
+        None => (1234, 5678),
+    };
+    let rootf = c.home.join("rootf");
+    std::fs::write(&rootf, "root's\n").unwrap();
+    chown(&rootf, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&rootf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mine = c.home.join("mine");
+    std::fs::write(&mine, "mine\n").unwrap();
+    let tree = c.home.join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("inner"), "inner\n").unwrap();
+    for p in [&mine, &tree, &tree.join("inner")] {
+        chown(p, Some(uid), Some(gid)).unwrap();
+    }
+    for p in [&rootf, &mine, &tree] {
+        c.ok(&["cp", p.to_str().unwrap(), "own:/tmp/"]);
+    }
+    let owners = |paths: &[&str]| {
+        let mut args = vec!["exec", "own", "stat", "-c", "%u:%g"];
+        args.extend_from_slice(paths);
+        c.ok(&args)
+            .lines()
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        owners(&["/tmp/rootf", "/tmp/mine", "/tmp/tree", "/tmp/tree/inner"]),
+        ["0:0"; 4]
+    );
+    c.ok(&["cp", "-a", mine.to_str().unwrap(), "own:/tmp/mine-a"]);
+    c.ok(&["cp", "--archive", tree.to_str().unwrap(), "own:/tmp/tree-a"]);
+    let kept = format!("{uid}:{gid}");
+    assert_eq!(
+        owners(&["/tmp/mine-a", "/tmp/tree-a", "/tmp/tree-a/inner"]),
+        [kept.as_str(); 3]
+    );
+
+    // A tar on stdin: its owners are replaced the same way, and kept with -a.
+    let mut b = tar::Builder::new(Vec::new());
+    for name in ["s.txt", "s-a.txt"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_uid(4321);
+        h.set_gid(8765);
+        h.set_cksum();
+        b.append_data(&mut h, name, &b"in\n"[..]).unwrap();
+    }
+    let data = String::from_utf8(b.into_inner().unwrap()).unwrap();
+    c.cmd(&["cp", "-", "own:/tmp"])
+        .input(&data)
+        .run()
+        .assert_ok();
+    assert_eq!(owners(&["/tmp/s.txt"]), ["0:0"]);
+    c.cmd(&["cp", "-a", "-", "own:/home"])
+        .input(&data)
+        .run()
+        .assert_ok();
+    assert_eq!(owners(&["/home/s-a.txt"]), ["4321:8765"]);
+    c.rm_f(&["own"]);
 }
 
 fn export_rootfs(who: Who) {

@@ -21,6 +21,7 @@ fn split_container(arg: &str) -> Option<(&str, &str)> {
 pub fn cp(ctx: &Context, args: CpArgs) -> Result<i32> {
     let req = CopyRequest {
         follow_link: args.follow_link,
+        archive: args.archive,
     };
     let (name, path, out) = match (split_container(&args.src), split_container(&args.dest)) {
         (Some((name, path)), None) => (name, path, true),

@@ -10,7 +10,7 @@ use nix::errno::Errno;
 
 use super::{to_spec, ContainerRecord, ContainerStore, Error, Result, Status};
 use crate::overlay::{self, archive_host, extract_host, ArchiveReport, ContainerRoot};
-use crate::overlay::{Kind, Owners};
+use crate::overlay::{HostIds, Kind, Owners};
 use crate::paths::Paths;
 use crate::sandbox;
 
@@ -20,6 +20,9 @@ pub struct CopyRequest {
     /// `-L`: a symlink named as the source is followed (inside the container for a container
     /// path); otherwise the link itself is copied.
     pub follow_link: bool,
+    /// `-a`: what lands in the container keeps the source's owner numbers; otherwise it
+    /// belongs to the container's root (0:0), as with docker.
+    pub archive: bool,
 }
 
 /// The container's root as this process can read it: the running init's root, or the
@@ -143,9 +146,10 @@ pub fn copy_in(
         }
     };
     let follow = req.follow_link || shown.ends_with('/');
+    let ids = req.archive.then(HostIds::current);
     let name = PathBuf::from(name);
     streamed(
-        |w| archive_host(src, follow, &name, w),
+        |w| archive_host(src, follow, &name, ids.as_ref(), w),
         |r| root.extract(&dir, r, owners(req)),
     )
 }
@@ -158,8 +162,12 @@ pub fn export(root: &ContainerRoot, out: &mut dyn Write) -> Result<ArchiveReport
     Ok(report)
 }
 
-fn owners(_: CopyRequest) -> Owners {
-    Owners::FromTar
+fn owners(req: CopyRequest) -> Owners {
+    if req.archive {
+        Owners::FromTar
+    } else {
+        Owners::Fixed(0, 0)
+    }
 }
 
 /// Run `produce` (writing a tar) on a thread and `consume` (unpacking it) here, joined by a

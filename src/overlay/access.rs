@@ -96,6 +96,7 @@ impl ContainerRoot {
         let opts = Options {
             name,
             same_fs: false,
+            host_ids: None,
         };
         write_tar(&fd, &opts, out).map_err(|e| e.within(format_args!("copying {path}")))
     }
@@ -106,6 +107,7 @@ impl ContainerRoot {
         let opts = Options {
             name: Path::new("."),
             same_fs: true,
+            host_ids: None,
         };
         write_tar(&fd, &opts, out).map_err(|e| e.within("exporting the container"))
     }

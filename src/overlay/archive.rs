@@ -16,6 +16,7 @@ use nix::sys::stat::{fstat, major, minor, FileStat, Mode, SFlag};
 use tar::{EntryType, Header};
 
 use super::at::proc_path;
+use super::ids::HostIds;
 use super::{sys, Error};
 use crate::fsutil::tree::{self, Visitor, WalkError};
 
@@ -25,6 +26,9 @@ pub struct Options<'a> {
     pub name: &'a Path,
     /// Leave out what is on another file system than the top (export leaves mounts out).
     pub same_fs: bool,
+    /// Write owners as the host numbers them (`cp -a` from the host); None writes them as
+    /// this process sees them.
+    pub host_ids: Option<&'a HostIds>,
 }
 
 /// What was left out of the archive.
@@ -96,8 +100,12 @@ impl Writer<'_, '_> {
             |e: io::Error| Error::io(format!("cannot archive {}", path.display()), Some(path), &e);
         let mut h = Header::new_gnu();
         h.set_mode(st.st_mode & 0o7777);
-        h.set_uid(st.st_uid.into());
-        h.set_gid(st.st_gid.into());
+        let (uid, gid) = match self.opts.host_ids {
+            Some(ids) => (ids.uids.to_host(st.st_uid), ids.gids.to_host(st.st_gid)),
+            None => (st.st_uid.into(), st.st_gid.into()),
+        };
+        h.set_uid(uid);
+        h.set_gid(gid);
         h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
         h.set_size(0);
         // Zeros unless a device, as Go's archive/tar writes: readers parse them for any node.

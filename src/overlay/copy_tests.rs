@@ -3,14 +3,14 @@
 //! another kind.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::Path;
 
 use nix::sys::stat::Mode;
 use tar::EntryType;
 
 use super::testkit::{Tar, TempDir};
-use super::{extract_host, ContainerRoot};
+use super::{extract_host, ContainerRoot, Owners};
 
 fn entries(data: &[u8]) -> Vec<(String, EntryType)> {
     let mut a = tar::Archive::new(data);
@@ -90,4 +90,30 @@ fn a_copy_never_replaces_a_directory_and_keeps_wh_names() {
     extract_host(&dest, &mut &tar[..]).unwrap();
     assert!(dest.join(".wh.gone").is_file());
     assert_eq!(fs::read_to_string(dest.join("gone")).unwrap(), "still here");
+}
+
+#[test]
+fn a_copy_into_a_container_sets_the_owners_asked_for() {
+    let t = TempDir::new("cp-owners");
+    fs::create_dir(t.path().join("tmp")).unwrap();
+    let root = ContainerRoot::open(t.path()).unwrap();
+    let mut b = Tar::new();
+    b.add(super::testkit::E {
+        path: "f",
+        data: b"x",
+        mode: 0o644,
+        uid: 4321,
+        gid: 8765,
+        ..Default::default()
+    });
+    let tar = b.finish();
+    root.extract("/tmp", &mut &tar[..], Owners::Fixed(0, 0))
+        .unwrap();
+    let meta = fs::metadata(t.path().join("tmp/f")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+    fs::remove_file(t.path().join("tmp/f")).unwrap();
+    root.extract("/tmp", &mut &tar[..], Owners::FromTar)
+        .unwrap();
+    let meta = fs::metadata(t.path().join("tmp/f")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4321, 8765));
 }

@@ -11,15 +11,17 @@ use nix::sys::stat::Mode;
 
 use super::archive::{write_tar, Options, Report};
 use super::at::Root;
+use super::ids::HostIds;
 use super::unpack::{unpack_at, Owners, Policy};
 use super::{sys, Error};
 
 /// Write the host's `src` as a tar with top entry `name`. A symlink at the end of `src` is
-/// copied as a link unless `follow`.
+/// copied as a link unless `follow`; `host_ids` writes owners as the host numbers them.
 pub fn archive_host(
     src: &Path,
     follow: bool,
     name: &Path,
+    host_ids: Option<&HostIds>,
     out: &mut dyn Write,
 ) -> Result<Report, Error> {
     let flags = if follow {
@@ -32,6 +34,7 @@ pub fn archive_host(
     let opts = Options {
         name,
         same_fs: false,
+        host_ids,
     };
     write_tar(&fd, &opts, out).map_err(|e| e.within(format_args!("copying {}", src.display())))
 }

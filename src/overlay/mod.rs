@@ -7,6 +7,7 @@ mod at;
 mod decompress;
 mod entry;
 mod host;
+mod ids;
 mod path;
 mod store;
 mod sys;
@@ -27,6 +28,7 @@ pub use access::{ContainerRoot, Kind};
 pub use archive::Report as ArchiveReport;
 pub use decompress::decompress;
 pub use host::{archive_host, extract_host};
+pub use ids::HostIds;
 pub use store::LayerStore;
 pub use unpack::Owners;
 

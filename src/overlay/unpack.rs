@@ -84,7 +84,10 @@ impl Unpacker<'_> {
         {
             return Ok(());
         }
-        let meta = Meta::read(entry).map_err(fail)?;
+        let mut meta = Meta::read(entry).map_err(fail)?;
+        if let Owners::Fixed(uid, gid) = self.policy.owners {
+            (meta.uid, meta.gid) = (uid.into(), gid.into());
+        }
         let Some((parent_rel, name)) = rel.split_last() else {
             if !self.policy.is_layer() {
                 // docker's untar leaves the destination directory as it is.
@@ -217,7 +220,7 @@ impl Unpacker<'_> {
     fn own(&mut self, meta: &Meta, t: Target) -> io::Result<()> {
         match self.policy.owners {
             Owners::Unchanged => Ok(()),
-            Owners::FromTar => meta.apply_owner(t, &mut self.report),
+            Owners::FromTar | Owners::Fixed(..) => meta.apply_owner(t, &mut self.report),
         }
     }
 

@@ -23,8 +23,10 @@ pub enum Kind<'a> {
 /// Who owns what the unpack creates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Owners {
-    /// The owners the tar names.
+    /// The owners the tar names (a layer; `cp -a` into a container).
     FromTar,
+    /// These ids whatever the tar says (`cp` into a container: its root, as docker does).
+    Fixed(u32, u32),
     /// No chown at all: files belong to whoever runs cove (`cp` out to the host, as the
     /// docker client extracts).
     Unchanged,
