@@ -121,6 +121,7 @@ impl From<container::Error> for Error {
         match e {
             // A spawn failure keeps its 126/127 kind wherever it was wrapped.
             container::Error::Spawn(e) => Error::Spawn(e),
+            container::Error::Overlay(e) => Error::Overlay(e),
             other => Error::Container(other),
         }
     }

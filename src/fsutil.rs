@@ -1,7 +1,9 @@
 //! Small helpers shared by every store and process: atomic writes, advisory locks, extended
-//! attributes, /dev/null, and the short form of IDs and sizes as docker prints them.
+//! attributes, /dev/null, tree walks and removal of any depth, and the short form of IDs and
+//! sizes as docker prints them.
 
 mod sys;
+pub mod tree;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -39,6 +39,7 @@ both!(
     rmi,
     rmi_multiple_tags_needs_force,
     rmi_frees_only_unused_layers,
+    rmi_deep_layer,
     prune,
     manifest_inspect,
     empty_store,
@@ -322,6 +323,33 @@ fn rmi_frees_only_unused_layers(who: Who) {
     assert_eq!(c.layer_dirs().len(), 3, "layered still uses the base layer");
     c.run(&["rmi", &f.reference("layered:latest")]).assert_ok();
     assert!(c.layer_dirs().is_empty());
+}
+
+/// A layer holding a tree deeper than the descriptor limit is removed whole by `rmi` (issue 7,
+/// defect 2): it used to fail with "Too many open files" and leave the layer on disk. cove runs
+/// with 256 descriptors so the test means the same on a machine with a high limit.
+fn rmi_deep_layer(who: Who) {
+    let img = common::fixtures::deep_image();
+    let c = Cove::new(who);
+    let reference = format!("{}/deep:latest", common::registry().addr);
+    c.pull(&reference);
+    assert_eq!(c.layer_dirs(), img.chain_ids, "the deep layer is unpacked");
+    let out = c.cmd(&["rmi", &reference]).nofile(256).run();
+    out.assert_ok();
+    assert_eq!(
+        out.last_line(),
+        format!("Deleted: {}", img.config_digest),
+        "{out}"
+    );
+    assert!(lines(&c, &["images", "-q"]).is_empty());
+    let left: Vec<String> = std::fs::read_dir(c.layers_dir())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left under the layer store: {left:?}");
 }
 
 fn prune(who: Who) {

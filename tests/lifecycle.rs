@@ -34,6 +34,7 @@ both!(
     killed_monitor,
     run_root_gone,
     rm_and_prune,
+    rm_deep_tree,
     images_in_use,
 );
 
@@ -754,6 +755,23 @@ fn rm_and_prune(who: Who) {
     let rm = c.ok(&["rm", "-f", "live"]);
     assert_eq!(rm.stdout, "live\n");
     c.run(&["rm", "live"]).assert_err_line("no such container");
+    c.assert_no_containers();
+}
+
+/// A container that left a directory tree deeper than the descriptor limit is removed
+/// (issue 7, defect 2): `rm` used to fail with "Too many open files" and keep it. cove runs
+/// with 256 descriptors so the test means the same on a machine with a high limit.
+fn rm_deep_tree(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    // 1100 levels in one mkdir -p: the path is 2200 bytes, within PATH_MAX.
+    let script = "p=d; i=1; while [ $i -lt 1100 ]; do p=$p/d; i=$((i+1)); done; \
+                  mkdir -p $p && echo bottom > $p/f && echo made";
+    let out = c.ok(&["run", "--name", "deep", &img, "sh", "-c", script]);
+    assert_eq!(out.stdout, "made\n", "{out}");
+    let rm = c.cmd(&["rm", "deep"]).nofile(256).run();
+    rm.assert_ok();
+    assert_eq!(rm.stdout, "deep\n", "{rm}");
     c.assert_no_containers();
 }
 

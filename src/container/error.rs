@@ -28,6 +28,8 @@ pub enum Error {
     Spawn(crate::sandbox::SpawnError),
     /// The sandbox refused a request (a user that does not exist, an unknown capability).
     Sandbox(crate::sandbox::Error),
+    /// Reading or writing a container's file system failed (`cp`, `export`).
+    Overlay(crate::overlay::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -69,8 +71,15 @@ impl fmt::Display for Error {
             }
             Error::Spawn(e) => write!(f, "{e}"),
             Error::Sandbox(e) => write!(f, "{e}"),
+            Error::Overlay(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl From<crate::overlay::Error> for Error {
+    fn from(e: crate::overlay::Error) -> Error {
+        Error::Overlay(e)
+    }
+}

@@ -1,7 +1,9 @@
 //! Containers as nouns: the record (config + persisted state), the status machine and its
 //! guards, the on-disk store with name/ID-prefix lookup and locks, run-state probing, logs, and
-//! the operations any front end calls (create, stop, kill, wait, remove, prune, exec, top, diff).
+//! the operations any front end calls (create, stop, kill, wait, remove, prune, exec, top, diff,
+//! cp, export).
 
+mod copy;
 mod create;
 mod diff;
 mod env;
@@ -27,6 +29,7 @@ mod timezone;
 mod top;
 mod userdata;
 
+pub use copy::{copy_in, copy_in_tar, copy_out, copy_out_tar, export, open_root, CopyRequest};
 pub use create::{check, create, CreateRequest};
 pub use diff::diff;
 pub use error::{Error, Result};

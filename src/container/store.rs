@@ -17,6 +17,7 @@ use super::names::{generate_id, generate_name, validate_name};
 use super::record::ContainerRecord;
 use super::runstate::{alive, derive, read_exit, read_run_state};
 use super::state::State;
+use crate::fsutil::tree::remove_all;
 use crate::fsutil::{write_json_atomic, Lock};
 use crate::paths::Paths;
 use crate::time::parse_rfc3339;
@@ -95,7 +96,7 @@ impl ContainerStore {
         let name = match claimed {
             Ok(name) => name,
             Err(e) => {
-                let _ = fs::remove_dir_all(&dir);
+                let _ = remove_all(&dir);
                 return Err(e);
             }
         };
@@ -103,7 +104,7 @@ impl ContainerStore {
         let path = self.config_path(&rec.id);
         if let Err(e) = write_json_atomic(&path, &rec) {
             self.release(&rec.name, &rec.id);
-            let _ = fs::remove_dir_all(&dir);
+            let _ = remove_all(&dir);
             return Err(Error::io("cannot write container record", path, e));
         }
         Ok(rec)
@@ -351,7 +352,7 @@ impl ContainerStore {
 
 fn remove_tree(path: &Path) -> Result<()> {
     let result = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(m) if m.is_dir() => remove_all(path),
         Ok(_) => fs::remove_file(path),
         Err(e) => Err(e),
     };

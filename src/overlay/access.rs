@@ -1,23 +1,24 @@
 //! Reading and writing inside a container's root file system from the host side (`cp`,
-//! `export`): every path is resolved with the root as "/" (openat2 RESOLVE_IN_ROOT), so a
-//! symlink in the container can never lead a copy out to the host's files.
+//! `export`): every path is resolved with the root as "/" (openat2 RESOLVE_IN_ROOT), and
+//! every walk below it opens one name at a time without following symlinks, so a symlink in
+//! the container can never lead a copy out to the host's files.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
-use super::at::proc_path;
+use super::archive::{write_tar, Options, Report};
+use super::at::{proc_path, Root};
 use super::path::Rel;
+use super::unpack::{unpack_at, Owners, Policy};
 use super::{sys, Error};
 
 /// An open container root. `path` may be a magic link such as `/proc/PID/root`.
 pub struct ContainerRoot {
     fd: OwnedFd,
-    dev: u64,
 }
 
 /// What a path inside the root is.
@@ -40,10 +41,7 @@ impl ContainerRoot {
                 Error::io(op, Some(path), &e)
             })?
             .into();
-        let dev = std::fs::metadata(proc_path(fd.as_raw_fd(), None))
-            .map(|m| m.dev())
-            .map_err(|e| Error::io("cannot stat the container's root", Some(path), &e))?;
-        Ok(ContainerRoot { fd, dev })
+        Ok(ContainerRoot { fd })
     }
 
     fn resolve(&self, path: &str, flags: OFlag) -> Result<Option<OwnedFd>, Error> {
@@ -72,78 +70,56 @@ impl ContainerRoot {
         })
     }
 
-    /// Write `path` (a file or a whole tree, symlinks kept as links) to `out` as a tar whose
-    /// top entry is called `name`. With `same_fs`, mount points below are left out (export).
+    /// What `path` names for copying it out, as an O_PATH descriptor: a symlink at the end is
+    /// the symlink itself unless `follow` (`cp -L`) or the path ends in `/` (which names the
+    /// directory the link leads to, as docker reads it). Resolved inside the root either way.
+    fn source(&self, path: &str, follow: bool) -> Result<OwnedFd, Error> {
+        let follow = follow || path.ends_with('/') || path.ends_with("/.");
+        let flags = if follow {
+            OFlag::O_PATH
+        } else {
+            OFlag::O_PATH | OFlag::O_NOFOLLOW
+        };
+        self.resolve(path, flags)?.ok_or_else(|| not_found(path))
+    }
+
+    /// Write `path` (a file or a whole tree, symlinks kept as links, devices and FIFOs as
+    /// entries of their kind) to `out` as a tar whose top entry is called `name`.
     pub fn archive(
         &self,
         path: &str,
-        name: &str,
-        same_fs: bool,
+        follow: bool,
+        name: &Path,
         out: &mut dyn Write,
-    ) -> Result<(), Error> {
-        let fd = self
-            .resolve(path, OFlag::O_PATH)?
-            .ok_or_else(|| not_found(path))?;
-        // Walk below the descriptor's own /proc/self/fd link: it names the object resolved in
-        // the root (never the host path of the same name), and the walk follows no symlink.
-        let base = proc_path(fd.as_raw_fd(), None);
-        let mut b = tar::Builder::new(out);
-        b.follow_symlinks(false);
-        let inside = Path::new(path);
-        let meta = std::fs::metadata(&base).map_err(|e| Error::io(path, Some(inside), &e))?;
-        let fail = |e: std::io::Error| Error::io(format!("archiving {path}"), Some(inside), &e);
-        if !meta.is_dir() {
-            // `base` is the descriptor's magic link: archive what it names, not the link.
-            let file = self
-                .resolve(path, OFlag::O_RDONLY)?
-                .ok_or_else(|| not_found(path))?;
-            let mut file = std::fs::File::from(file);
-            let meta = file.metadata().map_err(fail)?;
-            let mut header = tar::Header::new_gnu();
-            header.set_metadata(&meta);
-            header.set_size(meta.len());
-            b.append_data(&mut header, name, &mut file).map_err(fail)?;
-            return b.finish().map_err(fail);
-        }
-        let walk = walkdir::WalkDir::new(&base)
-            .follow_links(false)
-            .follow_root_links(true)
-            .sort_by_file_name();
-        for entry in walk.into_iter().filter_entry(|e| {
-            !same_fs || e.metadata().map(|m| m.dev() == self.dev).unwrap_or(false)
-        }) {
-            let entry = entry.map_err(|e| {
-                let err = Error::because(format!("archiving {path}"), Some(inside), &e);
-                match e.io_error().and_then(std::io::Error::raw_os_error) {
-                    Some(n) => err.with_errno(Errno::from_raw(n)),
-                    None => err,
-                }
-            })?;
-            let rel = entry.path().strip_prefix(&base).unwrap_or(entry.path());
-            if rel.as_os_str().is_empty() {
-                // The top is reached through the descriptor's magic link: describe the
-                // directory it names, not the link.
-                let mut header = tar::Header::new_gnu();
-                header.set_metadata(&meta);
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_size(0);
-                b.append_data(&mut header, name, std::io::empty())
-                    .map_err(fail)?;
-                continue;
-            }
-            b.append_path_with_name(entry.path(), Path::new(name).join(rel))
-                .map_err(fail)?;
-        }
-        b.finish().map_err(fail)
+    ) -> Result<Report, Error> {
+        let fd = self.source(path, follow)?;
+        let opts = Options {
+            name,
+            same_fs: false,
+            host_ids: None,
+        };
+        write_tar(&fd, &opts, out).map_err(|e| e.within(format_args!("copying {path}")))
+    }
+
+    /// The whole root file system as a tar (`export`): top entry `.`, mounts left out.
+    pub fn export(&self, out: &mut dyn Write) -> Result<Report, Error> {
+        let fd = self.source("/", true)?;
+        let opts = Options {
+            name: Path::new("."),
+            same_fs: true,
+            host_ids: None,
+        };
+        write_tar(&fd, &opts, out).map_err(|e| e.within("exporting the container"))
     }
 
     /// Unpack a tar into the existing directory `dir` of the container (names are resolved
-    /// inside the root; `..` and symlinks cannot lead out of it).
-    pub fn extract(&self, dir: &str, tar: &mut dyn Read) -> Result<(), Error> {
+    /// inside the root; `..` and symlinks cannot lead out of it), as docker's `cp` does:
+    /// nothing is replaced by something of another kind, and files get `owners`.
+    pub fn extract(&self, dir: &str, tar: &mut dyn Read, owners: Owners) -> Result<(), Error> {
         let fd = self
             .resolve(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?
             .ok_or_else(|| not_found(dir))?;
-        super::unpack::unpack_at(super::at::Root::from_fd(fd), tar, "user.overlay.opaque")
+        unpack_at(Root::from_fd(fd), tar, Policy::copy(owners))
             .map(|_| ())
             .map_err(|e| e.within(format_args!("copying into {dir}")))
     }

@@ -1,16 +1,14 @@
 //! Directory-descriptor helpers for unpacking: every lookup inside a layer starts from the layer's
 //! root descriptor and resolves with RESOLVE_IN_ROOT, so symlinks in the layer cannot lead out.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
-use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::path::Rel;
 use super::{sys, Error};
@@ -109,29 +107,9 @@ pub fn kind_at(parent: RawFd, name: &OsStr) -> nix::Result<Option<SFlag>> {
     }
 }
 
-/// Remove `name` from `parent` whatever it is, directories recursively; never follows a symlink.
+/// Remove `name` from `parent` whatever it is, directories of any depth; never follows a symlink.
 pub fn remove_at(parent: RawFd, name: &OsStr) -> nix::Result<()> {
-    match kind_at(parent, name)? {
-        None => Ok(()),
-        Some(SFlag::S_IFDIR) => {
-            let flags = DIR_FLAGS | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-            let mut dir = Dir::openat(Some(parent), name, flags, Mode::empty())?;
-            // Collect first: unlinking while reading a directory may skip entries.
-            let mut names: Vec<OsString> = Vec::new();
-            for entry in dir.iter() {
-                let entry = entry?;
-                let n = entry.file_name().to_bytes();
-                if n != b"." && n != b".." {
-                    names.push(OsStr::from_bytes(n).to_os_string());
-                }
-            }
-            for child in &names {
-                remove_at(dir.as_raw_fd(), child)?;
-            }
-            unlinkat(Some(parent), name, UnlinkatFlags::RemoveDir)
-        }
-        Some(_) => unlinkat(Some(parent), name, UnlinkatFlags::NoRemoveDir),
-    }
+    crate::fsutil::tree::remove_at(&parent, name)
 }
 
 /// `/proc/self/fd/N[/name]`: a path naming what `fd` (or `name` inside it) is, for the calls that

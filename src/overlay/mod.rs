@@ -2,14 +2,19 @@
 //! chain ID, ready to be stacked with kernel overlayfs.
 
 mod access;
+mod archive;
 mod at;
 mod decompress;
 mod entry;
+mod host;
+mod ids;
 mod path;
 mod store;
 mod sys;
 mod unpack;
 
+#[cfg(test)]
+mod copy_tests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
@@ -20,8 +25,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use access::{ContainerRoot, Kind};
+pub use archive::Report as ArchiveReport;
 pub use decompress::decompress;
+pub use host::{archive_host, extract_host};
+pub use ids::HostIds;
 pub use store::LayerStore;
+pub use unpack::Owners;
 
 /// A layer-store failure: one line for the user (naming the layer and the cause), with the path
 /// and errno kept.

@@ -225,11 +225,10 @@ fn pid_alive(pid: i32) -> bool {
     !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
 }
 
+/// Any depth (a layer may hold a tree deeper than the descriptor limit), never following a
+/// symlink; missing is fine.
 fn remove_tree(path: &Path) -> io::Result<()> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
+    crate::fsutil::tree::remove_all(path)
 }
 
 /// Flush the new layer's data before it is renamed into place, so that after a crash a layer

@@ -115,7 +115,7 @@ fn a_path_missing_in_a_container_is_enoent_with_the_path() {
     let t = TempDir::new("err-root");
     let root = ContainerRoot::open(t.path()).unwrap();
     let err = root
-        .archive("/nope", "nope", false, &mut io::sink())
+        .archive("/nope", false, Path::new("nope"), &mut io::sink())
         .unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -1,5 +1,10 @@
-//! Extraction of one layer tar into an empty directory, entry by entry, with every path resolved
-//! inside that directory. Never uses tar's own `unpack`: it follows symlinks we must not follow.
+//! Extraction of a tar (a layer into its empty directory, or `cp` into an existing one), entry
+//! by entry, with every path resolved inside the destination. Never uses tar's own `unpack`: it
+//! follows symlinks we must not follow.
+
+mod policy;
+
+pub use policy::{Kind, Nodes, Owners, Policy};
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -25,14 +30,14 @@ use crate::fsutil::fsetxattr;
 pub fn unpack_tree(dest: &Path, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, Error> {
     let root = Root::open_path(dest)
         .map_err(|e| Error::sys(format!("cannot open {}", dest.display()), Some(dest), e))?;
-    unpack_at(root, tar, opaque_xattr)
+    unpack_at(root, tar, Policy::layer(opaque_xattr))
 }
 
-/// `unpack_tree` into a directory already open as `root`.
-pub fn unpack_at(root: Root, tar: &mut dyn Read, opaque_xattr: &str) -> Result<Report, Error> {
+/// Unpack `tar` into the directory already open as `root`, following `policy`.
+pub fn unpack_at(root: Root, tar: &mut dyn Read, policy: Policy) -> Result<Report, Error> {
     let mut u = Unpacker {
         root,
-        opaque_xattr,
+        policy,
         report: Report::default(),
         dirs: Vec::new(),
     };
@@ -52,7 +57,7 @@ fn read_error(e: io::Error) -> Error {
 
 struct Unpacker<'a> {
     root: Root,
-    opaque_xattr: &'a str,
+    policy: Policy<'a>,
     report: Report,
     /// Directory modes and times wait until the end: adding children changes the times, and a
     /// read-only mode would stop an unprivileged unpack from adding them.
@@ -79,14 +84,23 @@ impl Unpacker<'_> {
         {
             return Ok(());
         }
-        let meta = Meta::read(entry).map_err(fail)?;
+        let mut meta = Meta::read(entry).map_err(fail)?;
+        if let Owners::Fixed(uid, gid) = self.policy.owners {
+            (meta.uid, meta.gid) = (uid.into(), gid.into());
+        }
         let Some((parent_rel, name)) = rel.split_last() else {
+            if !self.policy.is_layer() {
+                // docker's untar leaves the destination directory as it is.
+                return Ok(());
+            }
             return self
                 .root_entry(kind, rel.clone(), meta, &display)
                 .map_err(fail);
         };
-        if let Some(w) = whiteout(name) {
-            return self.whiteout(&parent_rel, w, &path);
+        if let Kind::Layer { opaque_xattr } = self.policy.kind {
+            if let Some(w) = whiteout(name) {
+                return self.whiteout(&parent_rel, w, &path, opaque_xattr);
+            }
         }
         let parent = self
             .root
@@ -131,13 +145,19 @@ impl Unpacker<'_> {
         }
         let fd = self.root.open(&rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
         let t = Target::Fd(fd.as_raw_fd());
-        meta.apply_owner(t, &mut self.report)?;
+        self.own(&meta, t)?;
         meta.apply_xattrs(t, display, &mut self.report)?;
         self.dirs.push((rel, meta));
         Ok(())
     }
 
-    fn whiteout(&mut self, parent_rel: &Rel, w: Whiteout, path: &Path) -> Result<(), Error> {
+    fn whiteout(
+        &mut self,
+        parent_rel: &Rel,
+        w: Whiteout,
+        path: &Path,
+        opaque_xattr: &str,
+    ) -> Result<(), Error> {
         let display = path.to_string_lossy();
         let fail =
             |what: &str, e: Errno| Error::sys(format!("entry {display:?}: {what}"), Some(path), e);
@@ -149,8 +169,8 @@ impl Unpacker<'_> {
                     .root
                     .open_dir(parent_rel)
                     .map_err(|e| e.within(format_args!("entry {display:?}")))?;
-                fsetxattr(dir.as_raw_fd(), self.opaque_xattr, b"y")
-                    .map_err(|e| fail(&format!("cannot set {}", self.opaque_xattr), e))
+                fsetxattr(dir.as_raw_fd(), opaque_xattr, b"y")
+                    .map_err(|e| fail(&format!("cannot set {opaque_xattr}"), e))
             }
             Whiteout::Hide(name) => {
                 let dir = self
@@ -167,15 +187,40 @@ impl Unpacker<'_> {
     }
 
     /// Make room for a new `name`: anything there goes, except a directory when one is wanted.
-    /// Returns whether a directory was kept.
+    /// Returns whether a directory was kept. A copy replaces no directory by a non-directory
+    /// and no non-directory by a directory, as docker's untar refuses to.
     fn replace(&mut self, p: RawFd, name: &OsStr, keep_dir: bool) -> io::Result<bool> {
-        match kind_at(p, name)? {
+        let found = kind_at(p, name)?;
+        if !self.policy.is_layer() {
+            match found {
+                Some(SFlag::S_IFDIR) if !keep_dir => {
+                    return Err(io::Error::other(
+                        "cannot overwrite a directory with a non-directory",
+                    ))
+                }
+                Some(k) if k != SFlag::S_IFDIR && keep_dir => {
+                    return Err(io::Error::other(
+                        "cannot overwrite a non-directory with a directory",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        match found {
             None => Ok(false),
             Some(SFlag::S_IFDIR) if keep_dir => Ok(true),
             Some(_) => {
                 remove_at(p, name)?;
                 Ok(false)
             }
+        }
+    }
+
+    /// Set the owner unless the policy leaves owners alone.
+    fn own(&mut self, meta: &Meta, t: Target) -> io::Result<()> {
+        match self.policy.owners {
+            Owners::Unchanged => Ok(()),
+            Owners::FromTar | Owners::Fixed(..) => meta.apply_owner(t, &mut self.report),
         }
     }
 
@@ -197,7 +242,7 @@ impl Unpacker<'_> {
         )?);
         self.report.size += io::copy(entry, &mut file)?;
         let t = Target::Fd(file.as_raw_fd());
-        meta.apply_owner(t, &mut self.report)?;
+        self.own(meta, t)?;
         meta.apply_mode(t)?;
         // After chown and the data: either would clear security.capability.
         meta.apply_xattrs(t, display, &mut self.report)?;
@@ -218,7 +263,7 @@ impl Unpacker<'_> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
         let fd = sys::openat(p, name, flags, Mode::empty())?;
         let t = Target::Fd(fd.as_raw_fd());
-        meta.apply_owner(t, &mut self.report)?;
+        self.own(&meta, t)?;
         meta.apply_xattrs(t, display, &mut self.report)?;
         self.dirs.push((rel.clone(), meta));
         Ok(())
@@ -237,7 +282,7 @@ impl Unpacker<'_> {
         self.replace(p, name, false)?;
         symlinkat(OsStr::from_bytes(&target), Some(p), name)?;
         let t = Target::At(p, name);
-        meta.apply_owner(t, &mut self.report)?;
+        self.own(meta, t)?;
         meta.apply_xattrs(t, display, &mut self.report)?;
         meta.apply_times(t)
     }
@@ -309,10 +354,15 @@ impl Unpacker<'_> {
         display: &str,
     ) -> io::Result<()> {
         let header = entry.header();
-        let dev = makedev(
-            header.device_major()?.unwrap_or(0).into(),
-            header.device_minor()?.unwrap_or(0).into(),
-        );
+        // A FIFO has no device numbers; some writers leave the fields blank.
+        let dev = if kind == EntryType::Fifo {
+            makedev(0, 0)
+        } else {
+            makedev(
+                header.device_major()?.unwrap_or(0).into(),
+                header.device_minor()?.unwrap_or(0).into(),
+            )
+        };
         let (sflag, what) = match kind {
             EntryType::Char => (SFlag::S_IFCHR, "device node"),
             EntryType::Block => (SFlag::S_IFBLK, "device node"),
@@ -328,14 +378,20 @@ impl Unpacker<'_> {
         ) {
             Ok(()) => {}
             // Rootless: only whiteout devices may be created in a user namespace.
-            Err(Errno::EPERM) => {
+            Err(Errno::EPERM) if self.policy.nodes == Nodes::Skip => {
                 self.report.skipped.push(format!("{display}: {what}"));
                 return Ok(());
+            }
+            Err(Errno::EPERM) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("cannot create a {what}: Operation not permitted (only real root can)"),
+                ))
             }
             Err(e) => return Err(e.into()),
         }
         let t = Target::At(p, name);
-        meta.apply_owner(t, &mut self.report)?;
+        self.own(meta, t)?;
         meta.apply_mode(t)?;
         meta.apply_xattrs(t, display, &mut self.report)?;
         meta.apply_times(t)

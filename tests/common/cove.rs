@@ -184,6 +184,7 @@ impl Cove {
             pty: false,
             input: None,
             bin: None,
+            nofile: None,
         }
     }
 
@@ -287,9 +288,16 @@ pub struct Run<'a> {
     pty: bool,
     input: Option<Vec<u8>>,
     bin: Option<PathBuf>,
+    nofile: Option<u32>,
 }
 
 impl Run<'_> {
+    /// Run cove with at most `n` open descriptors (under util-linux `prlimit`), so that a
+    /// descriptor leak shows whatever the machine's own limit is.
+    pub fn nofile(mut self, n: u32) -> Self {
+        self.nofile = Some(n);
+        self
+    }
     /// Feed `data` on stdin (then close it) instead of /dev/null.
     pub fn input(mut self, data: &str) -> Self {
         self.input = Some(data.as_bytes().to_vec());
@@ -343,6 +351,10 @@ impl Run<'_> {
             argv.push(c.runroot.display().to_string());
         }
         argv.extend(self.args.iter().cloned());
+        if let Some(n) = self.nofile {
+            let limit = format!("--nofile={n}:{n}");
+            argv.splice(0..0, ["prlimit".to_string(), limit, "--".to_string()]);
+        }
         let mut cmd = if self.pty {
             let line: Vec<String> = argv
                 .iter()
@@ -440,7 +452,28 @@ impl Running {
     }
 
     /// Waits for the exit (killing cove and failing the test past the timeout).
-    pub fn wait(mut self) -> Out {
+    pub fn wait(self) -> Out {
+        self.wait_with(|| {})
+    }
+
+    /// Waits like `wait`, also returning the highest peak resident set size (VmHWM, in KiB)
+    /// cove reached, read from its /proc status while it runs.
+    pub fn wait_peak_rss(self) -> (Out, u64) {
+        let status = format!("/proc/{}/status", self.pid());
+        let mut peak = 0;
+        let out = self.wait_with(|| {
+            let text = std::fs::read_to_string(&status).unwrap_or_default();
+            if let Some(kb) = super::ctr::status_field(&text, "VmHWM")
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        });
+        (out, peak)
+    }
+
+    fn wait_with(mut self, mut tick: impl FnMut()) -> Out {
         let mut so = self.child.stdout.take().unwrap();
         let mut se = self.child.stderr.take().unwrap();
         let to = std::thread::spawn(move || {
@@ -455,6 +488,7 @@ impl Running {
         });
         let deadline = Instant::now() + self.timeout;
         let status = loop {
+            tick();
             if let Some(st) = self.child.try_wait().unwrap() {
                 break st;
             }

@@ -376,6 +376,46 @@ fn build() -> Fixtures {
     }
 }
 
+/// `deep:latest` on the test registry: one layer holding `deep/` and below it a chain of 1100
+/// directories `d/d/...` (deeper than the usual descriptor limit) with a file at the bottom.
+/// Built and pushed on first use only.
+pub fn deep_image() -> &'static Image {
+    static DEEP: OnceLock<Image> = OnceLock::new();
+    DEEP.get_or_init(|| {
+        let reg = super::registry();
+        let lay_dir = super::run_dir().join("oci-deep");
+        let _ = std::fs::remove_dir_all(&lay_dir);
+        let mut lay = Layout::create(&lay_dir);
+        let mut t = Tar::new();
+        let mut name = String::from("deep/");
+        t.dir(&name, 0o755);
+        for _ in 0..1100 {
+            name.push_str("d/");
+            t.dir_long(&name, 0o755);
+        }
+        t.file_long(&format!("{name}bottom"), 0o644, b"bottom\n");
+        let l = layer(&t.finish(), Compression::Gzip);
+        let created = "2024-05-01T00:00:00Z";
+        let cfg = config(
+            "amd64",
+            None,
+            created,
+            "deep",
+            &[&l],
+            history(&[(created, "ADD deep /", false)]),
+        );
+        let img = image(&lay, "deep", "latest", cfg, &[&l]);
+        lay.add_ref("deep", layout::MT_MANIFEST, &img.manifest);
+        push(
+            &lay_dir,
+            "deep",
+            &format!("{}/deep:latest", reg.addr),
+            false,
+        );
+        img
+    })
+}
+
 /// The tricks: a name, whether it is acceptable, and the layer's entries.
 fn hostile_images(lay: &Layout, sentinel: &std::path::Path) -> Vec<Hostile> {
     let s = sentinel.to_str().unwrap();

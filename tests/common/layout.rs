@@ -91,6 +91,26 @@ impl Tar {
         self.entry(EntryType::Link, name, target, 0o644, 0, 0, &[])
     }
 
+    /// A directory whose name may be longer than a header holds (a GNU long-name entry).
+    pub fn dir_long(&mut self, name: &str, mode: u32) -> &mut Self {
+        self.long(EntryType::Directory, name, mode, &[])
+    }
+
+    /// A file whose name may be longer than a header holds (a GNU long-name entry).
+    pub fn file_long(&mut self, name: &str, mode: u32, data: &[u8]) -> &mut Self {
+        self.long(EntryType::Regular, name, mode, data)
+    }
+
+    fn long(&mut self, kind: EntryType, name: &str, mode: u32, data: &[u8]) -> &mut Self {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_mtime(MTIME);
+        h.set_size(data.len() as u64);
+        self.b.append_data(&mut h, name, data).unwrap();
+        self
+    }
+
     pub fn finish(self) -> Vec<u8> {
         self.b.into_inner().unwrap()
     }
