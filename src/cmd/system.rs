@@ -103,11 +103,8 @@ fn empty_dir(dir: &std::path::Path) -> Result<()> {
     };
     for entry in entries {
         let path = entry.map_err(|e| fail(dir, e))?.path();
-        let removed = match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
-            Ok(_) => std::fs::remove_file(&path),
-            Err(e) => Err(e),
-        };
+        // Layers may hold trees deeper than the descriptor limit.
+        let removed = crate::fsutil::tree::remove_all(&path);
         match removed {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(&path, e)),
             _ => {}
