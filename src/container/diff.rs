@@ -28,6 +28,21 @@ const MOUNT_POINTS: &[&str] = &[
 pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
     let spec = to_spec(paths, rec).map_err(Error::Spawn)?;
     let upper = &spec.rootfs.upper;
+    // Also the files cove generates per container (.containerenv, keep-id's passwd, --tz).
+    let userdata = super::layout::userdata_dir(paths, &rec.id);
+    let mut points: Vec<String> = MOUNT_POINTS.iter().map(|m| m.to_string()).collect();
+    for m in &spec.mounts {
+        if let crate::sandbox::spec::Mount::Bind {
+            source,
+            destination,
+            ..
+        } = m
+        {
+            if source.starts_with(&userdata) || destination == "/etc/localtime" {
+                points.push(destination.clone());
+            }
+        }
+    }
     let mut changes: Vec<(char, String, bool)> = Vec::new();
     for entry in walkdir::WalkDir::new(upper)
         .min_depth(1)
@@ -37,7 +52,7 @@ pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
             entry.map_err(|e| Error::Other(format!("cannot read {}: {e}", upper.display())))?;
         let rel = entry.path().strip_prefix(upper).unwrap_or(entry.path());
         let shown = format!("/{}", rel.display());
-        if is_mount_point(&shown) {
+        if is_mount_point(&points, &shown) {
             continue;
         }
         let meta = entry
@@ -65,9 +80,7 @@ pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
         let has_change_below = changes
             .iter()
             .any(|(_, p, _)| p.len() > path.len() && p.starts_with(&format!("{path}/")));
-        let made_for_mounts = MOUNT_POINTS
-            .iter()
-            .any(|m| m.starts_with(&format!("{path}/")));
+        let made_for_mounts = points.iter().any(|m| m.starts_with(&format!("{path}/")));
         if *is_dir && *kind != 'D' && made_for_mounts && !has_change_below {
             continue;
         }
@@ -79,8 +92,10 @@ pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
     Ok(out)
 }
 
-fn is_mount_point(path: &str) -> bool {
-    MOUNT_POINTS.iter().any(|m| {
-        path == *m || (["/dev", "/proc", "/sys"].contains(m) && path.starts_with(&format!("{m}/")))
+fn is_mount_point(points: &[String], path: &str) -> bool {
+    points.iter().any(|m| {
+        path == m
+            || (["/dev", "/proc", "/sys"].contains(&m.as_str())
+                && path.starts_with(&format!("{m}/")))
     })
 }
