@@ -398,3 +398,30 @@ fn without_subuid_range() {
     assert!(layer.join("bin/busybox").is_file());
     assert_eq!(images_q(&c), vec![f.busybox.short_id().to_string()]);
 }
+
+/// A registry that redirects in circles is reported as that, in one line, and not as the TLS
+/// failure of the next scheme tried.
+#[test]
+fn redirect_loop_is_named() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 302 Found\r\nLocation: /v2/loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let c = Cove::new(Who::Caller);
+    let out = c.run(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("127.0.0.1:{port}/loop:latest"),
+    ]);
+    out.assert_err_line("stopped after 10 redirects");
+    assert!(!out.stderr.to_lowercase().contains("tls"), "{out}");
+    c.assert_store_empty();
+}

@@ -145,7 +145,7 @@ impl Client {
             .timeout_connect(Duration::from_secs(10))
             .timeout_read(Duration::from_secs(60))
             .timeout_write(Duration::from_secs(60))
-            .redirects(10)
+            .redirects(super::transport::MAX_REDIRECTS)
             .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
             .user_agent(&opts.user_agent)
             .build();

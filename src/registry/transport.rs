@@ -13,6 +13,9 @@ use super::auth::{parse_challenges, Challenge, Credentials};
 use super::token::fetch_token;
 use super::{Error, ErrorKind, Reference};
 
+/// Redirects followed per request, as Go's HTTP client (and so docker) allows.
+pub(crate) const MAX_REDIRECTS: u32 = 10;
+
 const MAX_ERROR_BODY: u64 = 64 << 10;
 
 /// One place the repository can be fetched from: a mirror or the registry itself.
@@ -198,6 +201,17 @@ impl Transport {
                     retried = true;
                 }
                 Err(ureq::Error::Status(code, resp)) => return Err(status_failure(code, resp)),
+                // The server answered, in circles: that is its error, not a cue to try
+                // another scheme (whose failure, a TLS one say, would hide it).
+                Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::TooManyRedirects => {
+                    return Err(Failure::Worded(Error::new(
+                        ErrorKind::Network,
+                        format!(
+                            "cannot reach registry {}: stopped after {MAX_REDIRECTS} redirects",
+                            ep.host
+                        ),
+                    )))
+                }
                 Err(ureq::Error::Transport(t)) => {
                     return Err(Failure::Transport(transport_detail(&t)))
                 }
