@@ -250,6 +250,11 @@ fn podman_create_flags(who: Who) {
     c.run(&["start", "web"]).assert_ok();
     c.run(&["create", "--name", "web", &img, "true"])
         .assert_err_line("already in use");
+    // A --replace whose image cannot be had leaves the old container alone.
+    let gone = "127.0.0.1:1/offline/none:latest";
+    c.run(&["run", "-d", "--replace", "--name", "web", gone, "true"])
+        .assert_code(125);
+    assert_eq!(c.run(&["container", "exists", &id]).code(), 0);
     // --replace: the running container of that name goes and the new one takes the name.
     let new = c.run(&[
         "run",

@@ -11,7 +11,7 @@ use crate::fsutil;
 use crate::image::lookup;
 use crate::image::policy::{self, PullPolicy};
 use crate::image::pull::PullRequest;
-use crate::image::ImageStore;
+use crate::image::{ImageRecord, ImageStore};
 use crate::paths::Paths;
 use crate::registry::RegistriesConf;
 use crate::sandbox;
@@ -118,50 +118,16 @@ fn create_container(s: &Session, f: &CreateFlags, launch: Launch) -> Result<Cont
     if let Some(file) = &f.cidfile {
         check_cidfile(file)?;
     }
+    let image = resolve_image(s, &conf, f)?;
     if let (true, Some(name)) = (f.replace, &f.name) {
-        // podman's --replace: the old container of that name goes, running or not.
+        // podman's --replace: the old container of that name goes, running or not; only once
+        // the new one's image is there, so a failed pull leaves the old one in place.
         match s.store.find(name) {
             Ok(old) => container::remove(&s.store, &old, container::RemoveRequest { force: true })?,
             Err(container::Error::NoSuchContainer(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let policy = PullPolicy::parse(&f.pull)?;
-    let image = match policy::local_image(&s.paths, &conf, &f.image, policy)? {
-        Some(image) if policy == PullPolicy::Newer => {
-            let req = PullRequest {
-                reference: f.image.clone(),
-                platform: f.platform.clone(),
-                tls_verify: None,
-            };
-            let display = super::progress::PullDisplay::to_stderr(&f.image);
-            match policy::pull_image(&s.paths, &conf, &req, &display) {
-                Ok((newer, outcome)) => {
-                    display.finish(&outcome);
-                    newer
-                }
-                Err(e) => {
-                    crate::warn!("{}: using the local image: {e}", f.image);
-                    image
-                }
-            }
-        }
-        Some(image) => image,
-        None => {
-            if policy != PullPolicy::Always {
-                eprintln!("Unable to find image '{}' locally", f.image);
-            }
-            let display = super::progress::PullDisplay::to_stderr(&f.image);
-            let req = PullRequest {
-                reference: f.image.clone(),
-                platform: f.platform.clone(),
-                tls_verify: None,
-            };
-            let (image, outcome) = policy::pull_image(&s.paths, &conf, &req, &display)?;
-            display.finish(&outcome);
-            image
-        }
-    };
     let config = ImageStore::open(&s.paths.root).config(&image)?;
     let rec = container::create(&s.store, &req, host, &image, &config)?;
     if let Some(file) = &f.cidfile {
@@ -175,6 +141,36 @@ fn create_container(s: &Session, f: &CreateFlags, launch: Launch) -> Result<Cont
         }
     }
     Ok(rec)
+}
+
+/// The image to create from, found or pulled as `--pull` says.
+fn resolve_image(s: &Session, conf: &RegistriesConf, f: &CreateFlags) -> Result<ImageRecord> {
+    let policy = PullPolicy::parse(&f.pull)?;
+    let local = policy::local_image(&s.paths, conf, &f.image, policy)?;
+    if let (Some(image), false) = (&local, policy == PullPolicy::Newer) {
+        return Ok(image.clone());
+    }
+    if local.is_none() && policy != PullPolicy::Always {
+        eprintln!("Unable to find image '{}' locally", f.image);
+    }
+    let req = PullRequest {
+        reference: f.image.clone(),
+        platform: f.platform.clone(),
+        tls_verify: None,
+    };
+    let display = super::progress::PullDisplay::to_stderr(&f.image);
+    match (policy::pull_image(&s.paths, conf, &req, &display), local) {
+        (Ok((image, outcome)), _) => {
+            display.finish(&outcome);
+            Ok(image)
+        }
+        // `newer` with a registry that cannot answer: the stored image will do.
+        (Err(e), Some(image)) => {
+            crate::warn!("{}: using the local image: {e}", f.image);
+            Ok(image)
+        }
+        (Err(e), None) => Err(e.into()),
+    }
 }
 
 /// docker refuses a `--cidfile` that already holds an ID (another container may own it).

@@ -2,7 +2,7 @@
 //! (`--rm=false`, `-d=true`, `-t=false`, combined `-itd` unchanged), and numbers parse with Go's
 //! rules and Go's error texts, so scripts written for docker behave the same.
 
-use clap::builder::{PossibleValue, TypedValueParser, ValueParserFactory};
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Arg, ArgAction, Command};
 
 /// Turn every plain switch of `cmd` and its subcommands into docker's optional-value boolean.
@@ -105,13 +105,6 @@ impl TypedValueParser for GoInt {
     ) -> Result<i64, clap::Error> {
         let text = value.to_string_lossy();
         parse_int(&text).map_err(|why| invalid(cmd, arg, &text, &why))
-    }
-}
-
-impl ValueParserFactory for GoInt {
-    type Parser = GoInt;
-    fn value_parser() -> GoInt {
-        GoInt
     }
 }
 

@@ -143,11 +143,7 @@ pub fn tag(ctx: &Context, args: TagArgs) -> Result<i32> {
             "refusing to create a tag with a digest reference",
         ));
     }
-    let full = format!(
-        "{}:{}",
-        target.name(),
-        target.tag.clone().unwrap_or_else(|| "latest".into())
-    );
+    let full = target.tagged_name();
     let images = ImageStore::open(&paths.root);
     images.update(|all| {
         let found = crate::image::lookup::find(all, &args.source, &conf)?;
@@ -172,12 +168,7 @@ pub fn untag(ctx: &Context, args: UntagArgs) -> Result<i32> {
     let conf = RegistriesConf::load(&paths)?;
     let mut wanted = Vec::new();
     for name in &args.names {
-        let r = Reference::parse(name, &conf)?;
-        wanted.push(format!(
-            "{}:{}",
-            r.name(),
-            r.tag.clone().unwrap_or_else(|| "latest".into())
-        ));
+        wanted.push(Reference::parse(name, &conf)?.tagged_name());
     }
     ImageStore::open(&paths.root).update(|all| {
         let found = crate::image::lookup::find(all, &args.image, &conf)?;

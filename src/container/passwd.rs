@@ -25,13 +25,14 @@ pub fn write_entries(
     uid: u32,
     gid: u32,
 ) -> Result<Option<String>, SpawnError> {
-    let dir = userdata_dir(paths, &rec.id);
-    for name in FILES {
-        let _ = std::fs::remove_file(dir.join(name));
-    }
+    // Both settings are fixed at create: a container without either never has the files.
     let keep_id = rec.host.userns_mode == "keep-id";
     if !keep_id && rec.config.passwd_entry.is_empty() {
         return Ok(None);
+    }
+    let dir = userdata_dir(paths, &rec.id);
+    for name in FILES {
+        let _ = std::fs::remove_file(dir.join(name));
     }
     let (name, home) = if keep_id {
         host_account(paths.uid)

@@ -108,6 +108,16 @@ impl Reference {
         format!("{}/{}", self.domain, self.path)
     }
 
+    /// The name with its tag, "latest" when none was given: "docker.io/library/busybox:latest",
+    /// as image records keep their tags.
+    pub fn tagged_name(&self) -> String {
+        format!(
+            "{}:{}",
+            self.name(),
+            self.tag.as_deref().unwrap_or("latest")
+        )
+    }
+
     /// The short name docker prints: "busybox", "user/app", or the full name elsewhere.
     pub fn familiar_name(&self) -> String {
         if self.domain == DOCKER_DOMAIN {
