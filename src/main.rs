@@ -18,6 +18,7 @@ mod container;
 mod error;
 mod exit;
 mod fsutil;
+mod idmap;
 mod image;
 mod ipc;
 mod log;

@@ -350,16 +350,9 @@ impl ContainerStore {
     }
 }
 
+/// `remove_all` takes files, directories of any depth and missing paths alike.
 fn remove_tree(path: &Path) -> Result<()> {
-    let result = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => remove_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(e) => Err(e),
-    };
-    match result {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("cannot remove", path, e)),
-        _ => Ok(()),
-    }
+    remove_all(path).map_err(|e| Error::io("cannot remove", path, e))
 }
 
 #[cfg(test)]

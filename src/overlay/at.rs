@@ -7,8 +7,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fchmod, mkdirat, Mode};
 
 use super::path::Rel;
 use super::{sys, Error};
@@ -94,22 +94,6 @@ fn dir_error(rel: &Rel, e: Errno) -> Error {
         Errno::ENOTDIR => Error::because(op, Some(&path), "not a directory").with_errno(e),
         e => Error::sys(op, Some(&path), e),
     }
-}
-
-/// The file type of `name` in `parent` without following a symlink; None when absent.
-pub fn kind_at(parent: RawFd, name: &OsStr) -> nix::Result<Option<SFlag>> {
-    match fstatat(Some(parent), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(Some(SFlag::from_bits_truncate(
-            st.st_mode & SFlag::S_IFMT.bits(),
-        ))),
-        Err(Errno::ENOENT) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Remove `name` from `parent` whatever it is, directories of any depth; never follows a symlink.
-pub fn remove_at(parent: RawFd, name: &OsStr) -> nix::Result<()> {
-    crate::fsutil::tree::remove_at(&parent, name)
 }
 
 /// `/proc/self/fd/N[/name]`: a path naming what `fd` (or `name` inside it) is, for the calls that

@@ -13,19 +13,11 @@ pub struct IdMap {
 const OVERFLOW_ID: u32 = 65534;
 
 impl IdMap {
-    /// Parse the map text; lines that are not three numbers are ignored.
+    /// Parse the map text (the kernel's, so never malformed; an unreadable one maps nothing).
     pub fn parse(text: &str) -> IdMap {
-        let ranges = text
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<u64> = l
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect();
-                (f.len() == 3).then(|| (f[0], f[1], f[2]))
-            })
-            .collect();
-        IdMap { ranges }
+        IdMap {
+            ranges: crate::idmap::parse(text).unwrap_or_default(),
+        }
     }
 
     /// The host's number for `id` as seen here. The overflow id stays as it is: it is what

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::unpack::unpack_tree;
 use super::{digest_hex, hex, Error, LayerInfo};
+use crate::fsutil::tree::remove_all;
 use crate::fsutil::{write_json_atomic, Lock};
 
 const TMP: &str = ".tmp-";
@@ -104,11 +105,11 @@ impl LayerStore {
         let layers = self.layers();
         let tmp = layers.join(format!("{TMP}{hex_id}-{}", std::process::id()));
         // A leftover of an earlier process that had our pid; we hold the lock, so it is dead.
-        remove_tree(&tmp).map_err(|e| io_error("removing", &tmp, e))?;
+        remove_all(&tmp).map_err(|e| io_error("removing", &tmp, e))?;
         fs::create_dir_all(&layers).map_err(|e| io_error("creating", &layers, e))?;
         let result = self.unpack_into(&tmp, chain_id, diff_id, want, parent, tar);
         if result.is_err() {
-            let _ = remove_tree(&tmp);
+            let _ = remove_all(&tmp);
         }
         result
     }
@@ -180,13 +181,13 @@ impl LayerStore {
         let trash = self
             .layers()
             .join(format!("{TRASH}{hex_id}-{}", std::process::id()));
-        remove_tree(&trash).map_err(|e| io_error("removing", &trash, e))?;
+        remove_all(&trash).map_err(|e| io_error("removing", &trash, e))?;
         match fs::rename(&dir, &trash) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io_error("removing layer", &dir, e)),
         }
-        remove_tree(&trash).map_err(|e| io_error("removing layer", &dir, e))
+        remove_all(&trash).map_err(|e| io_error("removing layer", &dir, e))
     }
 
     /// Delete temporary and trash directories whose owner process is gone (a killed pull or rmi).
@@ -205,7 +206,7 @@ impl LayerStore {
             };
             if !pid_alive(pid) {
                 let path = entry.path();
-                remove_tree(&path).map_err(|e| io_error("removing", &path, e))?;
+                remove_all(&path).map_err(|e| io_error("removing", &path, e))?;
             }
         }
         Ok(())
@@ -223,12 +224,6 @@ fn stale_owner(name: &str) -> Option<i32> {
 
 fn pid_alive(pid: i32) -> bool {
     !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
-}
-
-/// Any depth (a layer may hold a tree deeper than the descriptor limit), never following a
-/// symlink; missing is fine.
-fn remove_tree(path: &Path) -> io::Result<()> {
-    crate::fsutil::tree::remove_all(path)
 }
 
 /// Flush the new layer's data before it is renamed into place, so that after a crash a layer

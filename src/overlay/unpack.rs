@@ -4,7 +4,7 @@
 
 mod policy;
 
-pub use policy::{Kind, Nodes, Owners, Policy};
+pub use policy::{Kind, Owners, Policy};
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -19,11 +19,12 @@ use nix::sys::stat::{fstat, fstatat, makedev, mkdirat, mknodat, Mode, SFlag};
 use nix::unistd::{linkat, symlinkat};
 use tar::EntryType;
 
-use super::at::{kind_at, proc_path, remove_at, Root};
+use super::at::{proc_path, Root};
 use super::entry::{Meta, Report, Target};
 use super::path::{whiteout, Rel, Whiteout};
 use super::{sys, Error};
 use crate::fsutil::fsetxattr;
+use crate::fsutil::tree::{kind_at, remove_at};
 
 /// Unpack `tar` into the existing empty directory `dest`. `opaque_xattr` is the name overlayfs
 /// reads for opaque directories. Errors name the entry but not the layer (the caller adds it).
@@ -178,7 +179,7 @@ impl Unpacker<'_> {
                     .open_dir(parent_rel)
                     .map_err(|e| e.within(format_args!("entry {display:?}")))?;
                 let p = dir.as_raw_fd();
-                remove_at(p, name).map_err(|e| fail("cannot remove the hidden entry", e))?;
+                remove_at(&p, name).map_err(|e| fail("cannot remove the hidden entry", e))?;
                 // overlayfs's whiteout: a 0:0 character device (allowed in user namespaces too).
                 mknodat(Some(p), name, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
                     .map_err(|e| fail("cannot create whiteout", e))
@@ -190,7 +191,7 @@ impl Unpacker<'_> {
     /// Returns whether a directory was kept. A copy replaces no directory by a non-directory
     /// and no non-directory by a directory, as docker's untar refuses to.
     fn replace(&mut self, p: RawFd, name: &OsStr, keep_dir: bool) -> io::Result<bool> {
-        let found = kind_at(p, name)?;
+        let found = kind_at(&p, name)?;
         if !self.policy.is_layer() {
             match found {
                 Some(SFlag::S_IFDIR) if !keep_dir => {
@@ -210,7 +211,7 @@ impl Unpacker<'_> {
             None => Ok(false),
             Some(SFlag::S_IFDIR) if keep_dir => Ok(true),
             Some(_) => {
-                remove_at(p, name)?;
+                remove_at(&p, name)?;
                 Ok(false)
             }
         }
@@ -240,13 +241,20 @@ impl Unpacker<'_> {
             flags,
             Mode::from_bits_truncate(0o600),
         )?);
-        self.report.size += io::copy(entry, &mut file)?;
-        let t = Target::Fd(file.as_raw_fd());
-        self.own(meta, t)?;
-        meta.apply_mode(t)?;
-        // After chown and the data: either would clear security.capability.
-        meta.apply_xattrs(t, display, &mut self.report)?;
-        meta.apply_times(t)
+        let written = (|| {
+            self.report.size += io::copy(entry, &mut file)?;
+            let t = Target::Fd(file.as_raw_fd());
+            self.own(meta, t)?;
+            meta.apply_mode(t)?;
+            // After chown and the data: either would clear security.capability.
+            meta.apply_xattrs(t, display, &mut self.report)?;
+            meta.apply_times(t)
+        })();
+        if written.is_err() {
+            // A stream cut short (or a full disk) leaves no truncated file behind.
+            let _ = nix::unistd::unlinkat(Some(p), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        }
+        written
     }
 
     fn dir(
@@ -378,7 +386,7 @@ impl Unpacker<'_> {
         ) {
             Ok(()) => {}
             // Rootless: only whiteout devices may be created in a user namespace.
-            Err(Errno::EPERM) if self.policy.nodes == Nodes::Skip => {
+            Err(Errno::EPERM) if self.policy.is_layer() => {
                 self.report.skipped.push(format!("{display}: {what}"));
                 return Ok(());
             }

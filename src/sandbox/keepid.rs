@@ -22,6 +22,7 @@ use std::os::fd::OwnedFd;
 use nix::fcntl::OFlag;
 
 use super::spec::SpawnError;
+use crate::idmap::parse;
 
 /// The message podman gives when keep-id is asked for by real root.
 pub const ROOTLESS_ONLY: &str = "keep-id is only supported in rootless mode";
@@ -56,24 +57,6 @@ pub fn maps_for((uid, gid): (u32, u32)) -> Result<Maps, SpawnError> {
 /// Whether `map` is the initial user namespace's (real root: nothing to keep).
 fn is_initial(map: &str) -> bool {
     parse(map).is_ok_and(|m| m == [(0, 0, u32::MAX as u64)])
-}
-
-/// (inside, outside, count) lines of a /proc/PID/[ug]id_map.
-fn parse(map: &str) -> Result<Vec<(u64, u64, u64)>, String> {
-    map.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let f: Vec<u64> = line
-                .split_whitespace()
-                .map(|n| n.parse::<u64>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| format!("malformed line {line:?}"))?;
-            match f[..] {
-                [inside, outside, count] => Ok((inside, outside, count)),
-                _ => Err(format!("malformed line {line:?}")),
-            }
-        })
-        .collect()
 }
 
 /// How many ids, from 0 up without a gap, the namespace whose map is `map` has.

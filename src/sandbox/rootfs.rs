@@ -179,26 +179,26 @@ fn copy_layer(layer: &Path, dest: &Path) -> io::Result<()> {
         let meta = entry.path().symlink_metadata()?;
         let kind = meta.file_type();
         if kind.is_char_device() && meta.rdev() == 0 {
-            remove_any(&target)?;
+            crate::fsutil::tree::remove_all(&target)?;
             continue;
         }
         if kind.is_dir() {
             let existing = target.symlink_metadata().ok();
             if existing.as_ref().is_some_and(|m| !m.is_dir()) {
-                remove_any(&target)?;
+                crate::fsutil::tree::remove_all(&target)?;
             }
             if is_opaque(entry.path()) {
-                remove_any(&target)?;
+                crate::fsutil::tree::remove_all(&target)?;
             }
             if !target.is_dir() {
                 fs::create_dir(&target)?;
             }
             fs::set_permissions(&target, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
         } else if kind.is_symlink() {
-            remove_any(&target)?;
+            crate::fsutil::tree::remove_all(&target)?;
             std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)?;
         } else if kind.is_file() {
-            remove_any(&target)?;
+            crate::fsutil::tree::remove_all(&target)?;
             fs::copy(entry.path(), &target)?;
         } else {
             // Devices, fifos and sockets cannot be made in a user namespace; images rarely
@@ -214,15 +214,6 @@ fn is_opaque(dir: &Path) -> bool {
     ["trusted.overlay.opaque", "user.overlay.opaque"]
         .iter()
         .any(|name| matches!(lgetxattr(dir, name), Ok(Some(v)) if v == b"y"))
-}
-
-fn remove_any(path: &Path) -> io::Result<()> {
-    match path.symlink_metadata() {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]
