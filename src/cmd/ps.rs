@@ -223,7 +223,8 @@ pub fn logs(ctx: &Context, args: LogsArgs) -> Result<i32> {
                 .map_err(|_| Error::msg(format!("invalid tail value: {n}")))?,
         ),
     };
-    let path = container::log_file(&paths, &rec)?;
+    let path = container::log_file(&paths, &rec)
+        .ok_or_else(|| Error::msg("configured logging driver does not support reading"))?;
     let opts = LogOptions {
         follow: args.follow,
         tail,

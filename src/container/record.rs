@@ -158,25 +158,21 @@ pub struct LogConfig {
     pub config: BTreeMap<String, String>,
 }
 
-/// Where a container's output goes.
+/// Where a container's output goes; stored by its name (`ALL` is the one table of names).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum LogDriver {
     /// docker's default: the container's log file, which `logs` reads.
     #[default]
-    #[serde(rename = "json-file")]
     JsonFile,
     /// podman's name for its log file; cove writes the same file as for json-file.
-    #[serde(rename = "k8s-file")]
     K8sFile,
     /// Nothing is kept.
-    #[serde(rename = "none")]
     None,
     /// podman's: the container's stdio is cove's own, neither pumped nor kept; never on a
     /// terminal, which a container could type into (TIOCSTI).
-    #[serde(rename = "passthrough")]
     Passthrough,
     /// passthrough, a terminal allowed.
-    #[serde(rename = "passthrough-tty")]
     PassthroughTty,
 }
 
@@ -212,6 +208,19 @@ impl LogDriver {
     /// Whether the container takes the stdio of the process that supervises it.
     pub fn is_passthrough(self) -> bool {
         matches!(self, LogDriver::Passthrough | LogDriver::PassthroughTty)
+    }
+}
+
+impl TryFrom<String> for LogDriver {
+    type Error = String;
+    fn try_from(name: String) -> Result<LogDriver, String> {
+        LogDriver::parse(&name).ok_or_else(|| format!("unknown log driver {name:?}"))
+    }
+}
+
+impl From<LogDriver> for &'static str {
+    fn from(d: LogDriver) -> &'static str {
+        d.as_str()
     }
 }
 

@@ -82,14 +82,12 @@ pub fn check(req: &CreateRequest, host: &HostConfig) -> Result<()> {
 }
 
 /// The file `rec`'s output is logged to: `--log-opt path=`, else `ctr.log` in its directory.
-/// Docker's error when its driver keeps none.
-pub fn log_file(paths: &Paths, rec: &ContainerRecord) -> Result<PathBuf> {
+/// None when its driver keeps no file.
+pub fn log_file(paths: &Paths, rec: &ContainerRecord) -> Option<PathBuf> {
     if !rec.host.log_config.driver.keeps_file() {
-        return Err(Error::Other(
-            "configured logging driver does not support reading".into(),
-        ));
+        return None;
     }
-    Ok(match rec.host.log_config.config.get("path") {
+    Some(match rec.host.log_config.config.get("path") {
         Some(path) => PathBuf::from(path),
         None => layout::log_path(paths, &rec.id),
     })
@@ -175,9 +173,6 @@ mod tests {
             PathBuf::from("/var/log/x.json")
         );
         rec.host.log_config.driver = LogDriver::None;
-        assert_eq!(
-            log_file(&paths, &rec).unwrap_err().to_string(),
-            "configured logging driver does not support reading"
-        );
+        assert_eq!(log_file(&paths, &rec), None);
     }
 }

@@ -43,14 +43,14 @@ impl ContainerKeeper {
                 driver.as_str()
             )));
         }
+        // A driver that keeps no file: nothing is written.
         let log = match container::log_file(paths, &rec) {
-            Ok(path) => Some(
+            Some(path) => Some(
                 LogWriter::open(&path, rec.host.log_max_size, rec.host.log_max_file).map_err(
                     |e| SpawnError::engine(format!("cannot open log {}: {e}", path.display())),
                 )?,
             ),
-            // The driver keeps no file: nothing is written.
-            Err(_) => None,
+            None => None,
         };
         let pid = nix::unistd::getpid().as_raw();
         Ok(ContainerKeeper {

@@ -6,7 +6,6 @@
 pub struct Policy<'a> {
     pub kind: Kind<'a>,
     pub owners: Owners,
-    pub nodes: Nodes,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,21 +31,11 @@ pub enum Owners {
     Unchanged,
 }
 
-/// What happens to a device node that cannot be created (EPERM: not real root).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Nodes {
-    /// Left out and listed in the report (a layer stays usable rootless).
-    Skip,
-    /// The copy fails, naming the entry.
-    Fail,
-}
-
 impl<'a> Policy<'a> {
     pub fn layer(opaque_xattr: &'a str) -> Policy<'a> {
         Policy {
             kind: Kind::Layer { opaque_xattr },
             owners: Owners::FromTar,
-            nodes: Nodes::Skip,
         }
     }
 
@@ -54,10 +43,11 @@ impl<'a> Policy<'a> {
         Policy {
             kind: Kind::Copy,
             owners,
-            nodes: Nodes::Fail,
         }
     }
 
+    /// A layer leaves out a device node it cannot create (EPERM: not real root) and lists it
+    /// in the report, so that it stays usable rootless; a copy fails naming the entry.
     pub fn is_layer(&self) -> bool {
         matches!(self.kind, Kind::Layer { .. })
     }
