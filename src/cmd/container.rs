@@ -338,6 +338,7 @@ pub fn exec(ctx: &Context, args: ExecArgs) -> Result<i32> {
                 .map_err(|e| Error::msg(format!("cannot duplicate stdio: {e}")))?
                 .into(),
             stderr: dup(std::io::stderr().as_fd())?,
+            console: None,
         }
     };
     let child = sandbox::exec_in(pid, p, stdio)?;
@@ -369,6 +370,7 @@ fn null_stdio() -> Result<sandbox::Stdio> {
         stdin: open_null(false)?,
         stdout: open_null(true)?,
         stderr: open_null(true)?,
+        console: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! namespaces, mounts, capabilities and seccomp filter, from a plain `Spec` to an exec'd process.
 
 pub mod caps;
+pub mod console;
 mod exec;
 mod init;
 mod keepid;

@@ -11,12 +11,18 @@ use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag};
 
+use super::console::{self, ConsoleSocket};
 use super::mounts::{MountOp, OnFail};
 use super::spec::SpawnError;
 use super::sys;
 
-/// Apply `plan` on top of the root file system mounted at `root`.
-pub fn apply(root: &Path, plan: &[MountOp]) -> Result<(), SpawnError> {
+/// Apply `plan` on top of the root file system mounted at `root`. With `console`, the
+/// terminal the plan puts on /dev/console is made then, from the container's own devpts.
+pub fn apply(
+    root: &Path,
+    plan: &[MountOp],
+    mut console: Option<ConsoleSocket>,
+) -> Result<(), SpawnError> {
     let root_fd = sys::open_path(root, OFlag::O_PATH | OFlag::O_DIRECTORY).map_err(|e| {
         fail(
             format!("cannot open the root file system {}", root.display()),
@@ -24,6 +30,11 @@ pub fn apply(root: &Path, plan: &[MountOp]) -> Result<(), SpawnError> {
         )
     })?;
     for op in plan {
+        if matches!(op, MountOp::Console { .. }) {
+            if let Some(socket) = console.take() {
+                console::make_terminal(&root_fd, socket)?;
+            }
+        }
         apply_op(&root_fd, op)?;
     }
     Ok(())

@@ -182,14 +182,16 @@ where
 }
 
 /// The container's first process, from its new namespaces to exec.
-fn container(spec: &Spec, stdio: Stdio, reporter: &Reporter) -> Result<Infallible, SpawnError> {
-    launch::setup_stdio(stdio, spec.process.terminal)?;
+fn container(spec: &Spec, mut stdio: Stdio, reporter: &Reporter) -> Result<Infallible, SpawnError> {
+    let console = stdio.console.take();
+    launch::setup_stdio(stdio, spec.process.terminal && console.is_none())?;
     // No descriptor of the caller may reach the container (CVE-2024-21626), but those it was
     // asked to pass on, which the caller checked to be its own inheritance.
     let preserved = preserved_fds(u64::from(spec.preserve_fds))
         .ok_or_else(|| SpawnError::engine("--preserve-fds: too many descriptors"))?;
     let mut keep: Vec<i32> = preserved.clone().collect();
     keep.push(reporter.fd());
+    keep.extend(console.as_ref().map(|c| c.fd()));
     sys::close_fds_except(&keep);
     for fd in preserved {
         step(
@@ -212,7 +214,7 @@ fn container(spec: &Spec, stdio: Stdio, reporter: &Reporter) -> Result<Infallibl
     }
     let mode = rootfs::mount(&spec.rootfs)?;
     reporter.rootfs_mode(mode);
-    mounts_apply::apply(&spec.rootfs.merged, &mount_plan(spec))?;
+    mounts_apply::apply(&spec.rootfs.merged, &mount_plan(spec), console)?;
     pivot(&spec.rootfs.merged)?;
     if !spec.namespaces.uts_host && !spec.hostname.is_empty() {
         step("sethostname", nix::unistd::sethostname(&spec.hostname))?;

@@ -134,6 +134,9 @@ pub struct Stdio {
     pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// With a terminal: the container makes its own pty once its devpts is mounted and takes
+    /// it over 0-2 (whatever they were), sending the master back on this socket.
+    pub console: Option<super::console::ConsoleSocket>,
 }
 
 /// A started container: `pid` is its first process (pid 1 inside, unless `--pid host`), a

@@ -97,6 +97,57 @@ pub fn default_signal(sig: Signal) -> nix::Result<()> {
     unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }.map(|_| ())
 }
 
+/// TIOCSWINSZ: set the window size of the terminal behind `fd` (the kernel sends SIGWINCH to
+/// its foreground process group).
+pub fn set_winsize<Fd: AsFd>(fd: Fd, ws: &libc::winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ only reads one `struct winsize` through the pointer, a live reference.
+    let rc = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSWINSZ, ws as *const _) };
+    Errno::result(rc).map(|_| ())
+}
+
+/// TIOCSPTLCK(0): unlock the slave of a pty master so that it can be opened.
+pub fn unlock_pty<Fd: AsFd>(master: Fd) -> nix::Result<()> {
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int through the pointer, a live local.
+    let rc = unsafe { libc::ioctl(master.as_fd().as_raw_fd(), libc::TIOCSPTLCK, &unlock) };
+    Errno::result(rc).map(|_| ())
+}
+
+/// TIOCGPTPEER: open the slave of `master` without a path lookup in /dev/pts (Linux 4.13), so
+/// a hostile /dev/pts cannot hand us another file.
+pub fn open_pty_peer<Fd: AsFd>(master: Fd) -> nix::Result<std::os::fd::OwnedFd> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes integer open flags and returns a new descriptor or -1.
+    let rc = unsafe { libc::ioctl(master.as_fd().as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    let fd = Errno::result(rc)?;
+    // SAFETY: on success the ioctl returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Receive one descriptor sent with SCM_RIGHTS on the socket `fd` (the console socket),
+/// without waiting: the sender has sent it before we look. Close-on-exec on arrival.
+pub fn recv_fd<Fd: AsFd>(fd: Fd) -> nix::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let flags = MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT;
+    let msg = recvmsg::<()>(fd.as_fd().as_raw_fd(), &mut iov, Some(&mut space), flags)?;
+    let mut got = None;
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            for raw in fds {
+                // SAFETY: the kernel installed each of these descriptors in this process for
+                // this message; nothing else refers to them. All but the first are closed by
+                // the drop of their OwnedFd.
+                let owned = unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) };
+                got.get_or_insert(owned);
+            }
+        }
+    }
+    got.ok_or(Errno::ENOMSG)
+}
+
 // ---- the container process: clone, mounts, descriptors, signals (spawn, exec, init) ----
 
 /// clone(2) with CLONE_PARENT and `flags` (new namespaces): the child runs `child` on its own

@@ -66,6 +66,7 @@ impl ContainerKeeper {
                 stdin: rec.config.open_stdin,
                 passthrough: driver.is_passthrough(),
                 show: [rec.config.attach_stdout, rec.config.attach_stderr],
+                console: true,
                 ..IoMode::pipes()
             },
             timeout: (rec.config.timeout > 0).then(|| Duration::from_secs(rec.config.timeout)),

@@ -251,8 +251,9 @@ fn run_once(
     signals: &Signals,
     on_started: &mut dyn FnMut(),
 ) -> Result<i32, SpawnError> {
-    let (wiring, io) = pump::wire(mode, first_size()).map_err(|e| SpawnError::engine(e.0))?;
+    let (mut wiring, io) = pump::wire(mode, first_size()).map_err(|e| SpawnError::engine(e.0))?;
     let pid = signals.unblocked(|| pump::Keeper::spawn(keeper, io))?;
+    pump::connect(&mut wiring, pid)?;
     on_started();
     let mut front = pump::socket_front(clients);
     let mut pump = Pump::new(pid, wiring, mode, keeper);

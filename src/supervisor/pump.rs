@@ -285,7 +285,7 @@ pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, Spa
     let size = terminal
         .and_then(tty::window_size)
         .unwrap_or(WinSize::DEFAULT);
-    let (wiring, io) = wire(mode, size).map_err(engine)?;
+    let (mut wiring, io) = wire(mode, size).map_err(engine)?;
     let signals = Signals::catch(mode.sig_proxy).map_err(engine)?;
     // Raw with any tty, -i or not: the container's terminal translates newlines already.
     let _raw = match (mode.tty, terminal) {
@@ -293,6 +293,7 @@ pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, Spa
         _ => None,
     };
     let pid = signals.unblocked(|| keeper.spawn(io))?;
+    connect(&mut wiring, pid)?;
     let mut out = &stdout;
     let mut err = std::io::stderr().lock();
     // Streams left out by `-a` still reach the log, through the keeper.
@@ -308,6 +309,17 @@ pub fn run_foreground(keeper: &mut dyn Keeper, mode: &IoMode) -> Result<i32, Spa
     let code = pump.run(&mut front, &signals).map_err(engine);
     let _ = out.flush();
     code
+}
+
+/// Take the terminal a container just started made for itself; without it the container is
+/// beyond reach, so it is killed (and reaped) and the failure reported.
+pub(super) fn connect(wiring: &mut Wiring, pid: i32) -> Result<(), SpawnError> {
+    wiring.connect().map_err(|e| {
+        let child = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
+        SpawnError::engine(e.0)
+    })
 }
 
 /// The monitor's front: attach clients on a socket.

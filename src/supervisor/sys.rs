@@ -20,33 +20,6 @@ pub fn get_winsize<Fd: AsFd>(fd: Fd) -> nix::Result<libc::winsize> {
     Errno::result(rc).map(|_| ws)
 }
 
-/// TIOCSWINSZ: set the window size of the terminal behind `fd` (the kernel sends SIGWINCH to
-/// its foreground process group).
-pub fn set_winsize<Fd: AsFd>(fd: Fd, ws: &libc::winsize) -> nix::Result<()> {
-    // SAFETY: TIOCSWINSZ only reads one `struct winsize` through the pointer, a live reference.
-    let rc = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSWINSZ, ws as *const _) };
-    Errno::result(rc).map(|_| ())
-}
-
-/// TIOCSPTLCK(0): unlock the slave of a pty master so that it can be opened.
-pub fn unlock_pty<Fd: AsFd>(master: Fd) -> nix::Result<()> {
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK reads one int through the pointer, a live local.
-    let rc = unsafe { libc::ioctl(master.as_fd().as_raw_fd(), libc::TIOCSPTLCK, &unlock) };
-    Errno::result(rc).map(|_| ())
-}
-
-/// TIOCGPTPEER: open the slave of `master` without a path lookup in /dev/pts (Linux 4.13), so
-/// a hostile /dev/pts cannot hand us another file.
-pub fn open_pty_peer<Fd: AsFd>(master: Fd) -> nix::Result<std::os::fd::OwnedFd> {
-    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
-    // SAFETY: TIOCGPTPEER takes integer open flags and returns a new descriptor or -1.
-    let rc = unsafe { libc::ioctl(master.as_fd().as_raw_fd(), libc::TIOCGPTPEER, flags) };
-    let fd = Errno::result(rc)?;
-    // SAFETY: on success the ioctl returned a fresh descriptor that nothing else owns.
-    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
-}
-
 /// pidfd_open(2): a descriptor that polls readable when the child `pid` exits (Linux 5.3). The
 /// supervisor waits on it instead of SIGCHLD, which any thread of a threaded caller may eat.
 pub fn pidfd_open(pid: i32) -> nix::Result<std::os::fd::OwnedFd> {

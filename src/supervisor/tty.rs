@@ -1,27 +1,14 @@
 //! Terminals: the user's terminal in raw mode, window sizes, and pseudo-terminal pairs for
-//! containers (the child side, TIOCSCTTY, is sandbox's sys::set_controlling_tty, called by
-//! launch).
+//! `exec -t` (a container's first process makes its own: sandbox::console).
 
-use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 
-use nix::libc;
 use nix::sys::termios::{self, SetArg, Termios};
 
 use super::{sys, Error};
+use crate::sandbox::console;
 
-/// A terminal size in character cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WinSize {
-    pub rows: u16,
-    pub cols: u16,
-}
-
-impl WinSize {
-    /// What a pty gets before anyone tells it better: a zero size confuses many programs.
-    pub const DEFAULT: WinSize = WinSize { rows: 24, cols: 80 };
-}
+pub use crate::sandbox::console::Size as WinSize;
 
 /// The size of the terminal behind `fd`, or None when it is not a terminal (or reports 0x0,
 /// which is what a serial console or a just-made pty says).
@@ -36,13 +23,7 @@ pub fn window_size<Fd: AsFd>(fd: Fd) -> Option<WinSize> {
 /// Resize the terminal behind `fd`; on a pty master this signals SIGWINCH to the container's
 /// foreground process group.
 pub fn set_window_size<Fd: AsFd>(fd: Fd, size: WinSize) -> Result<(), Error> {
-    let ws = libc::winsize {
-        ws_row: size.rows,
-        ws_col: size.cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    sys::set_winsize(fd, &ws).map_err(|e| Error(format!("setting the terminal size: {e}")))
+    console::set_size(fd, size).map_err(|e| Error(format!("setting the terminal size: {e}")))
 }
 
 /// True when `fd` is a terminal.
@@ -67,18 +48,7 @@ pub fn open_pty(size: WinSize) -> Result<Pty, Error> {
 /// `open_pty` through another devpts instance's ptmx (None: the host's /dev/ptmx).
 pub fn open_pty_from(ptmx: Option<&std::path::Path>, size: WinSize) -> Result<Pty, Error> {
     let ptmx = ptmx.unwrap_or(std::path::Path::new("/dev/ptmx"));
-    let fail =
-        |what: &str, e: &dyn std::fmt::Display| Error(format!("allocating a pty: {what}: {e}"));
-    let master: OwnedFd = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(ptmx)
-        .map_err(|e| fail(&ptmx.display().to_string(), &e))?
-        .into();
-    sys::unlock_pty(&master).map_err(|e| fail("unlockpt", &e))?;
-    let slave = sys::open_pty_peer(&master).map_err(|e| fail("opening the slave", &e))?;
-    set_window_size(&master, size)?;
+    let (master, slave) = console::open_pty(ptmx, size).map_err(Error)?;
     Ok(Pty { master, slave })
 }
 

@@ -8,6 +8,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use super::tty::{self, WinSize};
 use super::Error;
 use crate::fsutil::open_null;
+use crate::sandbox::console::{self, ConsoleReceiver};
 use crate::sandbox::Stdio;
 
 /// How the container's stdio is wired.
@@ -22,6 +23,9 @@ pub struct IoMode {
     /// Allocate the pty from this ptmx rather than the host's: `exec -t` uses the container's
     /// own (/proc/PID/root/dev/ptmx), so the process sees its terminal as /dev/pts/N.
     pub ptmx: Option<std::path::PathBuf>,
+    /// The container makes its pty itself, from its own devpts, and passes the master back
+    /// on a console socket (a container's first process; `ptmx` is then unused).
+    pub console: bool,
     /// The container takes our own stdio (the passthrough log drivers): nothing is pumped,
     /// nothing logged.
     pub passthrough: bool,
@@ -37,6 +41,7 @@ impl IoMode {
             stdin: false,
             sig_proxy: true,
             ptmx: None,
+            console: false,
             passthrough: false,
             show: [true, true],
         }
@@ -49,6 +54,28 @@ pub struct Wiring {
     pub outputs: [Option<OwnedFd>; 2],
     /// The pty master, for resizes.
     pub master: Option<OwnedFd>,
+    /// Where the master of a pty the container makes itself arrives (`connect`).
+    pending: Option<(ConsoleReceiver, bool)>,
+}
+
+impl Wiring {
+    /// Once the container started: take the master of the pty it made (IoMode::console)
+    /// as our end of its terminal. A no-op for every other wiring.
+    pub fn connect(&mut self) -> Result<(), Error> {
+        let Some((receiver, stdin)) = self.pending.take() else {
+            return Ok(());
+        };
+        let master = receiver.master().map_err(Error)?;
+        set_nonblocking(&master)?;
+        let dup = |fd: &OwnedFd| {
+            fd.try_clone()
+                .map_err(|e| Error(format!("duplicating a descriptor: {e}")))
+        };
+        self.input = if stdin { Some(dup(&master)?) } else { None };
+        self.master = Some(dup(&master)?);
+        self.outputs = [Some(master), None];
+        Ok(())
+    }
 }
 
 /// Make the container's stdio: ours as they are (passthrough), a pty (its slave on 0-2) or
@@ -69,11 +96,32 @@ pub fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
                 .map_err(|e| Error(format!("duplicating our stdio: {e}")))?
                 .into(),
             stderr: ours(std::io::stderr().as_fd())?,
+            console: None,
         };
         let wiring = Wiring {
             input: None,
             outputs: [None, None],
             master: None,
+            pending: None,
+        };
+        return Ok((wiring, io));
+    }
+    if mode.tty && mode.console {
+        // 0-2 until the container's own pty replaces them (errors before that are reported
+        // on the spawn pipe, so nothing is lost).
+        let null = || open_null(true).map_err(|e| Error(format!("opening /dev/null: {e}")));
+        let (receiver, socket) = console::console_socket(size).map_err(Error)?;
+        let io = Stdio {
+            stdin: null()?,
+            stdout: null()?,
+            stderr: null()?,
+            console: Some(socket),
+        };
+        let wiring = Wiring {
+            input: None,
+            outputs: [None, None],
+            master: None,
+            pending: Some((receiver, mode.stdin)),
         };
         return Ok((wiring, io));
     }
@@ -84,6 +132,7 @@ pub fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
             stdin: dup(&pty.slave)?,
             stdout: dup(&pty.slave)?,
             stderr: pty.slave,
+            console: None,
         };
         let wiring = Wiring {
             input: if mode.stdin {
@@ -93,6 +142,7 @@ pub fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
             },
             master: Some(dup(&pty.master)?),
             outputs: [Some(pty.master), None],
+            pending: None,
         };
         return Ok((wiring, io));
     }
@@ -114,11 +164,13 @@ pub fn wire(mode: &IoMode, size: WinSize) -> Result<(Wiring, Stdio), Error> {
         stdin,
         stdout: out_w,
         stderr: err_w,
+        console: None,
     };
     let wiring = Wiring {
         input,
         outputs: [Some(out_r), Some(err_r)],
         master: None,
+        pending: None,
     };
     Ok((wiring, io))
 }

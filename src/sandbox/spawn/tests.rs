@@ -72,6 +72,7 @@ fn pipes() -> (Stdio, OwnedFd) {
         stdin: null,
         stdout: w.try_clone().unwrap(),
         stderr: w,
+        console: None,
     };
     (stdio, r)
 }
