@@ -54,26 +54,62 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 /// An exclusive advisory lock (flock) held until dropped.
 pub struct Lock {
     _flock: Flock<File>,
+    path: PathBuf,
 }
 
 impl Lock {
-    /// Block until the lock file at `path` is ours; the file is created when missing.
+    /// Block until the lock file at `path` is ours; the file is created when missing. The
+    /// lock held is always the one on the file the path names now: a lock file unlinked by
+    /// its holder (`remove`) while we waited is let go of, and the new one taken.
     pub fn exclusive(path: &Path) -> io::Result<Lock> {
-        Self::take(path, FlockArg::LockExclusive)
+        Self::take(path, FlockArg::LockExclusive)?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))
     }
 
-    fn take(path: &Path, arg: FlockArg) -> io::Result<Lock> {
+    /// `exclusive` without waiting: None while someone else holds it.
+    pub fn try_exclusive(path: &Path) -> io::Result<Option<Lock>> {
+        Self::take(path, FlockArg::LockExclusiveNonblock)
+    }
+
+    fn take(path: &Path, arg: FlockArg) -> io::Result<Option<Lock>> {
+        use std::os::unix::fs::MetadataExt;
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .read(true)
-            .open(path)?;
-        let flock = Flock::lock(file, arg).map_err(|(_, errno)| io::Error::from(errno))?;
-        Ok(Lock { _flock: flock })
+        loop {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .read(true)
+                .open(path)?;
+            let flock = match Flock::lock(file, arg) {
+                Ok(flock) => flock,
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+                Err((_, errno)) => return Err(io::Error::from(errno)),
+            };
+            let held = flock.metadata()?;
+            match fs::metadata(path) {
+                Ok(now) if (now.dev(), now.ino()) == (held.dev(), held.ino()) => {
+                    return Ok(Some(Lock {
+                        _flock: flock,
+                        path: path.to_path_buf(),
+                    }))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Unlink the lock file while holding it: whoever waits on it then takes a new one, and
+    /// finds that what it guarded is gone.
+    pub fn remove(&self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -140,6 +176,27 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_removed_by_its_holder_is_not_held_by_a_waiter() {
+        let dir = std::env::temp_dir().join(format!("cove-lock-test-{}", std::process::id()));
+        let path = dir.join("l");
+        let held = Lock::exclusive(&path).unwrap();
+        assert!(Lock::try_exclusive(&path).unwrap().is_none(), "held");
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || Lock::exclusive(&path).map(|_| ()))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        held.remove().unwrap();
+        // The waiter wakes on the unlinked file, lets go of it and takes a new one.
+        drop(held);
+        waiter.join().unwrap().unwrap();
+        assert!(path.exists(), "the waiter's own lock file");
+        let again = Lock::try_exclusive(&path).unwrap();
+        assert!(again.is_some(), "free once the waiter let go");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn ids_are_cut_like_dockers() {

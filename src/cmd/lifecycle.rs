@@ -95,7 +95,7 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
         let rec = s.store.find(name)?;
         let status = s.store.live_state(&rec).status;
         if status.can_start() {
-            supervisor::start_monitor(&s.paths, &rec.id, true)?;
+            start_monitor(&s, &rec, true)?;
         }
         return attach_until_end(
             &s,
@@ -110,11 +110,20 @@ pub fn start(ctx: &Context, args: StartArgs) -> Result<i32> {
     for_each(&s, &names, false, |name, rec| {
         let status = s.store.live_state(&rec).status;
         if status.can_start() {
-            supervisor::start_monitor(&s.paths, &rec.id, false)?;
+            start_monitor(&s, &rec, false)?;
         }
         println!("{name}");
         Ok(())
     })
+}
+
+/// Start the container's monitor. Another `start` that got there first is as good: docker's
+/// start of a running container succeeds.
+fn start_monitor(s: &Session, rec: &ContainerRecord, hold_output: bool) -> Result<()> {
+    match supervisor::start_monitor(&s.paths, &rec.id, hold_output) {
+        Err(_) if s.store.live_state(rec).status == Status::Running => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 pub fn stop(ctx: &Context, args: StopArgs) -> Result<i32> {
@@ -141,7 +150,7 @@ pub fn restart(ctx: &Context, args: StopArgs) -> Result<i32> {
     let names = targets(&s, &args.targets, args.all, args.ignore, |_, _| true)?;
     for_each(&s, &names, args.ignore, |name, rec| {
         container::stop(&s.store, &rec, &stop_request(&args))?;
-        supervisor::start_monitor(&s.paths, &rec.id, false)?;
+        start_monitor(&s, &rec, false)?;
         println!("{name}");
         Ok(())
     })

@@ -1,5 +1,5 @@
 //! Where a container's files live: the record and its userdata and log under the data root,
-//! overlay dirs beside the layers, run state (pids, sockets, lock, exit) under the run root.
+//! overlay dirs beside the layers, run state (pids, sockets, exit) and locks under the run root.
 
 use std::path::PathBuf;
 
@@ -54,6 +54,16 @@ pub fn attach_socket(paths: &Paths, id: &str) -> PathBuf {
     run_dir(paths, id).join("attach.sock")
 }
 
+/// `<runroot>/container-locks/<id>.monitor`: held by the container's one monitor for its life.
+pub fn monitor_lock_path(paths: &Paths, id: &str) -> PathBuf {
+    paths
+        .runroot
+        .join("container-locks")
+        .join(format!("{id}.monitor"))
+}
+
+/// `<runroot>/container-locks/<id>`: outside the run dir, which removal deletes while it
+/// holds the lock.
 pub fn lock_path(paths: &Paths, id: &str) -> PathBuf {
-    run_dir(paths, id).join("lock")
+    paths.runroot.join("container-locks").join(id)
 }

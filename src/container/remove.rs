@@ -1,8 +1,9 @@
 //! Removing containers, for any front end: `rm` (with `-f`, which kills a running one first)
-//! and `container prune`. The state is checked again under the container's lock, so a start
-//! that raced the removal is refused rather than left running without a record.
+//! and `container prune`. Check, kill and removal happen under the container's lock, which a
+//! start holds from its own check to its recorded state: whatever raced the removal either
+//! ran before it (and is killed) or finds the container gone (and starts nothing).
 
-use super::stop::{stop, StopRequest};
+use super::stop::kill_under_lock;
 use super::{ContainerRecord, ContainerStore, Error, Result};
 
 /// `rm`: refused while the container runs, unless `force`.
@@ -19,18 +20,18 @@ pub struct PruneReport {
 
 /// Remove one container and everything it owns (overlay dirs, run state, logs, name).
 pub fn remove(store: &ContainerStore, rec: &ContainerRecord, req: RemoveRequest) -> Result<()> {
+    store
+        .live_state(rec)
+        .status
+        .check_remove(&rec.name, req.force)?;
+    let lock = store.lock(&rec.id).map_err(|e| match e {
+        Error::NoSuchContainer(_) => Error::NoSuchContainer(rec.name.clone()),
+        e => e,
+    })?;
     let st = store.live_state(rec);
     st.status.check_remove(&rec.name, req.force)?;
     if st.status.is_active() {
-        stop(store, rec, &StopRequest::kill_now())?;
-    }
-    let lock = store.lock(&rec.id)?;
-    let st = store.live_state(rec);
-    if st.status.is_active() {
-        return Err(Error::Other(format!(
-            "cannot remove container \"/{}\": it was started again while being removed",
-            rec.name
-        )));
+        kill_under_lock(&lock, store, rec)?;
     }
     store.remove(&lock)
 }

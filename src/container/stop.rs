@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use super::{parse_signal, ContainerRecord, ContainerStore, Error, Result, Sig};
+use super::{
+    parse_signal, pid_start_time, read_run_state, ContainerLock, ContainerRecord, ContainerStore,
+    Error, Result, Sig,
+};
 
 /// docker's grace period when neither the request nor the container sets one.
 const DEFAULT_TIMEOUT: u64 = 10;
@@ -17,16 +20,6 @@ pub struct StopRequest {
     pub timeout: Option<i64>,
     /// The first signal; None takes the container's `--stop-signal`, else SIGTERM.
     pub signal: Option<String>,
-}
-
-impl StopRequest {
-    /// Kill at once: what `rm -f` does to a running container.
-    pub fn kill_now() -> StopRequest {
-        StopRequest {
-            timeout: Some(0),
-            signal: Some("KILL".into()),
-        }
-    }
 }
 
 /// Stop one container: mark it stopped by the user (no restart policy brings it back), send
@@ -60,13 +53,13 @@ pub fn stop(store: &ContainerStore, rec: &ContainerRecord, req: &StopRequest) ->
     if state.pid > 0 {
         let _ = sig.send(pid);
     }
-    if wait_stopped(store, rec, timeout) {
+    if wait_stopped(store, rec, state.pid, timeout) {
         return Ok(());
     }
     if state.pid > 0 {
         let _ = Sig::KILL.send(pid);
     }
-    wait_stopped(store, rec, Duration::from_secs(DEFAULT_TIMEOUT));
+    wait_stopped(store, rec, state.pid, Duration::from_secs(DEFAULT_TIMEOUT));
     Ok(())
 }
 
@@ -89,10 +82,40 @@ pub fn wait(store: &ContainerStore, rec: &ContainerRecord) -> i32 {
     }
 }
 
-fn wait_stopped(store: &ContainerStore, rec: &ContainerRecord, limit: Duration) -> bool {
+/// `rm -f`: SIGKILL the container's process and wait for it to be gone, holding the lock, so
+/// that its monitor can neither record the exit nor start it again before it is removed.
+pub(super) fn kill_under_lock(
+    _held: &ContainerLock,
+    store: &ContainerStore,
+    rec: &ContainerRecord,
+) -> Result<()> {
+    let Some(run) = read_run_state(store.paths(), &rec.id) else {
+        return Ok(());
+    };
+    let alive = || run.pid > 0 && pid_start_time(run.pid) == Some(run.pid_start);
+    if alive() {
+        let _ = Sig::KILL.send(Pid::from_raw(run.pid));
+    }
+    let start = Instant::now();
+    while alive() {
+        if start.elapsed() >= Duration::from_secs(DEFAULT_TIMEOUT) {
+            return Err(Error::Other(format!(
+                "cannot remove container \"/{}\": its process {} survived SIGKILL",
+                rec.name, run.pid
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// Wait until the run whose first process is `pid` is over: the container is not running,
+/// or runs again as another process (a `start` that raced this stop).
+fn wait_stopped(store: &ContainerStore, rec: &ContainerRecord, pid: i32, limit: Duration) -> bool {
     let start = Instant::now();
     loop {
-        if !store.live_state(rec).status.is_active() {
+        let st = store.live_state(rec);
+        if !st.status.is_active() || st.pid != pid {
             return true;
         }
         if start.elapsed() >= limit {

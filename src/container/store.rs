@@ -26,7 +26,7 @@ use crate::time::parse_rfc3339;
 /// took it. Released when dropped.
 pub struct ContainerLock {
     id: String,
-    _lock: Lock,
+    lock: Lock,
 }
 
 impl ContainerLock {
@@ -250,14 +250,20 @@ impl ContainerStore {
         }
     }
 
-    /// The container's lock (flock on `<runroot>/containers/<id>/lock`), held until dropped.
+    /// The container's lock (flock on `<runroot>/container-locks/<id>`), held until dropped.
+    /// NoSuchContainer once the record is gone (removed while we waited): whatever the
+    /// caller meant to do to it must not happen, and must not bring back its files.
     pub fn lock(&self, id: &str) -> Result<ContainerLock> {
         let path = lock_path(&self.paths, id);
-        let lock =
-            Lock::exclusive(&path).map_err(|e| Error::io("cannot lock container", path, e))?;
+        let lock = Lock::exclusive(&path)
+            .map_err(|e| Error::io("cannot lock container", path.clone(), e))?;
+        if !self.config_path(id).is_file() {
+            let _ = lock.remove();
+            return Err(Error::NoSuchContainer(id.to_string()));
+        }
         Ok(ContainerLock {
             id: id.to_string(),
-            _lock: lock,
+            lock,
         })
     }
 
@@ -308,6 +314,8 @@ impl ContainerStore {
             Some(name) => self.release(&name, id),
             None => self.release_all(id),
         }
+        // Last, still held: a waiter wakes on a lock that is gone and is told so.
+        let _ = lock.lock.remove();
         Ok(())
     }
 

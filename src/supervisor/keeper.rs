@@ -8,7 +8,9 @@ use super::event::Stream;
 use super::pump::{self, IoMode, Keeper};
 use super::restart::{next_action, Next};
 use crate::container::logs::{self, LogWriter};
-use crate::container::{self, ContainerRecord, ContainerStore, ExitInfo, RunState, Status};
+use crate::container::{
+    self, ContainerLock, ContainerRecord, ContainerStore, ExitInfo, RunState, Status,
+};
 use crate::paths::Paths;
 use crate::sandbox::{self, SpawnError, Stdio};
 use crate::time::now_rfc3339;
@@ -29,6 +31,9 @@ pub struct ContainerKeeper {
     /// `--preserve-fds`: our descriptors 3.. handed to the container (foreground run only).
     preserve_fds: u32,
     me: (i32, u64),
+    /// Another monitor's run of this container was found running: this one must leave
+    /// without touching the record.
+    lost_race: bool,
 }
 
 impl ContainerKeeper {
@@ -72,6 +77,7 @@ impl ContainerKeeper {
             timeout: (rec.config.timeout > 0).then(|| Duration::from_secs(rec.config.timeout)),
             preserve_fds: 0,
             me: (pid, container::pid_start_time(pid).unwrap_or(0)),
+            lost_race: false,
         })
     }
 
@@ -79,22 +85,49 @@ impl ContainerKeeper {
         self.mode.clone()
     }
 
+    /// The container's lock; None, quietly, once the record is gone (removed by `rm -f`
+    /// meanwhile): then nothing is recorded, and no file of it is made again.
+    fn lock(&self) -> Option<ContainerLock> {
+        match self.store.lock(&self.id) {
+            Ok(lock) => Some(lock),
+            Err(container::Error::NoSuchContainer(_)) => None,
+            Err(e) => {
+                warn!("recording the state of container {}: {e}", self.id);
+                None
+            }
+        }
+    }
+
     /// Load, change and save the record under its lock; a vanished record (removed by
     /// `rm -f` meanwhile) is not an error here.
     fn update(&self, change: impl FnOnce(&mut ContainerRecord)) -> Option<ContainerRecord> {
-        let lock = match self.store.lock(&self.id) {
-            Ok(lock) => lock,
-            Err(e) => {
-                warn!("recording the state of container {}: {e}", self.id);
-                return None;
-            }
-        };
+        let lock = self.lock()?;
+        self.update_locked(&lock, change)
+    }
+
+    fn update_locked(
+        &self,
+        lock: &ContainerLock,
+        change: impl FnOnce(&mut ContainerRecord),
+    ) -> Option<ContainerRecord> {
         let mut rec = self.store.load(&self.id).ok()?;
         change(&mut rec);
-        if let Err(e) = self.store.save(&lock, &rec) {
+        if let Err(e) = self.store.save(lock, &rec) {
             warn!("recording the state of container {}: {e}", self.id);
         }
         Some(rec)
+    }
+
+    /// Run `f` holding the container's lock; NoSuchContainer once it was removed.
+    pub fn locked<T>(&self, f: impl FnOnce() -> Result<T, SpawnError>) -> Result<T, SpawnError> {
+        let _lock = self.store.lock(&self.id).map_err(engine)?;
+        f()
+    }
+
+    /// True when the container turned out to be run by another monitor (a racing `start`):
+    /// nothing of it is ours to record or remove.
+    pub fn lost_race(&self) -> bool {
+        self.lost_race
     }
 
     /// A start that failed: docker keeps the message and the code on the record.
@@ -118,12 +151,17 @@ impl ContainerKeeper {
             exit_code: code,
             finished_at: finished_at.clone(),
         };
+        // One step under the lock: a removal is either wholly before (nothing is written) or
+        // wholly after (it deletes what is written here).
+        let Some(lock) = self.lock() else {
+            return Next::Stop;
+        };
         if let Err(e) = container::write_exit(&self.paths, &self.id, &exit) {
             warn!("{e}");
         }
         let mut next = Next::Stop;
         let foreground = self.foreground;
-        let rec = self.update(|rec| {
+        let rec = self.update_locked(&lock, |rec| {
             rec.state.status = Status::Exited;
             rec.state.exit_code = code;
             rec.state.finished_at = finished_at;
@@ -170,11 +208,10 @@ impl ContainerKeeper {
             return;
         }
         self.log = None;
-        let removed = self
-            .store
-            .lock(&self.id)
-            .and_then(|lock| self.store.remove(&lock));
-        if let Err(e) = removed {
+        let Some(lock) = self.lock() else {
+            return;
+        };
+        if let Err(e) = self.store.remove(&lock) {
             warn!("removing container {}: {e}", self.id);
         }
     }
@@ -182,7 +219,21 @@ impl ContainerKeeper {
 
 impl Keeper for ContainerKeeper {
     fn spawn(&mut self, io: Stdio) -> Result<i32, SpawnError> {
+        // Held from the check to the recorded state: a removal waits for it, and a removed
+        // container is not started (NoSuchContainer); a second monitor started by a racing
+        // `start` finds the first one's container running and starts nothing.
+        let lock = self.store.lock(&self.id).map_err(engine)?;
         let rec = self.store.load(&self.id).map_err(engine)?;
+        if let Some(run) = container::read_run_state(&self.paths, &self.id) {
+            let other = (run.monitor_pid, run.monitor_start) != self.me;
+            if other && run.pid > 0 && container::pid_start_time(run.pid) == Some(run.pid_start) {
+                self.lost_race = true;
+                return Err(SpawnError::engine(format!(
+                    "container {} is already running",
+                    rec.name
+                )));
+            }
+        }
         let mut spec = container::to_spec(&self.paths, &rec)?;
         spec.preserve_fds = self.preserve_fds;
         let spawned = sandbox::spawn(&spec, io)?;
@@ -198,7 +249,7 @@ impl Keeper for ContainerKeeper {
             warn!("{e}");
         }
         let first = std::mem::replace(&mut self.first_spawn, false);
-        self.update(|rec| {
+        self.update_locked(&lock, |rec| {
             rec.state.status = Status::Running;
             rec.state.pid = run.pid;
             rec.state.started_at = run.started_at.clone();
