@@ -13,7 +13,26 @@ mod common;
 
 use common::{Cove, Who};
 
-both!(boolean_forms, number_forms);
+both!(boolean_forms, number_forms, format_output_streams);
+
+/// A `--format` that prints far more than its input (`{{range N}}`) is written as it is
+/// made, in bounded memory: docker's Go template streams too (issue 7, defect 8).
+fn format_output_streams(who: Who) {
+    const N: usize = 20_000_000;
+    const LIMIT_KIB: u64 = 50 << 10;
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let template = format!("{{{{range {N}}}}}x{{{{end}}}}");
+    for args in [
+        vec!["image", "inspect", "-f", &template, &img],
+        vec!["images", "--format", &template],
+    ] {
+        let (out, peak) = c.cmd(&args).spawn().wait_peak_rss();
+        assert_eq!(out.assert_ok().stdout.len(), N + 1, "{args:?}");
+        assert!(peak > 0, "no memory reading of cove {args:?}");
+        assert!(peak < LIMIT_KIB, "cove {args:?} peaked at {peak} KiB");
+    }
+}
 
 /// `--rm`, `--rm=true`, `--rm=false`, `-d=true`, `-t=false`, `--privileged=true`,
 /// `--sig-proxy=false`, combined short flags and `--name=x` each mean what docker means.

@@ -38,43 +38,48 @@ pub fn parse_format(s: Option<&str>) -> Result<Format, String> {
     }
 }
 
-/// Renders `rows` in `fmt`. `headers` names a field's column ("ID" -> "IMAGE ID");
-/// `default_columns` is the table template used by `Format::Default`.
+/// `write_rows` with the header row, into a string.
+#[cfg(test)]
 pub fn render_rows(
     fmt: &Format,
     rows: &[Value],
     headers: &dyn Fn(&str) -> String,
     default_columns: &str,
 ) -> Result<String, String> {
-    render_rows_with(fmt, rows, headers, default_columns, true)
+    let mut out = Vec::new();
+    write_rows(fmt, rows, headers, default_columns, true, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// `render_rows`, with the header row of a table left out when `heading` is false (podman's
-/// `--noheading`).
-pub fn render_rows_with(
+/// Writes `rows` in `fmt` to `out`. `headers` names a field's column ("ID" -> "IMAGE ID");
+/// `default_columns` is the table template used by `Format::Default`; `heading` false leaves
+/// the header row out (podman's `--noheading`). JSON and templates are written as they are
+/// made, a row (and a large row a piece) at a time; a table is aligned whole first, as
+/// tabwriter does.
+pub fn write_rows(
     fmt: &Format,
     rows: &[Value],
     headers: &dyn Fn(&str) -> String,
     default_columns: &str,
     heading: bool,
-) -> Result<String, String> {
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("writing the output: {e}");
     let default;
     let table = match fmt {
         Format::Json => {
-            let mut out = String::new();
             for row in rows {
-                out.push_str(&serde_json::to_string(row).map_err(|e| format!("json: {e}"))?);
-                out.push('\n');
+                serde_json::to_writer(&mut *out, row).map_err(|e| format!("json: {e}"))?;
+                out.write_all(b"\n").map_err(fail)?;
             }
-            return Ok(out);
+            return Ok(());
         }
         Format::Template(t) => {
-            let mut out = String::new();
             for row in rows {
-                out.push_str(&t.render(row)?);
-                out.push('\n');
+                t.render_to(row, out)?;
+                out.write_all(b"\n").map_err(fail)?;
             }
-            return Ok(out);
+            return Ok(());
         }
         Format::Table(t) => t,
         Format::Default => {
@@ -98,7 +103,7 @@ pub fn render_rows_with(
         .split_terminator('\n')
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect();
-    Ok(render_table(&cells))
+    out.write_all(render_table(&cells).as_bytes()).map_err(fail)
 }
 
 /// docker's `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`.

@@ -71,9 +71,9 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let out = format::render_rows_with(&fmt, &values, &header, default, !args.noheading)
+    let mut out = std::io::stdout().lock();
+    format::write_rows(&fmt, &values, &header, default, !args.noheading, &mut out)
         .map_err(Error::msg)?;
-    print!("{out}");
     Ok(0)
 }
 

@@ -68,8 +68,11 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<i32> {
     match template {
         None => println!("{}", json_indent(&Value::Array(values))),
         Some(t) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
             for v in &values {
-                println!("{}", t.render(v).map_err(Error::msg)?);
+                t.render_to(v, &mut out).map_err(Error::msg)?;
+                writeln!(out).map_err(|e| Error::msg(format!("writing the output: {e}")))?;
             }
         }
     }
@@ -239,10 +242,8 @@ pub fn history(ctx: &Context, args: HistoryArgs) -> Result<i32> {
         Format::Default => format::parse_format(Some(default)).map_err(Error::msg)?,
         f => f,
     };
-    print!(
-        "{}",
-        format::render_rows(&fmt, &values, &header, default).map_err(Error::msg)?
-    );
+    let mut out = std::io::stdout().lock();
+    format::write_rows(&fmt, &values, &header, default, true, &mut out).map_err(Error::msg)?;
     Ok(0)
 }
 

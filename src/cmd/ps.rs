@@ -81,10 +81,8 @@ pub fn ps(ctx: &Context, args: PsArgs) -> Result<i32> {
         other => other.to_ascii_uppercase(),
     };
     let heading = !args.noheading;
-    print!(
-        "{}",
-        format::render_rows_with(&fmt, &values, &header, default, heading).map_err(Error::msg)?
-    );
+    let mut out = std::io::stdout().lock();
+    format::write_rows(&fmt, &values, &header, default, heading, &mut out).map_err(Error::msg)?;
     Ok(0)
 }
 

@@ -1,5 +1,7 @@
 //! Evaluation of a parsed template: dot, variables, control flow, field chains and calls.
 
+use std::io::Write;
+
 use serde_json::Value;
 
 use super::funcs::{call_func, check_arity, truth};
@@ -14,31 +16,54 @@ enum Flow {
     Continue,
 }
 
-/// One execution: the variables in scope, header mode, and the output so far.
+/// One execution: the variables in scope, header mode, and the output not yet written.
 struct State<'a> {
     src: &'a str,
     vars: Vec<(String, V)>,
     header: Option<&'a dyn Fn(&str) -> String>,
     out: String,
+    sink: &'a mut dyn Write,
 }
 
-/// Executes `t` with `data` as dot; `header` turns on table-header mode.
+/// Output is passed on in pieces of about this size: a template that prints gigabytes
+/// (`{{range 1000000000}}x{{end}}`) runs in constant memory.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Executes `t` with `data` as dot into `sink`, as Go's Execute does: what was produced
+/// before an error has been written. `header` turns on table-header mode.
 pub(super) fn run(
     t: &Template,
     data: &Value,
     header: Option<&dyn Fn(&str) -> String>,
-) -> Result<String, String> {
+    sink: &mut dyn Write,
+) -> Result<(), String> {
     let mut s = State {
         src: &t.src,
         vars: vec![("$".into(), Some(data.clone()))],
         header,
         out: String::new(),
+        sink,
     };
-    s.walk(data, &t.nodes)?;
-    Ok(s.out)
+    let walked = s.walk(data, &t.nodes).map(|_| ());
+    let flushed = s.flush();
+    walked.and(flushed)
 }
 
 impl State<'_> {
+    fn emit(&mut self, text: &str) -> Result<(), String> {
+        self.out.push_str(text);
+        if self.out.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        let written = self.sink.write_all(self.out.as_bytes());
+        self.out.clear();
+        written.map_err(|e| format!("template: writing the output: {e}"))
+    }
+
     fn fail(&self, pos: usize, ctx: &str, msg: &str) -> String {
         let line_start = self.src[..pos.min(self.src.len())]
             .rfind('\n')
@@ -59,14 +84,13 @@ impl State<'_> {
         for node in nodes {
             let flow = match node {
                 Node::Text(t) => {
-                    self.out.push_str(t);
+                    self.emit(t)?;
                     Flow::Normal
                 }
                 Node::Print(p) => {
                     let v = self.pipe(dot, p, true)?;
                     if p.decl.is_empty() {
-                        self.out
-                            .push_str(&v.as_ref().map_or_else(|| "<no value>".into(), go_fmt));
+                        self.emit(&v.as_ref().map_or_else(|| "<no value>".into(), go_fmt))?;
                     }
                     Flow::Normal
                 }
@@ -103,22 +127,21 @@ impl State<'_> {
     ) -> Result<Flow, String> {
         let mark = self.vars.len();
         let v = self.pipe(dot, p, false)?;
-        let items: Vec<(Value, Value)> = match v {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::from(i), v))
-                .collect(),
+        // Lazily: `{{range N}}` counts, it does not build a list of N numbers first.
+        let items: Box<dyn Iterator<Item = (Value, Value)>> = match v {
+            None | Some(Value::Null) => Box::new(std::iter::empty()),
+            Some(Value::Array(a)) => {
+                Box::new(a.into_iter().enumerate().map(|(i, v)| (Value::from(i), v)))
+            }
             Some(Value::Object(m)) => {
                 let mut items: Vec<(Value, Value)> =
                     m.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
                 items.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
-                items
+                Box::new(items.into_iter())
             }
-            Some(Value::Number(n)) if n.is_i64() => (0..n.as_i64().unwrap_or(0))
-                .map(|i| (Value::from(i), Value::from(i)))
-                .collect(),
+            Some(Value::Number(n)) if n.is_i64() => {
+                Box::new((0..n.as_i64().unwrap_or(0)).map(|i| (Value::from(i), Value::from(i))))
+            }
             Some(other) => {
                 let (pos, text) = p.cmds.first().map_or((0, ""), |c| (c.pos, c.text.as_str()));
                 return Err(self.fail(
@@ -128,7 +151,8 @@ impl State<'_> {
                 ));
             }
         };
-        if items.is_empty() {
+        let mut items = items.peekable();
+        if items.peek().is_none() {
             let flow = self.walk(dot, alt)?;
             self.vars.truncate(mark);
             return Ok(flow);

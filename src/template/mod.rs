@@ -41,12 +41,27 @@ impl Template {
 
     /// Evaluates the template with `data` as dot.
     pub fn render(&self, data: &Value) -> Result<String, String> {
-        exec::run(self, data, None)
+        let mut out = Vec::new();
+        exec::run(self, data, None, &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Evaluates the template with `data` as dot into `out`, a piece at a time (what came
+    /// before an error is written, as Go's Execute does).
+    pub fn render_to(&self, data: &Value, out: &mut dyn std::io::Write) -> Result<(), String> {
+        exec::run(self, data, None, out)
     }
 
     /// Renders a table header: every field reads as `headers(name)`, and the functions that
     /// would change a value (json, upper, join...) pass it through, as docker does.
     pub fn render_header(&self, headers: &dyn Fn(&str) -> String) -> Result<String, String> {
-        exec::run(self, &Value::Object(Default::default()), Some(headers))
+        let mut out = Vec::new();
+        exec::run(
+            self,
+            &Value::Object(Default::default()),
+            Some(headers),
+            &mut out,
+        )?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 }

@@ -202,6 +202,15 @@ fn control_flow() {
         "big true true true"
     );
     assert_eq!(render("{{range 3}}{{.}}{{end}}", &d), "012");
+    assert_eq!(render("{{range 0}}x{{else}}none{{end}}", &d), "none");
+    assert_eq!(render("{{range -2}}x{{else}}none{{end}}", &d), "none");
+    assert_eq!(
+        render(
+            "{{range $i := 4}}{{if eq $i 2}}{{break}}{{end}}{{$i}}{{end}}",
+            &d
+        ),
+        "01"
+    );
     assert_eq!(
         render("{{/* a comment */}}x{{- /* trimmed */ -}} y", &d),
         "xy"
@@ -346,4 +355,40 @@ fn raw_newline_in_string_is_accepted() {
     let d = json!({"L": ["a", "b"]});
     assert_eq!(render("{{join .L \"\n\"}}", &d), "a\nb");
     assert_eq!(render(r#"{{join .L "\n"}}"#, &d), "a\nb");
+}
+
+/// Output reaches the writer in pieces as it is made, and a writer that fails stops the run
+/// with its error instead of the output piling up.
+#[test]
+fn output_is_streamed_to_the_writer() {
+    struct Counting(usize, usize);
+    impl std::io::Write for Counting {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            self.1 += 1;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let t = Template::parse("{{range 1000000}}ab{{end}}").unwrap();
+    let mut w = Counting(0, 0);
+    t.render_to(&serde_json::json!({}), &mut w).unwrap();
+    assert_eq!(w.0, 2_000_000);
+    assert!(w.1 > 10, "written in pieces, not once: {} writes", w.1);
+
+    struct Broken;
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let err = t
+        .render_to(&serde_json::json!({}), &mut Broken)
+        .unwrap_err();
+    assert!(err.contains("writing the output"), "{err}");
 }
