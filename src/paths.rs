@@ -68,8 +68,16 @@ impl Paths {
         Ok(())
     }
 
-    pub fn resolve(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Result<Paths> {
-        let (uid, gid, rootless) = caller_ids();
+    /// `own_namespace`: we are cove's own process inside the user namespace cove made for the
+    /// caller (the monitor): the caller is the user that namespace maps uid 0 to. Otherwise a
+    /// uid 0 is root for cove's purposes, in a user namespace or not: cove inside a container
+    /// acts as that container's root.
+    pub fn resolve(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+        own_namespace: bool,
+    ) -> Result<Paths> {
+        let (uid, gid, rootless) = caller_ids(own_namespace);
         let home = home_dir(uid);
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|v| !v.is_empty())
@@ -180,11 +188,14 @@ impl Paths {
 /// The caller's host uid and gid, and whether cove works rootless. A cove process that
 /// already runs inside the user's namespace (the monitor, re-executed there) is uid 0 but
 /// still rootless: its ids are read back from the namespace's maps.
-fn caller_ids() -> (u32, u32, bool) {
+fn caller_ids(own_namespace: bool) -> (u32, u32, bool) {
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     if uid != 0 {
         return (uid, gid, true);
+    }
+    if !own_namespace {
+        return (0, gid, false);
     }
     let outside = |file: &str, fallback: u32| -> Option<u32> {
         let text = std::fs::read_to_string(file).ok()?;

@@ -143,6 +143,7 @@ pub fn main() -> Result<i32> {
             let ctx = Context {
                 root: Some(PathBuf::from(root)),
                 runroot: Some(PathBuf::from(runroot)),
+                own_namespace: true,
             };
             return container::monitor(&ctx, &id.to_string_lossy());
         }
@@ -159,6 +160,7 @@ pub fn main() -> Result<i32> {
     let ctx = Context {
         root: cli.root,
         runroot: cli.runroot,
+        own_namespace: false,
     };
     match cli.command {
         Command::Run(a) => container::run(&ctx, a),
@@ -261,11 +263,13 @@ pub fn confirm(what: &str) -> Result<bool> {
 pub struct Context {
     root: Option<PathBuf>,
     runroot: Option<PathBuf>,
+    /// The monitor: started by cove inside the user namespace it made for the caller.
+    own_namespace: bool,
 }
 
 impl Context {
     pub fn paths(&self) -> Result<Paths> {
-        let paths = Paths::resolve(self.root.clone(), self.runroot.clone())?;
+        let paths = Paths::resolve(self.root.clone(), self.runroot.clone(), self.own_namespace)?;
         paths.secure_roots()?;
         Ok(paths)
     }

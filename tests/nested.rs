@@ -1,0 +1,61 @@
+//! cove inside a container (a CI runner's job container): a `--privileged` container started
+//! by cove runs cove, which pulls and runs an image, with its store on the container's own
+//! root and on a bind-mounted directory. Root and rootless on the host side.
+
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+mod common;
+
+use common::cove::cove_bin;
+use common::{Cove, Who};
+
+both!(cove_runs_cove);
+
+/// The script the outer container runs: pull, run (exit code passed through), and the
+/// inner container sees itself as root.
+const INNER: &str = r#"set -e
+cove --root "$STORE" pull -q --tls-verify=false "$IMG" >/dev/null
+cove --root "$STORE" run --rm "$IMG" sh -c 'echo nested-$(id -u); exit 3' || echo "code=$?"
+cove --root "$STORE" images --format '{{.Repository}}'
+"#;
+
+fn cove_runs_cove(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let bin = format!("{}:/usr/local/bin/cove:ro", cove_bin().display());
+    let vol = c.dir.join("inner-store");
+    std::fs::create_dir_all(&vol).unwrap();
+    nix::unistd::chown(&vol, Some(c.uid.into()), Some(c.gid.into())).unwrap();
+    let vol_mount = format!("{}:/vol", vol.display());
+    for store in ["/var/lib/inner", "/vol/store"] {
+        let out = c.run(&[
+            "run",
+            "--rm",
+            "--privileged",
+            "-v",
+            &bin,
+            "-v",
+            &vol_mount,
+            "-e",
+            &format!("IMG={img}"),
+            "-e",
+            &format!("STORE={store}"),
+            &img,
+            "sh",
+            "-c",
+            INNER,
+        ]);
+        assert_eq!(
+            out.stdout,
+            format!("nested-0\ncode=3\n{}\n", img.rsplit_once(':').unwrap().0),
+            "store {store}: {out}"
+        );
+        out.assert_ok();
+    }
+}
