@@ -81,10 +81,15 @@ impl ContainerStore {
 
     /// Stores a new record. An empty ID or name is generated; a name in use is refused
     /// with docker's Conflict message. Returns the record as stored.
+    ///
+    /// A crash can stop this between any two steps (directory, name, record), so all three
+    /// run under the new container's lock: a name whose container has no record and whose
+    /// lock nobody holds is what a killed create left, and `claim` takes it over.
     pub fn create(&self, mut rec: ContainerRecord) -> Result<ContainerRecord> {
         if rec.id.is_empty() {
             rec.id = generate_id();
         }
+        let _creating = self.lock(&rec.id)?;
         let dir = data_dir(&self.paths, &rec.id);
         fs::create_dir(&dir)
             .map_err(|e| Error::io("cannot create container directory", &dir, e))?;
@@ -97,6 +102,7 @@ impl ContainerStore {
             Ok(name) => name,
             Err(e) => {
                 let _ = remove_all(&dir);
+                let _ = remove_all(&run_dir(&self.paths, &rec.id));
                 return Err(e);
             }
         };
@@ -105,6 +111,7 @@ impl ContainerStore {
         if let Err(e) = write_json_atomic(&path, &rec) {
             self.release(&rec.name, &rec.id);
             let _ = remove_all(&dir);
+            let _ = remove_all(&run_dir(&self.paths, &rec.id));
             return Err(Error::io("cannot write container record", path, e));
         }
         Ok(rec)
@@ -121,7 +128,7 @@ impl ContainerStore {
     }
 
     /// Points `names/<name>` at `id`; a link left by a container that no longer exists
-    /// (a crash during remove) is replaced.
+    /// (a crash during create or remove) is replaced.
     fn claim(&self, name: &str, id: &str) -> Result<()> {
         let link = self.names.join(name);
         for _ in 0..3 {
@@ -129,13 +136,22 @@ impl ContainerStore {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     match self.name_target(name) {
-                        Some(owner) if self.dir.join(&owner).is_dir() => {
+                        Some(owner) if owner == id || self.config_path(&owner).is_file() => {
                             return Err(Error::NameInUse {
                                 name: name.into(),
                                 id: owner,
                             })
                         }
-                        _ => {
+                        Some(owner) => {
+                            if !self.reap_unfinished(&owner, name)? {
+                                // Its create is still running: the name is taken.
+                                return Err(Error::NameInUse {
+                                    name: name.into(),
+                                    id: owner,
+                                });
+                            }
+                        }
+                        None => {
                             let _ = fs::remove_file(&link);
                         }
                     }
@@ -146,6 +162,60 @@ impl ContainerStore {
         Err(Error::Other(format!(
             "cannot reserve container name {name}: the name index keeps changing"
         )))
+    }
+
+    /// Free `names/<name>` and remove what a killed create left of `owner` (a directory
+    /// without a record, perhaps holding a lone `.config.json.tmp-*`, and its run dir), when
+    /// `owner` has no record and nobody holds its lock (a create under way holds it). False
+    /// when the owner is alive or has a record.
+    pub fn reap_unfinished(&self, owner: &str, name: &str) -> Result<bool> {
+        let lock_file = lock_path(&self.paths, owner);
+        let Some(_held) = Lock::try_exclusive(&lock_file)
+            .map_err(|e| Error::io("cannot lock container", &lock_file, e))?
+        else {
+            return Ok(false);
+        };
+        if self.config_path(owner).is_file() {
+            return Ok(false);
+        }
+        // Under the owner's lock the link cannot change to another owner's between this
+        // read and the unlink: a second claimant waits for the same lock.
+        if self.name_target(name).as_deref() == Some(owner) {
+            let _ = fs::remove_file(self.names.join(name));
+        }
+        remove_tree(&overlay_dir(&self.paths, owner))?;
+        remove_tree(&self.dir.join(owner))?;
+        remove_tree(&run_dir(&self.paths, owner))?;
+        Ok(true)
+    }
+
+    /// Every name in the index with the ID it points at ("" for a link that is no ID).
+    pub fn names(&self) -> Vec<(String, String)> {
+        let Ok(entries) = fs::read_dir(&self.names) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .map(|n| {
+                let id = self.name_target(&n).unwrap_or_default();
+                (n, id)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Directory names under the store that are container IDs, with or without a record.
+    pub fn all_ids(&self) -> Result<Vec<String>> {
+        let mut ids = self.ids()?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// True when `id` has a record (`config.json`).
+    pub fn has_record(&self, id: &str) -> bool {
+        self.config_path(id).is_file()
     }
 
     fn name_target(&self, name: &str) -> Option<String> {
