@@ -40,7 +40,8 @@ pub use parse::{parse_extra_host, parse_log_opt};
 pub use record::{ContainerConfig, ContainerRecord, HostConfig, MountArg, RestartPolicy, Ulimit};
 pub use remove::{prune, remove, RemoveRequest};
 pub use runstate::{
-    pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,
+    alive, boot_id, from_previous_boot, pid_start_time, read_any_boot, read_exit, read_run_state,
+    write_exit, write_run_state, ExitInfo, RunState,
 };
 pub use signal::{parse_signal, Sig};
 pub use spec::to_spec;
