@@ -122,6 +122,9 @@ pub fn alive(pid: i32, start: u64) -> bool {
     }
 }
 
+/// The error of a container whose process and monitor died without an exit record.
+pub const MONITOR_DIED: &str = "monitor died";
+
 /// The outcome of comparing a record with its run state.
 pub(crate) struct Derived {
     pub state: State,
@@ -189,7 +192,7 @@ pub(crate) fn derive(
         None => {
             s.status = Status::Exited;
             s.exit_code = -1;
-            s.error = "monitor died".into();
+            s.error = MONITOR_DIED.into();
             Derived {
                 state: s,
                 exit_pending: false,

@@ -85,53 +85,6 @@ impl LayerStore {
         remove_all(path).map_err(|e| io_error("removing", path, e))?;
         Ok(true)
     }
-
-    /// Lock files of layers that do not exist and that nobody holds.
-    pub fn stale_locks(&self) -> Vec<PathBuf> {
-        let Ok(read) = fs::read_dir(self.dir.join("locks")) else {
-            return Vec::new();
-        };
-        let mut out: Vec<PathBuf> = read
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let hex = name.strip_suffix(".lock")?.to_string();
-                let layer = self.layers().join(&hex);
-                let busy = || !self.idle(&hex).unwrap_or(false);
-                (!layer.exists() && !self.has_staging(&hex) && !busy()).then(|| e.path())
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    fn has_staging(&self, hex: &str) -> bool {
-        fs::read_dir(self.layers()).is_ok_and(|r| {
-            r.flatten()
-                .any(|e| staging_hex(&e.file_name().to_string_lossy()) == Some(hex))
-        })
-    }
-
-    /// Remove a layer's lock file while holding it; false when someone holds it or the layer
-    /// appeared meanwhile.
-    pub fn remove_lock(&self, path: &std::path::Path) -> Result<bool, Error> {
-        let Some(_held) = Lock::try_exclusive(path).map_err(|e| io_error("locking", path, e))?
-        else {
-            return Ok(false);
-        };
-        let hex = path
-            .file_name()
-            .map(|n| n.to_string_lossy().trim_end_matches(".lock").to_string())
-            .unwrap_or_default();
-        if self.layers().join(&hex).exists() {
-            return Ok(false);
-        }
-        match fs::remove_file(path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
-            Err(e) => Err(io_error("removing", path, e)),
-        }
-    }
 }
 
 /// The layer a staging dir `.tmp-<hex>-<pid>` / `.trash-<hex>-<pid>` belongs to.
