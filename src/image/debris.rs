@@ -76,15 +76,11 @@ pub fn scan(images: &ImageStore, layers: &LayerStore) -> Result<Debris> {
     }
     for blob in images.blob_files() {
         match blob {
-            super::BlobFile::Temp { path, pid } => {
-                if quiet || !crate::fsutil::pid_exists(pid) {
-                    pieces.push(Piece::BlobTemp(path));
-                }
+            super::BlobFile::Temp { path, pid } if quiet || !crate::fsutil::pid_exists(pid) => {
+                pieces.push(Piece::BlobTemp(path));
             }
-            super::BlobFile::Blob { digest, .. } if quiet => {
-                if !used_blobs.contains(&digest) {
-                    pieces.push(Piece::UnusedBlob(digest));
-                }
+            super::BlobFile::Blob { digest, .. } if quiet && !used_blobs.contains(&digest) => {
+                pieces.push(Piece::UnusedBlob(digest));
             }
             _ => {}
         }
