@@ -130,3 +130,38 @@ pub(crate) fn remove_file(path: &std::path::Path) -> std::result::Result<String,
         Err(e) => Err(format!("cannot remove {}: {e}", shown(path))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(fix: std::result::Result<u8, String>) -> Problem<u8> {
+        Problem {
+            what: "x is broken".into(),
+            fix,
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_the_options_and_the_repair() {
+        let look = Options::default();
+        let fix = Options {
+            repair: true,
+            ..Options::default()
+        };
+        let never = |_: u8| -> std::result::Result<String, String> { panic!("not asked") };
+        let found = settle(look, problem(Ok(1)), never);
+        assert_eq!(
+            (found.outcome, found.problem.as_str()),
+            (Outcome::Found, "x is broken")
+        );
+        let left = settle(fix, problem(Err("it runs".into())), never);
+        assert_eq!(left.outcome, Outcome::Left("it runs".into()));
+        assert!(left.damaged());
+        let done = settle(fix, problem(Ok(2)), |n| Ok(format!("fixed {n}")));
+        assert_eq!(done.outcome, Outcome::Repaired("fixed 2".into()));
+        assert!(!done.damaged());
+        let failed = settle(fix, problem(Ok(3)), |_| Err("EIO".into()));
+        assert!(failed.damaged());
+    }
+}
