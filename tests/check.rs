@@ -316,6 +316,16 @@ fn unrecorded_pull_pruned(who: Who) {
         &"y".repeat(100_000),
     );
     assert!(!c.layer_dirs().is_empty());
+    // podman's --max: layers and blobs no image uses count only when older than that.
+    let young = check(&c, &["--max", "24h"]);
+    young.assert_code(1);
+    assert!(!young.stdout.contains("used by no image"), "{young}");
+    assert!(
+        young.stdout.contains("an interrupted download left"),
+        "{young}"
+    );
+    let all = check(&c, &[]);
+    assert!(all.stdout.contains("used by no image"), "{all}");
     let out = c.ok(&["image", "prune", "-f"]);
     assert!(
         !out.stdout.contains("Total reclaimed space: 0B"),

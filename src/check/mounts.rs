@@ -35,13 +35,18 @@ pub fn check(store: &ContainerStore, opts: Options) -> Result<Vec<Finding>> {
 }
 
 fn unmount(store: &ContainerStore, id: &str, point: &Path) -> std::result::Result<String, String> {
-    // Under the container's lock, so a start cannot mount it meanwhile.
-    let _lock = store.lock(id).map_err(|e| e.to_string())?;
-    if let Ok(rec) = store.load(id) {
-        if store.live_state(&rec).status.is_active() {
-            return Err("it was started meanwhile".into());
+    // Under the container's lock, so a start cannot mount it meanwhile; a container without
+    // a record cannot start, and taking its lock would leave a run dir behind.
+    let _lock = match store.load(id) {
+        Ok(rec) => {
+            let lock = store.lock(id).map_err(|e| e.to_string())?;
+            if store.live_state(&rec).status.is_active() {
+                return Err("it was started meanwhile".into());
+            }
+            Some(lock)
         }
-    }
+        Err(_) => None,
+    };
     nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH)
         .map(|()| format!("unmounted {}", shown(point)))
         .map_err(|e| format!("cannot unmount {}: {e}", shown(point)))

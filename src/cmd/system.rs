@@ -20,6 +20,12 @@ pub enum SystemCommand {
     /// Display system-wide information
     Info(InfoArgs),
     /// Check the store for damage a crash or a full disk left, and repair it (podman)
+    #[command(
+        long_about = "Check the store for damage a crash or a full disk left, and repair it \
+                      (podman). One line per problem; with --repair, one line per repair or the \
+                      reason there is none. Exits 0 when nothing is wrong or everything found \
+                      was repaired, 1 when damage is left."
+    )]
     Check(CheckArgs),
     /// Remove every container and image and the store itself (podman)
     Reset(ResetArgs),
