@@ -251,7 +251,12 @@ fn killed_create_name(who: Who) {
     c.ok(&["create", "--name", "x1", &img, "true"]);
     assert!(!dir.exists(), "the killed create's directory is removed");
     assert_eq!(c.status_of("x1"), "created");
-    c.ok(&["rm", "-f", "x1"]);
+    // A rename killed after the record changed, before the old name was freed.
+    let id = c.inspect_fmt("x1", "{{.Id}}");
+    std::os::unix::fs::symlink(&id, c.root.join("containers/names/x0")).unwrap();
+    found_then_repaired(&c, &["name x0 points at container x1"]);
+    c.ok(&["create", "--name", "x0", &img, "true"]);
+    c.ok(&["rm", "-f", "x0", "x1"]);
     // And system check --repair frees what an older cove left.
     let dir = leave_killed_create(&c, "x2");
     found_then_repaired(&c, &["name x2 is reserved for container eeeeeeeeeeee"]);

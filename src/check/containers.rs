@@ -16,6 +16,11 @@ enum Fix {
         id: String,
         name: String,
     },
+    /// Drop a second name of a container (a rename killed before it freed the old one).
+    OldName {
+        id: String,
+        name: String,
+    },
     TempFile(std::path::PathBuf),
     RunState(String),
     Rootfs(String),
@@ -41,8 +46,18 @@ pub fn check(store: &ContainerStore, images: &ImageStore, opts: Options) -> Resu
 /// Names and directories without a record whose create is not running (its lock is free).
 fn unfinished(store: &ContainerStore, out: &mut Vec<Problem<Fix>>) -> Result<()> {
     let mut named = HashSet::new();
+    let records: std::collections::HashMap<String, String> =
+        store.list()?.into_iter().map(|r| (r.id, r.name)).collect();
     for (name, id) in store.names() {
-        if id.is_empty() {
+        if let Some(own) = records.get(&id).filter(|own| **own != name) {
+            out.push(Problem {
+                what: format!(
+                    "name {name} points at container {own} ({}), which is named otherwise (a rename was interrupted)",
+                    short_id(&id)
+                ),
+                fix: Ok(Fix::OldName { id, name }),
+            });
+        } else if id.is_empty() {
             out.push(Problem {
                 what: format!("name {name} points at no container ID"),
                 fix: Ok(Fix::Unfinished { id, name }),
@@ -200,6 +215,9 @@ fn apply(store: &ContainerStore, fix: Fix) -> std::result::Result<String, String
             Err(e) => Err(err(e)),
         },
         Fix::TempFile(path) => remove_file(&path),
+        Fix::OldName { id, name } => repair::drop_old_name(store, &id, &name)
+            .map(|()| format!("freed name {name}"))
+            .map_err(err),
         Fix::RunState(id) => repair::forget_run_state(store, &id)
             .map(|()| format!("recorded container {} as exited", short_id(&id)))
             .map_err(err),

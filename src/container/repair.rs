@@ -43,6 +43,20 @@ pub fn forget_run_state(store: &ContainerStore, id: &str) -> Result<()> {
     store.save(&lock, &rec)
 }
 
+/// Free `name` when it points at `id` but the record of `id` has another name (a rename
+/// killed between saving the record and releasing the old name).
+pub fn drop_old_name(store: &ContainerStore, id: &str, name: &str) -> Result<()> {
+    let lock = store.lock(id)?;
+    let rec = store.load(id)?;
+    if rec.name == name {
+        return Err(Error::Other(format!(
+            "{name} is the name of container {id}"
+        )));
+    }
+    store.release_name(&lock, name);
+    Ok(())
+}
+
 /// Make the upper and work dirs of a container that does not run again (empty: what was in
 /// them is lost either way).
 pub fn recreate_rootfs(store: &ContainerStore, id: &str) -> Result<()> {

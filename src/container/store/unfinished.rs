@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use super::{remove_tree, ContainerStore};
+use super::{remove_tree, ContainerLock, ContainerStore};
 use crate::container::error::{Error, Result};
 use crate::container::layout::{lock_path, overlay_dir, run_dir};
 use crate::fsutil::Lock;
@@ -32,6 +32,11 @@ impl ContainerStore {
         remove_tree(&self.dir.join(owner))?;
         remove_tree(&run_dir(&self.paths, owner))?;
         Ok(true)
+    }
+
+    /// Drop `names/<name>` if it still points at the locked container.
+    pub fn release_name(&self, lock: &ContainerLock, name: &str) {
+        self.release(name, lock.id());
     }
 
     /// Every name in the index with the ID it points at ("" for a link that is no ID).
