@@ -51,6 +51,19 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
+/// The pid in a name made by `temp_sibling` (`.name.tmp-PID-N`); None for other names.
+pub fn temp_owner(name: &str) -> Option<u32> {
+    let (_, rest) = name.rsplit_once(".tmp-")?;
+    let (pid, n) = rest.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// True while a process with this pid exists (a zombie counts).
+pub fn pid_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// An exclusive advisory lock (flock) held until dropped.
 pub struct Lock {
     _flock: Flock<File>,
@@ -63,6 +76,12 @@ impl Lock {
     /// its holder (`remove`) while we waited is let go of, and the new one taken.
     pub fn exclusive(path: &Path) -> io::Result<Lock> {
         Self::take(path, FlockArg::LockExclusive)?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))
+    }
+
+    /// Block until a shared hold on `path` is ours (many holders at once, none exclusive).
+    pub fn shared(path: &Path) -> io::Result<Lock> {
+        Self::take(path, FlockArg::LockShared)?
             .ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))
     }
 
@@ -224,6 +243,31 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temp_names_carry_their_pid() {
+        let t = temp_sibling(Path::new("/x/config.json"));
+        let name = t.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(temp_owner(&name), Some(std::process::id()));
+        assert_eq!(temp_owner(".abc.tmp-123-0"), Some(123));
+        assert_eq!(temp_owner("abcdef"), None);
+        assert_eq!(temp_owner(".a.tmp-1"), None);
+    }
+
+    #[test]
+    fn try_exclusive_fails_while_shared_is_held() {
+        let dir = std::env::temp_dir().join(format!("cove-lock-{}", std::process::id()));
+        let path = dir.join("l.lock");
+        let a = Lock::shared(&path).unwrap();
+        let b = Lock::shared(&path).unwrap();
+        assert!(Lock::try_exclusive(&path).unwrap().is_none());
+        drop((a, b));
+        let held = Lock::try_exclusive(&path).unwrap();
+        assert!(held.is_some());
+        assert!(Lock::try_exclusive(&path).unwrap().is_none());
+        drop(held);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -12,6 +12,7 @@
     )
 )]
 
+mod check;
 mod cmd;
 mod console;
 mod container;

@@ -1,4 +1,4 @@
-//! System commands: info, version, completion, man pages.
+//! System commands: info, check, reset, migrate, version, completion, man pages.
 
 use std::path::PathBuf;
 
@@ -19,11 +19,42 @@ use crate::template::Template;
 pub enum SystemCommand {
     /// Display system-wide information
     Info(InfoArgs),
+    /// Check the store for damage a crash or a full disk left, and repair it (podman)
+    #[command(
+        long_about = "Check the store for damage a crash or a full disk left, and repair it \
+                      (podman). One line per problem; with --repair, one line per repair or the \
+                      reason there is none. Exits 0 when nothing is wrong or everything found \
+                      was repaired, 1 when damage is left."
+    )]
+    Check(CheckArgs),
     /// Remove every container and image and the store itself (podman)
     Reset(ResetArgs),
     /// Stop the containers and the user namespace, so that changed /etc/subuid ranges apply
     /// (podman)
     Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Repair what is found: remove debris and damaged images, free names, fix records
+    #[arg(short, long)]
+    pub repair: bool,
+    /// Skip the checks that take long (re-hashing every blob)
+    #[arg(short, long)]
+    pub quick: bool,
+    /// With --repair, also remove the stopped containers that use a damaged image
+    #[arg(short, long)]
+    pub force: bool,
+    /// Layers and blobs no image uses count as debris only when older than this (e.g. 24h)
+    #[arg(short, long, value_name = "DURATION", value_parser = parse_max)]
+    pub max: Option<std::time::Duration>,
+}
+
+fn parse_max(s: &str) -> std::result::Result<std::time::Duration, String> {
+    crate::time::parse_duration(s)
+        .and_then(|n| u64::try_from(n).ok())
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| format!("invalid duration {s:?}: want e.g. 90s, 30m or 24h"))
 }
 
 #[derive(Args, Debug)]
@@ -43,9 +74,45 @@ pub struct MigrateArgs {
 pub fn dispatch(ctx: &Context, cmd: SystemCommand) -> Result<i32> {
     match cmd {
         SystemCommand::Info(a) => info(ctx, a),
+        SystemCommand::Check(a) => check(ctx, a),
         SystemCommand::Reset(a) => reset(ctx, a),
         SystemCommand::Migrate(a) => migrate(ctx, a),
     }
+}
+
+/// podman's `system check`: one line per problem, and with --repair one per repair (or why
+/// not). Exit 0 when nothing is wrong or everything found was repaired, 1 when damage is left.
+fn check(ctx: &Context, args: CheckArgs) -> Result<i32> {
+    use crate::check::{Options, Outcome};
+    let paths = ctx.paths()?;
+    let userxattr = super::join_userns(&paths)?;
+    let opts = Options {
+        repair: args.repair,
+        quick: args.quick,
+        force: args.force,
+        max_age: args.max,
+    };
+    let findings = crate::check::run(&paths, userxattr, opts)?;
+    for f in &findings {
+        println!("{}", f.problem);
+        match &f.outcome {
+            Outcome::Found => {}
+            Outcome::Repaired(done) => println!("  repaired: {done}"),
+            Outcome::Left(why) => println!("  not repaired: {why}"),
+        }
+    }
+    let left = findings.iter().filter(|f| f.damaged()).count();
+    if findings.is_empty() {
+        return Ok(0);
+    }
+    let n = findings.len();
+    let problems = if n == 1 { "problem" } else { "problems" };
+    if args.repair {
+        println!("{n} {problems} found, {} repaired", n - left);
+    } else {
+        println!("{n} {problems} found; run with --repair to fix them");
+    }
+    Ok(if left == 0 { 0 } else { 1 })
 }
 
 /// podman's `system reset`: every container (killed), every image and layer, the run state

@@ -17,6 +17,7 @@ mod parse;
 mod passwd;
 mod record;
 mod remove;
+pub mod repair;
 mod runstate;
 pub mod signal;
 mod spec;
@@ -34,13 +35,17 @@ pub use create::{check, create, CreateRequest};
 pub use diff::diff;
 pub use error::{Error, Result};
 pub use exec::{prepare_exec, ExecRequest};
-pub use layout::{attach_socket, merged_dir, monitor_lock_path, upper_dir, userdata_dir, work_dir};
+pub use layout::{
+    attach_socket, data_dir, lock_path, merged_dir, monitor_lock_path, overlay_dir, run_dir,
+    state_path, upper_dir, userdata_dir, work_dir,
+};
 pub use names::validate_name;
 pub use parse::{parse_extra_host, parse_log_opt};
 pub use record::{ContainerConfig, ContainerRecord, HostConfig, MountArg, RestartPolicy, Ulimit};
 pub use remove::{prune, remove, RemoveRequest};
 pub use runstate::{
-    pid_start_time, read_exit, read_run_state, write_exit, write_run_state, ExitInfo, RunState,
+    boot_id, from_previous_boot, pid_start_time, read_any_boot, read_exit, read_run_state,
+    write_exit, write_run_state, ExitInfo, RunState,
 };
 pub use signal::{parse_signal, Sig};
 pub use spec::to_spec;

@@ -25,6 +25,9 @@ pub struct RunState {
     pub monitor_start: u64,
     /// Set by the monitor while it waits out a restart backoff.
     pub restarting: bool,
+    /// The kernel's boot_id when this was written: pids and start times of another boot mean
+    /// nothing (a run root that is not on tmpfs survives a reboot).
+    pub boot_id: String,
 }
 
 /// `<runroot>/containers/<id>/exit.json`, written atomically after the reap.
@@ -35,9 +38,49 @@ pub struct ExitInfo {
     pub finished_at: String,
 }
 
+/// The run state written in this boot; one of a previous boot is as good as none.
 pub fn read_run_state(paths: &Paths, id: &str) -> Option<RunState> {
+    read_any_boot(paths, id).filter(|r| !from_previous_boot(r))
+}
+
+/// The run state on disk, whichever boot wrote it.
+pub fn read_any_boot(paths: &Paths, id: &str) -> Option<RunState> {
     let data = std::fs::read(state_path(paths, id)).ok()?;
     serde_json::from_slice(&data).ok()
+}
+
+/// `/proc/sys/kernel/random/boot_id`, new at every boot ("" when unreadable).
+pub fn boot_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// True when `run` was written before the host last booted: its boot_id is another one, or
+/// (written by an older cove, without one) it started before the boot time.
+pub fn from_previous_boot(run: &RunState) -> bool {
+    previous_boot(run, boot_id(), boot_time())
+}
+
+fn previous_boot(run: &RunState, now_id: &str, booted: Option<i64>) -> bool {
+    if !run.boot_id.is_empty() && !now_id.is_empty() {
+        return run.boot_id != now_id;
+    }
+    match (parse_rfc3339(&run.started_at), booted) {
+        (Some((started, _)), Some(b)) => started < b,
+        _ => false,
+    }
+}
+
+/// The `btime` line of /proc/stat: when the host booted, in unix seconds.
+fn boot_time() -> Option<i64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 pub fn write_run_state(paths: &Paths, id: &str, run: &RunState) -> Result<()> {
@@ -78,6 +121,9 @@ pub fn alive(pid: i32, start: u64) -> bool {
         None => false,
     }
 }
+
+/// The error of a container whose process and monitor died without an exit record.
+pub const MONITOR_DIED: &str = "monitor died";
 
 /// The outcome of comparing a record with its run state.
 pub(crate) struct Derived {
@@ -146,7 +192,7 @@ pub(crate) fn derive(
         None => {
             s.status = Status::Exited;
             s.exit_code = -1;
-            s.error = "monitor died".into();
+            s.error = MONITOR_DIED.into();
             Derived {
                 state: s,
                 exit_pending: false,
@@ -184,6 +230,24 @@ mod tests {
     }
 
     #[test]
+    fn run_state_of_another_boot_is_recognised() {
+        let mut r = run(1); // started 2023-11-14T22:13:20Z = 1700000000
+        assert!(!previous_boot(&r, "b", Some(1_600_000_000)));
+        assert!(previous_boot(&r, "b", Some(1_700_000_001)));
+        assert!(!previous_boot(&r, "b", None));
+        r.boot_id = "a".into();
+        assert!(
+            previous_boot(&r, "b", Some(0)),
+            "another boot_id wins over times"
+        );
+        assert!(!previous_boot(&r, "a", Some(1_800_000_000)));
+        assert!(!from_previous_boot(&RunState {
+            boot_id: boot_id().to_string(),
+            ..r
+        }));
+    }
+
+    #[test]
     fn exit_files_with_the_old_oom_field_still_load() {
         let old = r#"{"exit_code":3,"finished_at":"2023-11-14T22:13:20Z","oom":false}"#;
         let e: ExitInfo = serde_json::from_str(old).unwrap();
@@ -198,6 +262,7 @@ mod tests {
             monitor_pid: 50,
             monitor_start: 9,
             restarting: false,
+            boot_id: String::new(),
         }
     }
 

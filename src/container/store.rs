@@ -81,10 +81,15 @@ impl ContainerStore {
 
     /// Stores a new record. An empty ID or name is generated; a name in use is refused
     /// with docker's Conflict message. Returns the record as stored.
+    ///
+    /// A crash can stop this between any two steps (directory, name, record), so all three
+    /// run under the new container's lock: a name whose container has no record and whose
+    /// lock nobody holds is what a killed create left, and `claim` takes it over.
     pub fn create(&self, mut rec: ContainerRecord) -> Result<ContainerRecord> {
         if rec.id.is_empty() {
             rec.id = generate_id();
         }
+        let creating = self.lock_new(&rec.id)?;
         let dir = data_dir(&self.paths, &rec.id);
         fs::create_dir(&dir)
             .map_err(|e| Error::io("cannot create container directory", &dir, e))?;
@@ -97,6 +102,8 @@ impl ContainerStore {
             Ok(name) => name,
             Err(e) => {
                 let _ = remove_all(&dir);
+                let _ = remove_all(&run_dir(&self.paths, &rec.id));
+                let _ = creating.lock.remove();
                 return Err(e);
             }
         };
@@ -105,6 +112,8 @@ impl ContainerStore {
         if let Err(e) = write_json_atomic(&path, &rec) {
             self.release(&rec.name, &rec.id);
             let _ = remove_all(&dir);
+            let _ = remove_all(&run_dir(&self.paths, &rec.id));
+            let _ = creating.lock.remove();
             return Err(Error::io("cannot write container record", path, e));
         }
         Ok(rec)
@@ -121,7 +130,7 @@ impl ContainerStore {
     }
 
     /// Points `names/<name>` at `id`; a link left by a container that no longer exists
-    /// (a crash during remove) is replaced.
+    /// (a crash during create or remove) is replaced.
     fn claim(&self, name: &str, id: &str) -> Result<()> {
         let link = self.names.join(name);
         for _ in 0..3 {
@@ -129,13 +138,22 @@ impl ContainerStore {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     match self.name_target(name) {
-                        Some(owner) if self.dir.join(&owner).is_dir() => {
+                        Some(owner) if owner == id || self.config_path(&owner).is_file() => {
                             return Err(Error::NameInUse {
                                 name: name.into(),
                                 id: owner,
                             })
                         }
-                        _ => {
+                        Some(owner) => {
+                            if !self.reap_unfinished(&owner, name)? {
+                                // Its create is still running: the name is taken.
+                                return Err(Error::NameInUse {
+                                    name: name.into(),
+                                    id: owner,
+                                });
+                            }
+                        }
+                        None => {
                             let _ = fs::remove_file(&link);
                         }
                     }
@@ -250,21 +268,27 @@ impl ContainerStore {
         }
     }
 
-    /// The container's lock (flock on `<runroot>/container-locks/<id>`), held until dropped.
-    /// NoSuchContainer once the record is gone (removed while we waited): whatever the
-    /// caller meant to do to it must not happen, and must not bring back its files.
-    pub fn lock(&self, id: &str) -> Result<ContainerLock> {
+    /// The lock of a container being made: its record does not exist yet.
+    fn lock_new(&self, id: &str) -> Result<ContainerLock> {
         let path = lock_path(&self.paths, id);
         let lock = Lock::exclusive(&path)
             .map_err(|e| Error::io("cannot lock container", path.clone(), e))?;
-        if !self.config_path(id).is_file() {
-            let _ = lock.remove();
-            return Err(Error::NoSuchContainer(id.to_string()));
-        }
         Ok(ContainerLock {
             id: id.to_string(),
             lock,
         })
+    }
+
+    /// The container's lock (flock on `<runroot>/container-locks/<id>`), held until dropped.
+    /// NoSuchContainer once the record is gone (removed while we waited): whatever the
+    /// caller meant to do to it must not happen, and must not bring back its files.
+    pub fn lock(&self, id: &str) -> Result<ContainerLock> {
+        let held = self.lock_new(id)?;
+        if !self.config_path(id).is_file() {
+            let _ = held.lock.remove();
+            return Err(Error::NoSuchContainer(id.to_string()));
+        }
+        Ok(held)
     }
 
     /// The record's state corrected from the run state: running only while the recorded
@@ -365,3 +389,4 @@ fn remove_tree(path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+mod unfinished;

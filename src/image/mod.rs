@@ -2,6 +2,7 @@
 //! and remove operations that keep it consistent with the layer store.
 
 pub mod config;
+pub mod debris;
 mod error;
 pub mod lookup;
 mod pipe;
@@ -14,4 +15,4 @@ pub use error::Error;
 
 /// The result of an image operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-pub use store::{ImageRecord, ImageStore};
+pub use store::{BlobFile, ImageRecord, ImageStore};

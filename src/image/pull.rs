@@ -71,6 +71,9 @@ pub fn pull(
     };
     let client = Client::new(paths, conf, &reference, opts)?;
     let images = ImageStore::open(&paths.root);
+    // Until the record is written, the layers and blobs fetched belong to no image: this
+    // keeps `image prune` and `system check --repair` from taking them for debris.
+    let _pulling = super::debris::hold_pull(&images)?;
     let resolved = client.resolve_cached(&reference.tag_or_digest(), &|digest| {
         images.read_blob(digest).ok()
     })?;

@@ -68,7 +68,8 @@ pub fn remove_image(
 }
 
 /// `image prune`: remove dangling images (no tag), or with `all` every image, except those
-/// a container uses.
+/// a container uses; then what interrupted pulls left (staging files, layers and blobs no
+/// image uses), unless a pull is running.
 pub fn prune(
     images: &ImageStore,
     layers: &LayerStore,
@@ -91,7 +92,20 @@ pub fn prune(
         out.deleted.push(img.id.clone());
     }
     out.reclaimed = free_unused(images, layers, &gone)?;
+    out.reclaimed += super::debris::scan(images, layers)?.remove(images, layers)?;
     Ok(out)
+}
+
+/// Remove the records of the images `ids` and free what no remaining image uses (damaged
+/// images, for `system check --repair`). Returns the bytes freed.
+pub fn remove_records(images: &ImageStore, layers: &LayerStore, ids: &[String]) -> Result<u64> {
+    let gone = images.update(|list| {
+        let (gone, keep): (Vec<ImageRecord>, Vec<ImageRecord>) =
+            list.drain(..).partition(|img| ids.contains(&img.id));
+        *list = keep;
+        Ok(gone)
+    })?;
+    free_unused(images, layers, &gone)
 }
 
 /// Delete the layers and blobs of `gone` images that no image in the store still uses.

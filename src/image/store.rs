@@ -59,6 +59,11 @@ impl ImageStore {
         }
     }
 
+    /// The data root the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn images_file(&self) -> PathBuf {
         self.dir.join("images").join("images.json")
     }
@@ -141,37 +146,73 @@ impl ImageStore {
         })
     }
 
-    /// Remove blob temp files left by killed pulls.
+    /// Remove blob temp files whose pull is gone (the pid they name no longer exists).
     pub fn clean_stale(&self) {
-        let Ok(entries) = fs::read_dir(self.blobs_dir()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = stale_temp_pid(&name) {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = fs::remove_file(entry.path());
+        for blob in self.blob_files() {
+            if let BlobFile::Temp { path, pid } = blob {
+                if !fsutil::pid_exists(pid) {
+                    let _ = fs::remove_file(path);
                 }
             }
         }
     }
+
+    /// Every file in the blob directory, sorted by name.
+    pub fn blob_files(&self) -> Vec<BlobFile> {
+        let Ok(entries) = fs::read_dir(self.blobs_dir()) else {
+            return Vec::new();
+        };
+        let mut names: Vec<(String, PathBuf)> = entries
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|(name, path)| match fsutil::temp_owner(&name) {
+                Some(pid) => BlobFile::Temp { path, pid },
+                None if crate::overlay::is_sha256_hex(&name) => BlobFile::Blob {
+                    digest: format!("sha256:{name}"),
+                    path,
+                },
+                None => BlobFile::Other { path },
+            })
+            .collect()
+    }
+
+    /// Whether the stored blob's content hashes to its name (false when it does not).
+    pub fn verify_blob(&self, digest: &str) -> Result<bool, Error> {
+        use sha2::{Digest, Sha256};
+        let path = self.blob_path(digest);
+        let mut file =
+            fs::File::open(&path).map_err(|e| Error::io("cannot read blob", &path, e))?;
+        let mut hasher = Sha256::new();
+        io::copy(&mut file, &mut hasher).map_err(|e| Error::io("cannot read blob", &path, e))?;
+        let got = crate::overlay::hex(&hasher.finalize());
+        Ok(digest.strip_prefix("sha256:") == Some(got.as_str()))
+    }
 }
 
-/// The owner pid in a temp name made by `fsutil::temp_sibling` (`.name.tmp-PID-N`).
-fn stale_temp_pid(name: &str) -> Option<u32> {
-    let rest = name.rsplit_once(".tmp-")?.1;
-    rest.split('-').next()?.parse().ok()
+/// One file under `blobs/sha256`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobFile {
+    Blob {
+        digest: String,
+        path: PathBuf,
+    },
+    /// A blob being written (`.hex.tmp-PID-N`), by a pull that may have died.
+    Temp {
+        path: PathBuf,
+        pid: u32,
+    },
+    Other {
+        path: PathBuf,
+    },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temp_names_carry_their_pid() {
-        assert_eq!(stale_temp_pid(".abc.tmp-123-0"), Some(123));
-        assert_eq!(stale_temp_pid("abcdef"), None);
-    }
 
     #[test]
     fn update_is_persisted() {

@@ -29,7 +29,7 @@ pub use archive::Report as ArchiveReport;
 pub use decompress::decompress;
 pub use host::{archive_host, extract_host};
 pub use ids::HostIds;
-pub use store::LayerStore;
+pub use store::{LayerStore, Leftover};
 pub use unpack::Owners;
 
 /// A layer-store failure: one line for the user (naming the layer and the cause), with the path
@@ -77,6 +77,11 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     out
 }
 
+/// True for 64 lowercase hex digits, the file names of blobs and layers.
+pub fn is_sha256_hex(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -85,6 +90,5 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// never smuggle a path into the store).
 pub(crate) fn digest_hex(digest: &str) -> Option<&str> {
     let hex = digest.strip_prefix("sha256:")?;
-    let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    ok.then_some(hex)
+    is_sha256_hex(hex).then_some(hex)
 }

@@ -7,8 +7,6 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::signal::kill;
-use nix::unistd::Pid;
 use sha2::{Digest, Sha256};
 
 use super::unpack::unpack_tree;
@@ -190,40 +188,16 @@ impl LayerStore {
         remove_all(&trash).map_err(|e| io_error("removing layer", &dir, e))
     }
 
-    /// Delete temporary and trash directories whose owner process is gone (a killed pull or rmi).
+    /// Delete temporary and trash directories that no unpack or removal is working on (a
+    /// killed pull or rmi): the process that works on one holds its layer's lock.
     pub fn clean_stale(&self) -> Result<(), Error> {
-        let layers = self.layers();
-        let read = match fs::read_dir(&layers) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error("listing layers", &layers, e)),
-        };
-        for entry in read {
-            let entry = entry.map_err(|e| io_error("listing layers", &layers, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = stale_owner(&name) else {
-                continue;
-            };
-            if !pid_alive(pid) {
-                let path = entry.path();
-                remove_all(&path).map_err(|e| io_error("removing", &path, e))?;
+        for leftover in self.leftovers()? {
+            if matches!(leftover, Leftover::Staging { .. }) {
+                self.remove_leftover(&leftover)?;
             }
         }
         Ok(())
     }
-}
-
-/// The pid in `.tmp-<hex>-<pid>` or `.trash-<hex>-<pid>`.
-fn stale_owner(name: &str) -> Option<i32> {
-    let rest = name
-        .strip_prefix(TMP)
-        .or_else(|| name.strip_prefix(TRASH))?;
-    let (_, pid) = rest.rsplit_once('-')?;
-    pid.parse().ok().filter(|&p| p > 0)
-}
-
-fn pid_alive(pid: i32) -> bool {
-    !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
 }
 
 /// Flush the new layer's data before it is renamed into place, so that after a crash a layer
@@ -257,5 +231,8 @@ impl Read for HashingReader<'_> {
     }
 }
 
+mod scan;
 #[cfg(test)]
 mod tests;
+
+pub use scan::Leftover;

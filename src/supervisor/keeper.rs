@@ -244,6 +244,7 @@ impl Keeper for ContainerKeeper {
             monitor_pid: self.me.0,
             monitor_start: self.me.1,
             restarting: false,
+            boot_id: container::boot_id().to_string(),
         };
         if let Err(e) = container::write_run_state(&self.paths, &self.id, &run) {
             warn!("{e}");

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use crate::container::layout::{data_dir, log_path, overlay_dir, run_dir};
+use crate::container::layout::{data_dir, lock_path, log_path, overlay_dir, run_dir};
 use crate::container::*;
 use crate::paths::Paths;
 use crate::time;
@@ -153,6 +153,37 @@ fn stale_name_link_is_reclaimed() {
     assert_eq!(store.find("bob").unwrap().id, bob.id);
 }
 
+/// Defect 6: a create killed between reserving the name and writing the record left
+/// `names/bob` and a directory holding only a temp file; the name is not taken forever.
+#[test]
+fn name_of_a_killed_create_is_free() {
+    let t = Tmp::new("killed");
+    let store = ContainerStore::open(&t.paths).unwrap();
+    let ghost = "e".repeat(64);
+    let half = data_dir(&t.paths, &ghost);
+    fs::create_dir_all(&half).unwrap();
+    fs::write(half.join(".config.json.tmp-999999-0"), b"{").unwrap();
+    std::os::unix::fs::symlink(&ghost, t.paths.root.join("containers/names/bob")).unwrap();
+    assert!(store.find("bob").is_err());
+    let bob = store.create(record("bob")).unwrap();
+    assert_eq!(store.find("bob").unwrap().id, bob.id);
+    assert!(!half.exists(), "what the killed create left is removed");
+
+    // A create that is still running (it holds its lock) keeps its name.
+    let busy = "d".repeat(64);
+    fs::create_dir_all(data_dir(&t.paths, &busy)).unwrap();
+    std::os::unix::fs::symlink(&busy, t.paths.root.join("containers/names/carol")).unwrap();
+    let held = crate::fsutil::Lock::exclusive(&lock_path(&t.paths, &busy)).unwrap();
+    assert!(matches!(
+        store.create(record("carol")),
+        Err(Error::NameInUse { .. })
+    ));
+    drop(held);
+    let carol = store.create(record("carol")).unwrap();
+    assert_eq!(store.find("carol").unwrap().id, carol.id);
+    assert!(!run_dir(&t.paths, &busy).exists());
+}
+
 #[test]
 fn live_state_from_run_files() {
     let t = Tmp::new("live");
@@ -169,6 +200,7 @@ fn live_state_from_run_files() {
         monitor_pid: me,
         monitor_start: start,
         restarting: false,
+        boot_id: boot_id().to_string(),
     };
     write_run_state(&t.paths, &rec.id, &run).unwrap();
     rec.state.status = Status::Running;

@@ -162,7 +162,8 @@ fn remove_and_clean_stale() {
         .to_string()
         .contains("no such layer"));
 
-    // Leftovers of a dead process go; those of a live one (us) stay.
+    // Leftovers of a dead process go; those of a process working on its layer (it holds
+    // the layer's lock) stay, whatever pid they name.
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
@@ -171,10 +172,19 @@ fn remove_and_clean_stale() {
     for name in [format!(".tmp-{hex}-{dead}"), format!(".trash-{hex}-{dead}")] {
         fs::create_dir_all(layers.join(&name).join("diff/sub")).unwrap();
     }
-    let mine = format!(".tmp-{hex}-{}", std::process::id());
+    let busy = "cd".repeat(32);
+    let mine = format!(".tmp-{busy}-{dead}");
     fs::create_dir_all(layers.join(&mine)).unwrap();
+    let lock = fx
+        .tmp
+        .path()
+        .join(format!("store/overlay/locks/{busy}.lock"));
+    let held = crate::fsutil::Lock::exclusive(&lock).unwrap();
     fx.store.clean_stale().unwrap();
     assert_eq!(layer_names(&fx), vec![mine]);
+    drop(held);
+    fx.store.clean_stale().unwrap();
+    assert!(layer_names(&fx).is_empty());
 }
 
 #[test]
