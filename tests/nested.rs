@@ -15,7 +15,7 @@ mod common;
 use common::cove::cove_bin;
 use common::{Cove, Who};
 
-both!(cove_runs_cove);
+both!(cove_runs_cove, narrower_flags_and_the_hint);
 
 /// The script the outer container runs: pull, run (exit code passed through), and the
 /// inner container sees itself as root.
@@ -28,7 +28,7 @@ cove --root "$STORE" images --format '{{.Repository}}'
 fn cove_runs_cove(who: Who) {
     let c = Cove::new(who);
     let img = c.busybox();
-    let bin = format!("{}:/usr/local/bin/cove:ro", cove_bin().display());
+    let bin = bin_mount();
     let vol = c.dir.join("inner-store");
     std::fs::create_dir_all(&vol).unwrap();
     nix::unistd::chown(&vol, Some(c.uid.into()), Some(c.gid.into())).unwrap();
@@ -58,4 +58,45 @@ fn cove_runs_cove(who: Who) {
         );
         out.assert_ok();
     }
+}
+
+fn bin_mount() -> String {
+    format!("{}:/usr/local/bin/cove:ro", cove_bin().display())
+}
+
+/// Without `--privileged`, the flags the error names are enough; with none of them, the
+/// inner `run` fails with one line that names them.
+fn narrower_flags_and_the_hint(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let bin = bin_mount();
+    let narrower = [
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+    ];
+    let script = INNER.replace("$STORE", "/var/lib/inner");
+    let env = format!("IMG={img}");
+    let mut args = vec!["run", "--rm", "-v", &bin, "-e", &env];
+    args.extend(narrower);
+    args.extend([img.as_str(), "sh", "-c", &script]);
+    let out = c.run(&args);
+    assert_eq!(
+        out.stdout,
+        format!("nested-0\ncode=3\n{}\n", img.rsplit_once(':').unwrap().0),
+        "{out}"
+    );
+
+    let run = "cove pull -q --tls-verify=false \"$IMG\" >/dev/null && cove run --rm \"$IMG\" true";
+    let out = c.run(&["run", "--rm", "-v", &bin, "-e", &env, &img, "sh", "-c", run]);
+    assert_eq!(out.code(), 125, "{out}");
+    let err = out.stderr.trim_end();
+    assert_eq!(err.lines().count(), 1, "{out}");
+    assert!(
+        err.contains("start that container --privileged, or with --cap-add SYS_ADMIN"),
+        "{out}"
+    );
 }

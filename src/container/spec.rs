@@ -65,6 +65,7 @@ pub fn to_spec(paths: &Paths, rec: &ContainerRecord) -> Result<Spec, SpawnError>
         },
         devices: devices(rec)?,
         privileged: rec.host.privileged,
+        unmasked: seccomp::unmasked(&rec.host.security_opt).unwrap_or_default(),
         init: rec.host.init,
         keep_id: (rec.host.userns_mode == "keep-id").then_some((paths.uid, paths.gid)),
         // A property of one foreground run, not of the record: the keeper sets it.

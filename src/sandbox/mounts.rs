@@ -210,12 +210,18 @@ pub fn mount_plan(spec: &Spec) -> Vec<MountOp> {
         plan.push(MountOp::RootReadOnly);
     }
     if !spec.privileged {
-        for p in MASKED_PATHS {
+        let masked = |p: &&&str| {
+            !spec
+                .unmasked
+                .iter()
+                .any(|u| u == "ALL" || u.trim_end_matches('/') == **p)
+        };
+        for p in MASKED_PATHS.iter().filter(masked) {
             plan.push(MountOp::Mask {
                 target: p.to_string(),
             });
         }
-        for p in READONLY_PATHS {
+        for p in READONLY_PATHS.iter().filter(masked) {
             plan.push(MountOp::ReadOnly {
                 target: p.to_string(),
             });

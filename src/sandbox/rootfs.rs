@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nix::errno::Errno;
+use nix::libc;
 use nix::mount::MsFlags;
 
 use super::spec::{Rootfs, SpawnError};
@@ -39,8 +40,16 @@ pub fn mount(rootfs: &Rootfs) -> Result<&'static str, SpawnError> {
         Err(e) => e,
     };
     crate::debug!("overlay failed ({kernel}), fuse-overlayfs failed ({fuse}): copying the layers");
-    copy_layers(&lower, &rootfs.merged)
+    let squashed = copy_layers(&lower, &rootfs.merged)
         .map_err(|e| SpawnError::engine(format!("rootfs: copying the image layers: {e}")))?;
+    if squashed > 0 {
+        // Once: the copy is kept and reused. On the container's stderr, the only channel a
+        // container's first process has to whoever watches it.
+        eprintln!(
+            "cove: warning: the copied root file system has {squashed} files whose owner cannot \
+             be mapped in this user namespace; they are owned by its root instead"
+        );
+    }
     fs::write(&copied, b"").map_err(|e| fail("cannot write", &copied, e))?;
     bind_self(&rootfs.merged).map(|_| "copy")
 }
@@ -161,15 +170,18 @@ fn bind_self(dir: &Path) -> Result<(), SpawnError> {
 }
 
 /// Stack the layers (`lower`, top first) into `dest` the way overlayfs would show them: later
-/// layers win, whiteouts delete, opaque directories hide what is below.
-pub fn copy_layers(lower: &[PathBuf], dest: &Path) -> io::Result<()> {
+/// layers win, whiteouts delete, opaque directories hide what is below. Owners are kept where
+/// this namespace can set them; returns how many files it could not (they stay ours).
+pub fn copy_layers(lower: &[PathBuf], dest: &Path) -> io::Result<u64> {
+    let mut squashed = 0;
     for layer in lower.iter().rev() {
-        copy_layer(layer, dest)?;
+        squashed += copy_layer(layer, dest)?;
     }
-    Ok(())
+    Ok(squashed)
 }
 
-fn copy_layer(layer: &Path, dest: &Path) -> io::Result<()> {
+fn copy_layer(layer: &Path, dest: &Path) -> io::Result<u64> {
+    let mut squashed = 0;
     // Pre-order: a directory is made real (not a symlink) in `dest` before anything is written
     // below it, so no path followed here can lead out of `dest`.
     for entry in walkdir::WalkDir::new(layer).min_depth(1) {
@@ -205,9 +217,17 @@ fn copy_layer(layer: &Path, dest: &Path) -> io::Result<()> {
             // carry them and overlayfs would not be the way to get them anyway.
             continue;
         }
-        std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid()))?;
+        match std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid())) {
+            Ok(()) => {}
+            // EINVAL: the owner has no mapping here (a nested or single-ID namespace);
+            // EPERM: not privileged over it. The file stays ours, as unpacking does.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EPERM)) => {
+                squashed += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+    Ok(squashed)
 }
 
 fn is_opaque(dir: &Path) -> bool {
@@ -256,6 +276,53 @@ mod tests {
         assert_eq!(fs::read_to_string(out.join("link/inside")).unwrap(), "i");
         assert!(!Path::new("/etc/inside").exists());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    const SQUASH_ENV: &str = "COVE_TEST_COPY_SQUASH";
+
+    /// In a user namespace that maps only root (a nested container's, a single-ID rootless
+    /// one), a layer file of another owner is copied, owned by root, and counted.
+    #[test]
+    fn copy_keeps_files_whose_owner_cannot_be_mapped() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("cove-squash-test-{}", std::process::id()));
+        let layer = dir.join("layer");
+        fs::create_dir_all(layer.join("home")).unwrap();
+        fs::write(layer.join("home/theirs"), "t").unwrap();
+        std::os::unix::fs::lchown(layer.join("home/theirs"), Some(1234), Some(1234)).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let out = Command::new("unshare")
+            .args(["--user", "--map-root-user"])
+            .arg(exe)
+            .args([
+                "sandbox::rootfs::tests::copy_in_a_single_id_namespace",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(SQUASH_ENV, &dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("1 passed"), "{text}");
+        let copied = fs::symlink_metadata(dir.join("out/home/theirs")).unwrap();
+        assert_eq!(
+            (copied.uid(), copied.gid()),
+            (0, 0),
+            "owned by the namespace's root"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[ignore = "run by copy_keeps_files_whose_owner_cannot_be_mapped in a user namespace"]
+    fn copy_in_a_single_id_namespace() {
+        let dir = PathBuf::from(std::env::var_os(SQUASH_ENV).unwrap());
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        assert_eq!(copy_layers(&[dir.join("layer")], &out).unwrap(), 1);
+        assert_eq!(fs::read_to_string(out.join("home/theirs")).unwrap(), "t");
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub fn parse_security_opts(opts: &[String]) -> Result<(Seccomp, bool), Error> {
     let mut seccomp = Seccomp::Default;
     let mut no_new_privs = false;
     for opt in opts {
+        if unmasked(std::slice::from_ref(opt)).is_some() {
+            continue;
+        }
         let bad = || Error::new(format!("invalid --security-opt: {opt}"));
         if opt == "no-new-privileges" {
             no_new_privs = true;
@@ -55,6 +58,26 @@ pub fn parse_security_opts(opts: &[String]) -> Result<(Seccomp, bool), Error> {
         }
     }
     Ok((seccomp, no_new_privs))
+}
+
+/// The /proc and /sys paths `--security-opt` leaves unmasked: docker's
+/// `systempaths=unconfined` and podman's `unmask=ALL` all of them, podman's `unmask=P1:P2`
+/// those named. None when no option says so. What a container needs to run containers itself
+/// (a new proc mount is refused while parts of /proc are covered).
+pub fn unmasked(opts: &[String]) -> Option<Vec<String>> {
+    let mut out: Option<Vec<String>> = None;
+    for opt in opts {
+        let Some((key, value)) = opt.split_once('=').or_else(|| opt.split_once(':')) else {
+            continue;
+        };
+        let paths: Vec<String> = match (key, value) {
+            ("systempaths", "unconfined") => vec!["ALL".into()],
+            ("unmask", v) if !v.is_empty() => v.split(':').map(str::to_string).collect(),
+            _ => continue,
+        };
+        out.get_or_insert_with(Vec::new).extend(paths);
+    }
+    out
 }
 
 /// Go's strconv.ParseBool, which docker uses for these flags.

@@ -52,11 +52,31 @@ pub fn spawn(spec: &Spec, stdio: Stdio) -> Result<Spawned, SpawnError> {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     let body = |stdio, reporter: &Reporter| container(spec, stdio, reporter);
-    let (pid, reports) = launch_from(flags, stdio, nested, || Ok(()), body)?;
+    let (pid, reports) = launch_from(flags, stdio, nested, || Ok(()), body).map_err(nested_hint)?;
     Ok(Spawned {
         pid,
         rootfs_mode: reports.unwrap_or_default(),
     })
+}
+
+/// What a container started by an engine needs so that cove inside it can start containers.
+pub const NESTED_FLAGS: &str = "--privileged, or with --cap-add SYS_ADMIN --security-opt \
+                                seccomp=unconfined --security-opt systempaths=unconfined";
+
+/// A permission refused inside another engine's container names the flags that container
+/// needs (CI job containers are the usual case).
+fn nested_hint(mut e: SpawnError) -> SpawnError {
+    let refused = e.message.contains("EPERM") || e.message.contains("Operation not permitted");
+    let in_container = ["/run/.containerenv", "/.dockerenv"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    if refused && in_container && e.kind == super::spec::SpawnErrorKind::Engine {
+        e.message = format!(
+            "{}; cove runs inside a container here: start that container {NESTED_FLAGS}",
+            e.message
+        );
+    }
+    e
 }
 
 /// Fork the intermediate, which runs `pre` (joining namespaces for exec) and clones `body`

@@ -24,6 +24,9 @@ pub struct Spec {
     pub namespaces: Namespaces,
     pub devices: Vec<Device>,
     pub privileged: bool,
+    /// /proc and /sys paths left unmasked (`--security-opt systempaths=unconfined`, `unmask=`;
+    /// "ALL" for every one).
+    pub unmasked: Vec<String>,
     /// Keep cove as pid 1: forward signals, reap orphans, exit with the command's status.
     pub init: bool,
     /// `--userns keep-id`: the caller's (uid, gid) inside, in a nested user namespace.
@@ -248,6 +251,7 @@ pub fn sample_spec(root: &std::path::Path) -> Spec {
         namespaces: Namespaces::default(),
         devices: Vec::new(),
         privileged: false,
+        unmasked: Vec::new(),
         init: false,
         keep_id: None,
         preserve_fds: 0,

@@ -211,3 +211,29 @@ fn tmpfs_options_follow_docker_defaults() {
     assert!(!flags.contains(MsFlags::MS_NOSUID));
     assert_eq!(data, "mode=1777,uid=5");
 }
+
+#[test]
+fn unmasked_paths_are_left_uncovered() {
+    let opts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        crate::sandbox::seccomp::unmasked(&opts(&["no-new-privileges"])),
+        None
+    );
+    let all = crate::sandbox::seccomp::unmasked(&opts(&["systempaths=unconfined"]));
+    assert_eq!(all, Some(vec!["ALL".to_string()]));
+    let mut spec = sample_spec(Path::new("/c"));
+    spec.unmasked = all.unwrap();
+    let t = targets(&mount_plan(&spec));
+    assert!(
+        !t.iter()
+            .any(|x| x.starts_with("mask") || x.starts_with("ro /proc")),
+        "{t:?}"
+    );
+
+    let some = crate::sandbox::seccomp::unmasked(&opts(&["unmask=/proc/kcore:/proc/sys"])).unwrap();
+    spec.unmasked = some;
+    let t = targets(&mount_plan(&spec));
+    assert!(!t.contains(&"mask /proc/kcore".to_string()), "{t:?}");
+    assert!(!t.contains(&"ro /proc/sys".to_string()), "{t:?}");
+    assert!(t.contains(&"mask /proc/keys".to_string()), "{t:?}");
+}
