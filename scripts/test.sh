@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The test command, for a developer or a fresh CI machine: as root, install the Debian packages
 # the end-to-end tests need (a local registry, skopeo, a static busybox for fixtures, the setuid
-# ID-mapping helpers), then run every test against the release binary.
+# ID-mapping helpers, rootless podman with runc as an outer engine for cove), then run every
+# test against the release binary.
 # As non-root nothing is installed, and the tests that need root fail saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(docker-registry skopeo busybox-static uidmap libseccomp-dev fuse-overlayfs)
+packages=(docker-registry skopeo busybox-static uidmap libseccomp-dev fuse-overlayfs podman runc)
 
 missing=()
 for p in "${packages[@]}"; do

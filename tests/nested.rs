@@ -1,6 +1,7 @@
 //! cove inside a container (a CI runner's job container): a `--privileged` container started
 //! by cove runs cove, which pulls and runs an image, with its store on the container's own
-//! root and on a bind-mounted directory. Root and rootless on the host side.
+//! root and on a bind-mounted directory. Root and rootless on the host side; rootless podman
+//! as the outer engine too.
 
 // Tests may panic on what they set up and cast the numbers they make.
 #![allow(
@@ -12,10 +13,65 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::cove::cove_bin;
 use common::{Cove, Who};
 
 both!(cove_runs_cove, narrower_flags_and_the_hint);
+
+/// Rootless podman (runc, as on this host) starts the container cove runs in.
+#[test]
+fn podman_runs_cove() {
+    let c = Cove::new(Who::Rootless);
+    let img = c.busybox();
+    c.write_config(
+        "containers/containers.conf",
+        "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+    );
+    c.write_config(
+        "containers/storage.conf",
+        "[storage]\ndriver = \"overlay\"\n",
+    );
+    let podroot = c.dir.join("podman-root");
+    let podrun = c.runtime_dir.join("podman-run");
+    let (podroot, podrun) = (podroot.display().to_string(), podrun.display().to_string());
+    let podman = |args: &[&str]| {
+        let mut all = vec!["--root", &podroot, "--runroot", &podrun];
+        all.extend_from_slice(args);
+        c.cmd(&all)
+            .bin(Path::new("/usr/bin/podman"))
+            .default_store()
+            .run()
+    };
+    podman(&["pull", "--tls-verify=false", &img]).assert_ok();
+    let bin = bin_mount();
+    let (env_img, env_store) = (format!("IMG={img}"), "STORE=/var/lib/inner".to_string());
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--network",
+        "host",
+        "-v",
+        &bin,
+        "-e",
+        &env_img,
+        "-e",
+        &env_store,
+        &img,
+        "sh",
+        "-c",
+        INNER,
+    ]);
+    assert_eq!(
+        out.stdout,
+        format!("nested-0\ncode=3\n{}\n", img.rsplit_once(':').unwrap().0),
+        "{out}"
+    );
+    out.assert_ok();
+    let _ = podman(&["system", "reset", "-f"]);
+}
 
 /// The script the outer container runs: pull, run (exit code passed through), and the
 /// inner container sees itself as root.
