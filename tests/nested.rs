@@ -18,7 +18,45 @@ use std::path::Path;
 use common::cove::cove_bin;
 use common::{Cove, Who};
 
-both!(cove_runs_cove, narrower_flags_and_the_hint);
+both!(cove_runs_cove, narrower_flags_and_the_hint, a_user_inside);
+
+/// A job that runs as a plain user inside its container: cove is rootless there, on the IDs
+/// the container's user namespace gives that user (no /etc/subuid in the image: its own).
+fn a_user_inside(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let bin = bin_mount();
+    let script = "set -e; mkdir -p /tmp/run /tmp/home; \
+        cove pull -q --tls-verify=false \"$IMG\" >/dev/null; \
+        cove run --rm \"$IMG\" sh -c 'echo in-$(id -u)'; \
+        cove images --format '{{.Repository}}'";
+    let env = format!("IMG={img}");
+    let out = c.run(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "-u",
+        "1000:1000",
+        "-v",
+        &bin,
+        "-e",
+        &env,
+        "-e",
+        "HOME=/tmp/home",
+        "-e",
+        "XDG_RUNTIME_DIR=/tmp/run",
+        &img,
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(
+        out.stdout,
+        format!("in-0\n{}\n", img.rsplit_once(':').unwrap().0),
+        "{out}"
+    );
+    out.assert_ok();
+}
 
 /// Rootless podman (runc, as on this host) starts the container cove runs in.
 #[test]

@@ -204,8 +204,9 @@ fn set_identity(p: &Process) -> Result<(), SpawnError> {
         .collect();
     match nix::unistd::setgroups(&groups) {
         Ok(()) => {}
-        // A single-ID user namespace denies setgroups; with no groups wanted that is fine.
-        Err(Errno::EPERM) if groups.is_empty() && setgroups_denied() => {}
+        // A single-ID user namespace denies setgroups (and maps no group but one, so the
+        // image's memberships could not be given anyway): the process keeps the caller's.
+        Err(Errno::EPERM) if setgroups_denied() => {}
         Err(e) => return Err(engine("setgroups", e)),
     }
     let gid = Gid::from_raw(p.gid);
