@@ -69,17 +69,21 @@ fn store_view(c: &Cove) -> (String, Vec<String>, Vec<String>) {
         })
         .unwrap_or_default();
     blobs.sort();
-    (
-        c.ok(&["images", "--digests"]).stdout,
-        c.layer_dirs(),
-        blobs,
-    )
+    (c.ok(&["images", "--digests"]).stdout, c.layer_dirs(), blobs)
 }
 
 fn assert_unchanged(c: &Cove, before: &(String, Vec<String>, Vec<String>), what: &str) {
     assert_eq!(&store_view(c), before, "{what} changed the store");
-    assert_eq!(c.temp_leftovers(), Vec::<String>::new(), "{what}: temp dirs");
-    assert_eq!(stray_blob_files(c), Vec::<String>::new(), "{what}: temp blobs");
+    assert_eq!(
+        c.temp_leftovers(),
+        Vec::<String>::new(),
+        "{what}: temp dirs"
+    );
+    assert_eq!(
+        stray_blob_files(c),
+        Vec::<String>::new(),
+        "{what}: temp blobs"
+    );
     assert_check_clean(c);
 }
 
@@ -116,8 +120,16 @@ fn pull_does_not_fit(who: Who) {
         let out = pull_cmd(&c, &img);
         out.assert_err_line(FULL);
         fs.unfill();
-        assert_unchanged(&c, &before, &format!("a pull with {room} of {need} KiB free"));
-        assert_eq!(fs.free_kib(), free, "a pull with {room} KiB free left files");
+        assert_unchanged(
+            &c,
+            &before,
+            &format!("a pull with {room} of {need} KiB free"),
+        );
+        assert_eq!(
+            fs.free_kib(),
+            free,
+            "a pull with {room} KiB free left files"
+        );
     }
     c.pull(&img);
     let out = c.ok(&["run", "--rm", &img, "echo", "fits"]);
@@ -155,16 +167,34 @@ fn create_and_run_on_full_store(who: Who) {
 fn container_fills_its_upper_dir(who: Who) {
     let (c, fs) = on_tmpfs(who, 16 * 1024);
     let img = c.busybox();
-    let out = c.run(&["run", "--name", "big", &img, "sh", "-c", "cat /dev/zero > /big"]);
+    let out = c.run(&[
+        "run",
+        "--name",
+        "big",
+        &img,
+        "sh",
+        "-c",
+        "cat /dev/zero > /big",
+    ]);
     assert_ne!(out.code(), 0, "{out}");
-    assert_ne!(out.code(), 125, "the container's failure, not cove's: {out}");
+    assert_ne!(
+        out.code(),
+        125,
+        "the container's failure, not cove's: {out}"
+    );
     assert!(
         out.stderr.to_lowercase().contains(FULL),
         "the container sees ENOSPC: {out}"
     );
-    assert!(!out.stderr.contains("Error: "), "cove itself reports nothing: {out}");
+    assert!(
+        !out.stderr.contains("Error: "),
+        "cove itself reports nothing: {out}"
+    );
     assert_eq!(c.status_of("big"), "exited");
-    assert_eq!(c.inspect_fmt("big", "{{.State.ExitCode}}"), out.code().to_string());
+    assert_eq!(
+        c.inspect_fmt("big", "{{.State.ExitCode}}"),
+        out.code().to_string()
+    );
     assert_check_clean(&c);
     c.ok(&["rm", "big"]);
     c.assert_no_containers();
@@ -177,7 +207,15 @@ fn container_fills_its_upper_dir(who: Who) {
 fn cp_into_full_store(who: Who) {
     let (c, fs) = on_tmpfs(who, 16 * 1024);
     let img = c.busybox();
-    c.ok(&["run", "--name", "box", &img, "sh", "-c", "echo original > /data.txt"]);
+    c.ok(&[
+        "run",
+        "--name",
+        "box",
+        &img,
+        "sh",
+        "-c",
+        "echo original > /data.txt",
+    ]);
     // Named like the file it replaces, so that a copy into `/` replaces it too.
     let src_dir = c.home.join("src");
     std::fs::create_dir(&src_dir).unwrap();
@@ -223,14 +261,24 @@ fn runroot_full(who: Who) {
     fs.fill();
     for args in [
         &["run", "--rm", &img, "true"][..],
+        &["run", "--rm", "-d", &img, "true"],
         &["run", "-d", "--name", "bg", &img, "sleep", "100"],
     ] {
         let out = c.run(args);
         out.assert_err_line(FULL);
     }
     fs.unfill();
-    assert_eq!(c.ok(&["ps", "-a", "-q"]).stdout, "", "no half-made container");
+    // As with any start that fails, `run` without --rm leaves the container created, not
+    // running unseen.
+    assert_eq!(c.ok(&["ps", "-a", "-q"]).lines().len(), 1);
+    assert_eq!(c.status_of("bg"), "created");
     assert_check_clean(&c);
+    c.ok(&["rm", "bg"]);
+    assert_eq!(
+        c.ok(&["ps", "-a", "-q"]).stdout,
+        "",
+        "no half-made container"
+    );
     c.ok(&["run", "-d", "--name", "bg", &img, "sleep", "100"]);
     c.ok(&["rm", "-f", "bg"]);
     c.assert_no_containers();
