@@ -259,7 +259,17 @@ impl Unpacker<'_> {
             Mode::from_bits_truncate(0o600),
         )?);
         let written = (|| {
-            self.report.size += io::copy(entry, &mut file)?;
+            let want = entry.size();
+            let got = io::copy(entry, &mut file)?;
+            // The tar reader ends a file quietly where the stream ends: a cut stream is no
+            // complete file.
+            if got < want {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the archive ends after {got} of its {want} bytes"),
+                ));
+            }
+            self.report.size += got;
             let t = Target::Fd(file.as_raw_fd());
             self.own(meta, t)?;
             meta.apply_mode(t)?;
