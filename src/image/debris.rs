@@ -131,3 +131,55 @@ pub fn remove_piece(images: &ImageStore, layers: &LayerStore, piece: &Piece) -> 
         }
     }
 }
+
+/// What a pull is about to add: the layers and blobs missing when it began.
+pub struct Additions {
+    pub layers: Vec<String>,
+    pub blobs: Vec<String>,
+}
+
+impl Additions {
+    pub fn missing(
+        images: &ImageStore,
+        layers: &LayerStore,
+        chain: &[String],
+        blobs: &[&str],
+    ) -> Additions {
+        Additions {
+            layers: chain
+                .iter()
+                .filter(|c| !layers.exists(c))
+                .cloned()
+                .collect(),
+            blobs: blobs
+                .iter()
+                .filter(|d| !images.has_blob(d))
+                .map(|d| d.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// A pull failed (a full disk, a cut download): take back the layers and blobs it added
+/// that no image uses, so the store is as it was. Only when no other pull runs, since one
+/// may be about to record an image that uses them; else `image prune` reclaims them later.
+/// Best effort: the pull's own error is what the user needs to see.
+pub fn undo_pull(images: &ImageStore, layers: &LayerStore, guard: PullGuard, added: &Additions) {
+    drop(guard);
+    let Ok(debris) = scan(images, layers) else {
+        return;
+    };
+    if debris.pull_running {
+        return;
+    }
+    for piece in &debris.pieces {
+        let ours = match piece {
+            Piece::UnusedLayer(chain) => added.layers.contains(chain),
+            Piece::UnusedBlob(digest) => added.blobs.contains(digest),
+            Piece::Layer(_) | Piece::BlobTemp(_) => false,
+        };
+        if ours {
+            let _ = remove_piece(images, layers, piece);
+        }
+    }
+}

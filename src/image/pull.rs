@@ -73,7 +73,7 @@ pub fn pull(
     let images = ImageStore::open(&paths.root);
     // Until the record is written, the layers and blobs fetched belong to no image: this
     // keeps `image prune` and `system check --repair` from taking them for debris.
-    let _pulling = super::debris::hold_pull(&images)?;
+    let pulling = super::debris::hold_pull(&images)?;
     let resolved = client.resolve_cached(&reference.tag_or_digest(), &|digest| {
         images.read_blob(digest).ok()
     })?;
@@ -123,37 +123,49 @@ pub fn pull(
     progress.start(&reference, &short);
     layers.clean_stale()?;
     images.clean_stale();
-    let sizes = fetch_layers(
-        &client,
-        &images,
-        &layers,
-        descriptors,
-        &config,
-        &chain,
-        progress,
-    )?;
-
-    images.write_blob(&resolved.config_digest, &resolved.config)?;
-    images.write_blob(&resolved.manifest.digest, &resolved.manifest.bytes)?;
-    if let Some(index) = &resolved.index {
-        images.write_blob(&index.digest, &index.bytes)?;
+    let mut blobs: Vec<&str> = descriptors.iter().map(|d| d.digest.as_str()).collect();
+    blobs.extend([
+        resolved.config_digest.as_str(),
+        resolved.manifest.digest.as_str(),
+    ]);
+    blobs.extend(resolved.index.iter().map(|i| i.digest.as_str()));
+    let added = super::debris::Additions::missing(&images, &layers, &chain, &blobs);
+    let stored = (|| -> Result<()> {
+        let sizes = fetch_layers(
+            &client,
+            &images,
+            &layers,
+            descriptors,
+            &config,
+            &chain,
+            progress,
+        )?;
+        images.write_blob(&resolved.config_digest, &resolved.config)?;
+        images.write_blob(&resolved.manifest.digest, &resolved.manifest.bytes)?;
+        if let Some(index) = &resolved.index {
+            images.write_blob(&index.digest, &index.bytes)?;
+        }
+        let record = ImageRecord {
+            id: resolved.config_digest.clone(),
+            manifest_digest: resolved.manifest.digest.clone(),
+            manifest_media_type: resolved.manifest.media_type.clone(),
+            repo_tags: full_tag.iter().cloned().collect(),
+            repo_digests: vec![repo_digest],
+            layers: chain.clone(),
+            layer_blobs: descriptors.iter().map(|d| d.digest.clone()).collect(),
+            size: sizes.iter().sum(),
+            created: config.created.clone(),
+            stored_at: crate::time::now().0,
+        };
+        images.update(|all| {
+            store_record(all, record);
+            Ok(())
+        })
+    })();
+    if let Err(e) = stored {
+        super::debris::undo_pull(&images, &layers, pulling, &added);
+        return Err(e);
     }
-    let record = ImageRecord {
-        id: resolved.config_digest.clone(),
-        manifest_digest: resolved.manifest.digest.clone(),
-        manifest_media_type: resolved.manifest.media_type.clone(),
-        repo_tags: full_tag.iter().cloned().collect(),
-        repo_digests: vec![repo_digest],
-        layers: chain,
-        layer_blobs: descriptors.iter().map(|d| d.digest.clone()).collect(),
-        size: sizes.iter().sum(),
-        created: config.created.clone(),
-        stored_at: crate::time::now().0,
-    };
-    images.update(|all| {
-        store_record(all, record);
-        Ok(())
-    })?;
     Ok(PullOutcome {
         reference,
         digest: top_digest,
@@ -327,6 +339,7 @@ impl LayerJob<'_> {
         let mut tee = Tee {
             inner: reader,
             out: file,
+            path: &temp,
             done: 0,
             total,
             report: &|done| progress_ref.layer(&report, LayerEvent::Downloading { done, total }),
@@ -387,10 +400,11 @@ impl LayerJob<'_> {
     }
 }
 
-/// Copies what it reads into `out` (the blob file) and reports progress.
+/// Copies what it reads into `out` (the blob file at `path`) and reports progress.
 struct Tee<'a, R> {
     inner: R,
     out: File,
+    path: &'a std::path::Path,
     done: u64,
     total: u64,
     report: &'a (dyn Fn(u64) + Sync),
@@ -399,7 +413,10 @@ struct Tee<'a, R> {
 impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.out.write_all(&buf[..n])?;
+        // A full disk names the file, as every other write of the store does.
+        self.out.write_all(&buf[..n]).map_err(|e| {
+            io::Error::new(e.kind(), format!("writing {}: {e}", self.path.display()))
+        })?;
         let before = self.done;
         self.done += n as u64;
         // Report about every 512 KiB, and at the end.

@@ -117,3 +117,25 @@ fn a_copy_into_a_container_sets_the_owners_asked_for() {
     let meta = fs::metadata(t.path().join("tmp/f")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (4321, 8765));
 }
+
+#[test]
+fn a_cut_copy_leaves_the_old_file_and_no_temp() {
+    let t = TempDir::new("cp-cut");
+    let dest = t.path().join("dest");
+    fs::create_dir_all(&dest).unwrap();
+    fs::write(dest.join("f"), "old").unwrap();
+    let data = vec![b'n'; 64 * 1024];
+    let tar = Tar::new().file("f", &data).finish();
+    // The stream ends inside the file's data, as a full disk or a killed source ends it.
+    let cut = &tar[..8 * 1024];
+    assert!(extract_host(&dest, &mut &cut[..]).is_err());
+    assert_eq!(fs::read_to_string(dest.join("f")).unwrap(), "old");
+    let names: Vec<_> = fs::read_dir(&dest)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["f"], "a temp file is left");
+    extract_host(&dest, &mut &tar[..]).unwrap();
+    assert_eq!(fs::read(dest.join("f")).unwrap(), data);
+}

@@ -14,9 +14,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::errno::Errno;
+use nix::fcntl::renameat;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fstat, fstatat, makedev, mkdirat, mknodat, Mode, SFlag};
-use nix::unistd::{linkat, symlinkat};
+use nix::unistd::{linkat, symlinkat, UnlinkatFlags};
 use tar::EntryType;
 
 use super::at::{proc_path, Root};
@@ -188,9 +189,22 @@ impl Unpacker<'_> {
     }
 
     /// Make room for a new `name`: anything there goes, except a directory when one is wanted.
-    /// Returns whether a directory was kept. A copy replaces no directory by a non-directory
-    /// and no non-directory by a directory, as docker's untar refuses to.
+    /// Returns whether a directory was kept.
     fn replace(&mut self, p: RawFd, name: &OsStr, keep_dir: bool) -> io::Result<bool> {
+        let found = self.may_replace(p, name, keep_dir)?;
+        match found {
+            None => Ok(false),
+            Some(SFlag::S_IFDIR) if keep_dir => Ok(true),
+            Some(_) => {
+                remove_at(&p, name)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// What is at `name` now, refused when a copy may not replace it: a copy replaces no
+    /// directory by a non-directory and no non-directory by a directory, as docker's untar.
+    fn may_replace(&self, p: RawFd, name: &OsStr, keep_dir: bool) -> io::Result<Option<SFlag>> {
         let found = kind_at(&p, name)?;
         if !self.policy.is_layer() {
             match found {
@@ -207,14 +221,7 @@ impl Unpacker<'_> {
                 _ => {}
             }
         }
-        match found {
-            None => Ok(false),
-            Some(SFlag::S_IFDIR) if keep_dir => Ok(true),
-            Some(_) => {
-                remove_at(&p, name)?;
-                Ok(false)
-            }
-        }
+        Ok(found)
     }
 
     /// Set the owner unless the policy leaves owners alone.
@@ -233,26 +240,50 @@ impl Unpacker<'_> {
         meta: &Meta,
         display: &str,
     ) -> io::Result<()> {
-        self.replace(p, name, false)?;
+        // A copy into a container writes beside the file it replaces and renames over it, so
+        // a full disk or a cut stream leaves the old file as it was. A layer is unpacked into
+        // its own staging dir: there is nothing there to keep.
+        let temp = if self.policy.is_layer() {
+            self.replace(p, name, false)?;
+            None
+        } else {
+            self.may_replace(p, name, false)?;
+            Some(temp_name())
+        };
+        let created = temp.as_deref().unwrap_or(name);
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
         let mut file = File::from(sys::openat(
             p,
-            name,
+            created,
             flags,
             Mode::from_bits_truncate(0o600),
         )?);
         let written = (|| {
-            self.report.size += io::copy(entry, &mut file)?;
+            let want = entry.size();
+            let got = io::copy(entry, &mut file)?;
+            // The tar reader ends a file quietly where the stream ends: a cut stream is no
+            // complete file.
+            if got < want {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the archive ends after {got} of its {want} bytes"),
+                ));
+            }
+            self.report.size += got;
             let t = Target::Fd(file.as_raw_fd());
             self.own(meta, t)?;
             meta.apply_mode(t)?;
             // After chown and the data: either would clear security.capability.
             meta.apply_xattrs(t, display, &mut self.report)?;
-            meta.apply_times(t)
+            meta.apply_times(t)?;
+            match &temp {
+                Some(temp) => Ok(renameat(Some(p), temp.as_os_str(), Some(p), name)?),
+                None => Ok(()),
+            }
         })();
         if written.is_err() {
             // A stream cut short (or a full disk) leaves no truncated file behind.
-            let _ = nix::unistd::unlinkat(Some(p), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+            let _ = nix::unistd::unlinkat(Some(p), created, UnlinkatFlags::NoRemoveDir);
         }
         written
     }
@@ -422,6 +453,14 @@ impl Unpacker<'_> {
         }
         Ok(())
     }
+}
+
+/// A name for a copy's file until it is complete: hidden, and this process's own.
+fn temp_name() -> std::ffi::OsString {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!(".cove-tmp-{}-{n}", std::process::id()).into()
 }
 
 fn link_name<R: Read>(entry: &tar::Entry<R>) -> io::Result<Vec<u8>> {

@@ -247,7 +247,12 @@ impl Keeper for ContainerKeeper {
             boot_id: container::boot_id().to_string(),
         };
         if let Err(e) = container::write_run_state(&self.paths, &self.id, &run) {
-            warn!("{e}");
+            // Unrecorded, the process would run on unseen by ps, stop and rm (a full run
+            // root): it ends here, and the start fails like any other.
+            let pid = nix::unistd::Pid::from_raw(spawned.pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            while let Err(nix::errno::Errno::EINTR) = nix::sys::wait::waitpid(pid, None) {}
+            return Err(engine(e));
         }
         let first = std::mem::replace(&mut self.first_spawn, false);
         self.update_locked(&lock, |rec| {

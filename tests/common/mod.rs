@@ -23,6 +23,7 @@ pub mod out;
 pub mod proxy;
 pub mod pty;
 pub mod registry;
+pub mod tmpfs;
 pub mod users;
 
 pub use cove::{Cove, Who};
