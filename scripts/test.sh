@@ -23,10 +23,14 @@ if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
-    # Rootless networking (pasta, slirp4netns) opens the TUN device as the test user.
-    if [ -e /dev/net/tun ]; then
-        chmod 666 /dev/net/tun
-    fi
+    # Rootless networking (pasta, slirp4netns) opens the TUN device as the test user, and
+    # fuse-overlayfs (keep-id's id-shifted root) /dev/fuse: udev makes both 0666 on a normal
+    # Debian host, a container's /dev may not have.
+    for dev in /dev/net/tun /dev/fuse; do
+        if [ -e "$dev" ]; then
+            chmod 666 "$dev"
+        fi
+    done
 else
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "warning: missing packages (run as root to install them): ${missing[*]}" >&2

@@ -596,4 +596,25 @@ fn userns_keep_id(who: Who) {
         "run", "--rm", "--userns", "keep-id", "-u", "0", &img, "id", "-u",
     ]);
     assert_eq!(out.stdout, "0\n", "-u still wins: {out}");
+    // The image's own files keep the owners they have without keep-id: its root's are root's
+    // (through fuse-overlayfs's id mappings).
+    let out = c.ok(&[
+        "run", "--rm", "--userns", "keep-id", &img, "stat", "-c", "%u:%g", "/bin", "/bin/sh",
+    ]);
+    assert_eq!(out.stdout, "0:0\n0:0\n", "image root shows as root: {out}");
+    // What the container writes in its own root file system stays writable across starts.
+    c.ok(&[
+        "create",
+        "--name",
+        "kid",
+        "--userns",
+        "keep-id",
+        &img,
+        "sh",
+        "-c",
+        "echo x >> /tmp/f && wc -l < /tmp/f",
+    ]);
+    assert_eq!(c.ok(&["start", "-a", "kid"]).stdout.trim(), "1");
+    assert_eq!(c.ok(&["start", "-a", "kid"]).stdout.trim(), "2");
+    c.ok(&["rm", "kid"]);
 }

@@ -48,6 +48,7 @@ pub fn to_spec(paths: &Paths, rec: &ContainerRecord) -> Result<Spec, SpawnError>
             work,
             merged,
             userxattr: paths.rootless,
+            shift_ids: rec.host.userns_mode == "keep-id",
         },
         process,
         hostname: super::userdata::hostname(rec),

@@ -5,9 +5,10 @@
 //! The outer namespace maps its ids 0..N to the host: 0 is the caller, 1.. its /etc/subuid
 //! range. For a caller with host uid U the nested map (inside, outer, count) is:
 //! `0 1 U` (inside 0..U are outer 1..=U), `U 0 1` (the caller), `U+1 U+1 N-U-1` (the rest).
-//! Known limit: the image's files are owned by outer ids, so files of the image's root (outer 0)
-//! show up owned by U inside, and those of outer uid k by k-1. podman shifts or idmaps the layers
-//! to hide that; cove does not (yet).
+//! The image's files are owned by outer ids, so files of the image's root (outer 0) would show
+//! up owned by U inside, and those of outer uid k by k-1: the root file system is therefore
+//! mounted with fuse-overlayfs and id mappings that undo this map (rootfs.rs); where
+//! fuse-overlayfs cannot be used the kernel's overlay is, with that shift showing.
 //!
 //! Sequence: the intermediate clones the child with CLONE_NEWUSER next to the other namespace
 //! flags (so they are owned by the new user namespace), writes the child's uid_map and gid_map

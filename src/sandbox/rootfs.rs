@@ -31,11 +31,17 @@ pub fn mount(rootfs: &Rootfs) -> Result<&'static str, SpawnError> {
         return bind_self(&rootfs.merged).map(|_| "copy");
     }
     let lower = lower_dirs(rootfs)?;
+    if rootfs.shift_ids {
+        match shifted_ids().and_then(|ids| fuse_overlay(rootfs, &lower, &ids)) {
+            Ok(()) => return Ok("fuse-overlayfs"),
+            Err(e) => crate::debug!("fuse-overlayfs with shifted ids failed ({e})"),
+        }
+    }
     let kernel = match kernel_overlay(rootfs, &lower) {
         Ok(()) => return Ok("overlay"),
         Err(e) => e,
     };
-    let fuse = match fuse_overlay(rootfs, &lower) {
+    let fuse = match fuse_overlay(rootfs, &lower, "") {
         Ok(()) => return Ok("fuse-overlayfs"),
         Err(e) => e,
     };
@@ -126,7 +132,7 @@ fn kernel_overlay(rootfs: &Rootfs, lower: &[PathBuf]) -> Result<(), Errno> {
 /// fuse-overlayfs daemonizes and serves the mount until its last user is gone. It runs in the
 /// container's mount and pid namespaces (visible there as a process), the price of a fallback
 /// that kernels from before 5.11 need for rootless overlay.
-fn fuse_overlay(rootfs: &Rootfs, lower: &[PathBuf]) -> Result<(), String> {
+fn fuse_overlay(rootfs: &Rootfs, lower: &[PathBuf], extra: &str) -> Result<(), String> {
     let tool = [
         "/usr/bin/fuse-overlayfs",
         "/usr/local/bin/fuse-overlayfs",
@@ -141,21 +147,68 @@ fn fuse_overlay(rootfs: &Rootfs, lower: &[PathBuf]) -> Result<(), String> {
         .write(true)
         .open("/dev/fuse")
         .map_err(|e| format!("/dev/fuse: {e}"))?;
-    let data = overlay_options(rootfs, lower).map_err(|e| e.message)?;
-    let out = Command::new(tool)
-        .arg("-o")
+    let data = overlay_options(rootfs, lower).map_err(|e| e.message)? + extra;
+    // The daemon lives in the container's mount namespace, where pivot_root moves the root
+    // of every process whose root is the old one: its own paths would then lead through its
+    // own mount, and it would wait on itself. Its root is a recursive bind of "/" instead
+    // (another mount, which pivot_root leaves alone and the old root's detach leaves usable),
+    // and the container's root a bind of the mount the daemon made there.
+    let daemon_root = rootfs.merged.with_extension("fuse-root");
+    fs::create_dir_all(&daemon_root).map_err(|e| format!("{}: {e}", daemon_root.display()))?;
+    let rbind = MsFlags::MS_BIND | MsFlags::MS_REC;
+    nix::mount::mount(Some("/"), &daemon_root, None::<&str>, rbind, None::<&str>)
+        .map_err(|e| format!("binding / for fuse-overlayfs: {e}"))?;
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(tool);
+    super::sys::chroot_command(&mut cmd, &daemon_root, &cwd).map_err(|e| e.to_string())?;
+    cmd.arg("-o")
         .arg(data)
         .arg(&rootfs.merged)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        return Ok(());
+        .stderr(Stdio::piped());
+    if rootfs.shift_ids {
+        // In keep-id's nested namespace we are the caller's id there, with every capability:
+        // as its root, fuse-overlayfs mounts by itself instead of through fusermount3 (a
+        // setuid helper, which a user namespace cannot use).
+        std::os::unix::process::CommandExt::uid(&mut cmd, 0);
+        std::os::unix::process::CommandExt::gid(&mut cmd, 0);
     }
-    let text = String::from_utf8_lossy(&out.stderr);
-    Err(text.lines().next().unwrap_or("failed").to_string())
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        return Err(text.lines().next().unwrap_or("failed").to_string());
+    }
+    let served = daemon_root.join(rootfs.merged.strip_prefix("/").unwrap_or(&rootfs.merged));
+    nix::mount::mount(
+        Some(&served),
+        &rootfs.merged,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| format!("binding the fuse-overlayfs mount: {e}"))
+}
+
+/// fuse-overlayfs's `uidmapping=` and `gidmapping=` (AS-SEEN:PRESENTED:COUNT, joined by ':')
+/// that undo our own user namespace's map: a file the namespace above us owns as id `o` (which
+/// we see as `i`) is presented as `o`. In a keep-id container the image's root is then root.
+fn shifted_ids() -> Result<String, String> {
+    let mapping = |name: &str| -> Result<String, String> {
+        let path = format!("/proc/self/{name}");
+        let text = fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let lines = crate::idmap::parse(&text)?;
+        Ok(lines
+            .iter()
+            .map(|(inside, outside, count)| format!("{inside}:{outside}:{count}"))
+            .collect::<Vec<_>>()
+            .join(":"))
+    };
+    Ok(format!(
+        ",uidmapping={},gidmapping={}",
+        mapping("uid_map")?,
+        mapping("gid_map")?
+    ))
 }
 
 /// pivot_root needs the new root to be a mount point.

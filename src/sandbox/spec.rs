@@ -47,6 +47,10 @@ pub struct Rootfs {
     pub merged: PathBuf,
     /// Rootless: overlay keeps its attributes in `user.overlay.*` (mount option `userxattr`).
     pub userxattr: bool,
+    /// `--userns keep-id`: the layers' owners are shown as the user's shared namespace has
+    /// them (image root as 0), through fuse-overlayfs's id mappings; the kernel's overlay
+    /// cannot shift ids without root.
+    pub shift_ids: bool,
 }
 
 /// The process to exec, and the identity and confinement it runs with.
@@ -229,6 +233,7 @@ pub fn sample_spec(root: &std::path::Path) -> Spec {
             work: root.join("work"),
             merged: root.join("merged"),
             userxattr: false,
+            shift_ids: false,
         },
         process: Process {
             args: vec!["sh".to_string()],
