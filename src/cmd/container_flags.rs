@@ -53,6 +53,16 @@ pub struct StopArgs {
     pub targets: Targets,
 }
 
+/// `pause` and `unpause`.
+#[derive(Args, Debug)]
+pub struct PauseArgs {
+    /// Pause (or unpause) every running container (podman)
+    #[arg(short, long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
 #[derive(Args, Debug)]
 pub struct KillArgs {
     /// Signal to send to the container
@@ -295,6 +305,10 @@ pub enum ContainerCommand {
     Restart(StopArgs),
     /// Kill one or more running containers
     Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(PauseArgs),
     /// Remove one or more containers
     #[command(visible_alias = "remove")]
     Rm(RmArgs),

@@ -156,6 +156,23 @@ pub fn restart(ctx: &Context, args: StopArgs) -> Result<i32> {
     })
 }
 
+/// `pause`/`unpause`; with `-a` every running container that is not (or is) paused.
+pub fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<i32> {
+    let s = Session::open(ctx)?;
+    let names = targets(&s, &args.targets, args.all, false, |rec, st| {
+        st == Status::Running && s.store.live_state(rec).paused != paused
+    })?;
+    for_each(&s, &names, false, |name, rec| {
+        if paused {
+            container::pause(&s.store, &rec)?;
+        } else {
+            container::unpause(&s.store, &rec)?;
+        }
+        println!("{name}");
+        Ok(())
+    })
+}
+
 pub fn kill_cmd(ctx: &Context, args: KillArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let sig = container::parse_signal(&args.signal)?;

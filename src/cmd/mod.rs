@@ -69,6 +69,10 @@ pub enum Command {
     Restart(container_flags::StopArgs),
     /// Kill one or more running containers
     Kill(container_flags::KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(container_flags::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container_flags::PauseArgs),
     /// Remove one or more containers
     Rm(container_flags::RmArgs),
     /// List containers
@@ -169,6 +173,8 @@ pub fn main() -> Result<i32> {
         Command::Stop(a) => lifecycle::stop(&ctx, a),
         Command::Restart(a) => lifecycle::restart(&ctx, a),
         Command::Kill(a) => lifecycle::kill_cmd(&ctx, a),
+        Command::Pause(a) => lifecycle::pause(&ctx, a, true),
+        Command::Unpause(a) => lifecycle::pause(&ctx, a, false),
         Command::Rm(a) => lifecycle::rm(&ctx, a),
         Command::Ps(a) => ps::ps(&ctx, a),
         Command::Logs(a) => ps::logs(&ctx, a),
@@ -215,6 +221,8 @@ fn container_dispatch(ctx: &Context, cmd: container_flags::ContainerCommand) -> 
         C::Stop(a) => lifecycle::stop(ctx, a),
         C::Restart(a) => lifecycle::restart(ctx, a),
         C::Kill(a) => lifecycle::kill_cmd(ctx, a),
+        C::Pause(a) => lifecycle::pause(ctx, a, true),
+        C::Unpause(a) => lifecycle::pause(ctx, a, false),
         C::Rm(a) => lifecycle::rm(ctx, a),
         C::Ls(a) => ps::ps(ctx, a),
         C::Logs(a) => ps::logs(ctx, a),

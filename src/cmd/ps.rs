@@ -101,6 +101,7 @@ fn sort_rows(paths: &crate::paths::Paths, rows: &mut [(&ContainerRecord, State)]
 fn keep(rec: &ContainerRecord, st: &State, filters: &[(String, String)]) -> Result<bool> {
     for (k, v) in filters {
         let ok = match k.as_str() {
+            "status" if st.paused => v == "paused",
             "status" => st.status.as_str() == v,
             "name" => rec.name.contains(v.trim_start_matches('/')),
             "id" => rec.id.starts_with(v),
@@ -303,9 +304,9 @@ pub fn container_json(paths: &crate::paths::Paths, rec: &ContainerRecord, st: &S
         "Path": argv.first().cloned().unwrap_or_default(),
         "Args": argv.get(1..).map(|a| a.to_vec()).unwrap_or_default(),
         "State": {
-            "Status": st.status.as_str(),
+            "Status": if st.paused { "paused" } else { st.status.as_str() },
             "Running": st.status == Status::Running,
-            "Paused": false,
+            "Paused": st.paused,
             "Restarting": st.status == Status::Restarting,
             "OOMKilled": false,
             "Dead": false,

@@ -32,6 +32,12 @@ pub fn prepare_exec(
 ) -> Result<PreparedExec> {
     let st = store.live_state(rec);
     st.status.check_exec(&rec.id)?;
+    if st.paused {
+        return Err(Error::Other(format!(
+            "Container {} is paused, unpause the container before exec",
+            rec.id
+        )));
+    }
     let spec = to_spec(store.paths(), rec).map_err(Error::Spawn)?;
     let mut p = spec.process;
     p.args = req.command.clone();

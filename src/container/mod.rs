@@ -15,6 +15,7 @@ pub mod mounts;
 mod names;
 mod parse;
 mod passwd;
+mod pause;
 mod record;
 mod remove;
 pub mod repair;
@@ -41,6 +42,7 @@ pub use layout::{
 };
 pub use names::validate_name;
 pub use parse::{parse_extra_host, parse_log_opt};
+pub use pause::{pause, unpause};
 pub use record::{ContainerConfig, ContainerRecord, HostConfig, MountArg, RestartPolicy, Ulimit};
 pub use remove::{prune, remove, RemoveRequest};
 pub use runstate::{

@@ -28,6 +28,8 @@ pub struct RunState {
     /// The kernel's boot_id when this was written: pids and start times of another boot mean
     /// nothing (a run root that is not on tmpfs survives a reboot).
     pub boot_id: String,
+    /// `pause`: the container's processes are stopped (SIGSTOP) until `unpause`.
+    pub paused: bool,
 }
 
 /// `<runroot>/containers/<id>/exit.json`, written atomically after the reap.
@@ -140,6 +142,8 @@ pub(crate) fn derive(
     alive: &dyn Fn(i32, u64) -> bool,
 ) -> Derived {
     let mut s = persisted.clone();
+    // Only a live run can be paused.
+    s.paused = false;
     let Some(run) = run else {
         // No run state: never started, stopped and recorded, or the run root was lost.
         if let Some(e) = exit {
@@ -161,6 +165,7 @@ pub(crate) fn derive(
     if alive(run.pid, run.pid_start) {
         s.status = Status::Running;
         s.pid = run.pid;
+        s.paused = run.paused;
         s.error.clear();
         return Derived {
             state: s,
@@ -263,6 +268,7 @@ mod tests {
             monitor_start: 9,
             restarting: false,
             boot_id: String::new(),
+            paused: false,
         }
     }
 

@@ -19,6 +19,8 @@ pub struct Sig(i32);
 
 impl Sig {
     pub const KILL: Sig = Sig(Signal::SIGKILL as i32);
+    pub const STOP: Sig = Sig(Signal::SIGSTOP as i32);
+    pub const CONT: Sig = Sig(Signal::SIGCONT as i32);
 
     /// Send it to `pid`.
     pub fn send(self, pid: Pid) -> nix::Result<()> {

@@ -31,6 +31,8 @@ pub struct State {
     /// Set by `stop` (so also by `restart` and `rm -f`): restart policies leave the container
     /// stopped. `kill` only sends its signal and does not set it; the next `start` clears it.
     pub stopped_by_user: bool,
+    /// Derived from the run state: a running container whose processes `pause` stopped.
+    pub paused: bool,
 }
 
 impl Status {
@@ -122,6 +124,7 @@ fn secs(rfc: &str) -> Option<i64> {
 pub fn status_text(state: &State, now: i64, human_duration: fn(i64) -> String) -> String {
     let since = |t: &str| human_duration(secs(t).map_or(0, |t| now - t));
     match state.status {
+        Status::Running if state.paused => format!("Up {} (Paused)", since(&state.started_at)),
         Status::Running => format!("Up {}", since(&state.started_at)),
         Status::Restarting => {
             format!(

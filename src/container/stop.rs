@@ -52,6 +52,10 @@ pub fn stop(store: &ContainerStore, rec: &ContainerRecord, req: &StopRequest) ->
     let pid = Pid::from_raw(state.pid);
     if state.pid > 0 {
         let _ = sig.send(pid);
+        if state.paused {
+            // Stopped processes only see the signal once continued.
+            super::pause::signal_all(state.pid, Sig::CONT, false);
+        }
     }
     if wait_stopped(store, rec, state.pid, timeout) {
         return Ok(());

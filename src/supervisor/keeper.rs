@@ -245,6 +245,7 @@ impl Keeper for ContainerKeeper {
             monitor_start: self.me.1,
             restarting: false,
             boot_id: container::boot_id().to_string(),
+            paused: false,
         };
         if let Err(e) = container::write_run_state(&self.paths, &self.id, &run) {
             // Unrecorded, the process would run on unseen by ps, stop and rm (a full run

@@ -201,6 +201,7 @@ fn live_state_from_run_files() {
         monitor_start: start,
         restarting: false,
         boot_id: boot_id().to_string(),
+        paused: false,
     };
     write_run_state(&t.paths, &rec.id, &run).unwrap();
     rec.state.status = Status::Running;
