@@ -104,7 +104,7 @@ fn podman_runs_cove() {
     ]);
     assert_eq!(
         out.stdout,
-        format!("nested-0\ncode=3\n{}\n", img.rsplit_once(':').unwrap().0),
+        inner_output(&img),
         "{out}"
     );
     out.assert_ok();
@@ -147,11 +147,16 @@ fn cove_runs_cove(who: Who) {
         ]);
         assert_eq!(
             out.stdout,
-            format!("nested-0\ncode=3\n{}\n", img.rsplit_once(':').unwrap().0),
+            inner_output(&img),
             "store {store}: {out}"
         );
         out.assert_ok();
     }
+}
+
+/// What INNER prints: the inner container's uid, its exit code, the pulled repository.
+fn inner_output(img: &str) -> String {
+    format!("nested-0\ncode=3\n{}\n", img.rsplit_once(':').unwrap().0)
 }
 
 fn bin_mount() -> String {
@@ -180,7 +185,7 @@ fn narrower_flags_and_the_hint(who: Who) {
     let out = c.run(&args);
     assert_eq!(
         out.stdout,
-        format!("nested-0\ncode=3\n{}\n", img.rsplit_once(':').unwrap().0),
+        inner_output(&img),
         "{out}"
     );
 
