@@ -18,7 +18,85 @@ use std::path::Path;
 use common::cove::cove_bin;
 use common::{Cove, Who};
 
-both!(cove_runs_cove, narrower_flags_and_the_hint, a_user_inside);
+both!(
+    cove_runs_cove,
+    narrower_flags_and_the_hint,
+    a_user_inside,
+    subuid_inside
+);
+
+/// A plain user inside a container whose image has newuidmap and an /etc/subuid range for it:
+/// cove uses that range (the inner container's map has it), as on a host.
+fn subuid_inside(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let bin = bin_mount();
+    let env = format!("IMG={img}");
+    c.ok(&[
+        "run",
+        "-d",
+        "--privileged",
+        "--name",
+        "job",
+        "-v",
+        &bin,
+        "-e",
+        &env,
+        &img,
+        "sleep",
+        "600",
+    ]);
+    let lib = "/lib/x86_64-linux-gnu";
+    c.ok(&["exec", "job", "mkdir", "-p", "/usr/bin", lib, "/lib64"]);
+    // newuidmap and what it links, owned by the container's root once copied in (cp's rule).
+    let mut files = vec![
+        "/usr/bin/newuidmap".to_string(),
+        "/usr/bin/newgidmap".to_string(),
+        "/lib64/ld-linux-x86-64.so.2".to_string(),
+    ];
+    for l in [
+        "libaudit.so.1",
+        "libc.so.6",
+        "libcap-ng.so.0",
+        "libpcre2-8.so.0",
+        "libselinux.so.1",
+    ] {
+        files.push(format!("{lib}/{l}"));
+    }
+    for f in &files {
+        let real = std::fs::canonicalize(f).unwrap();
+        c.ok(&["cp", real.to_str().unwrap(), &format!("job:{f}")]);
+    }
+    let setup = "chmod 4755 /usr/bin/newuidmap /usr/bin/newgidmap && \
+        echo 'u:x:1000:1000::/tmp/home:/bin/sh' >> /etc/passwd && echo 'u:x:1000:' >> /etc/group && \
+        echo 'u:2000:3000' > /etc/subuid && echo 'u:2000:3000' > /etc/subgid";
+    c.ok(&["exec", "job", "sh", "-c", setup]);
+    let inner = "set -e; mkdir -p /tmp/run /tmp/home; \
+        cove pull -q --tls-verify=false \"$IMG\" >/dev/null; \
+        cove run --rm \"$IMG\" cat /proc/self/uid_map";
+    let out = c.run(&[
+        "exec",
+        "-u",
+        "1000",
+        "-e",
+        "HOME=/tmp/home",
+        "-e",
+        "XDG_RUNTIME_DIR=/tmp/run",
+        "job",
+        "sh",
+        "-c",
+        inner,
+    ]);
+    let maps: Vec<Vec<String>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    assert_eq!(maps, [["0", "1000", "1"], ["1", "2000", "3000"]], "{out}");
+    assert!(!out.stderr.contains("no subuid range"), "{out}");
+    out.assert_ok();
+    c.rm_f(&["job"]);
+}
 
 /// A job that runs as a plain user inside its container: cove is rootless there, on the IDs
 /// the container's user namespace gives that user (no /etc/subuid in the image: its own).
@@ -102,11 +180,7 @@ fn podman_runs_cove() {
         "-c",
         INNER,
     ]);
-    assert_eq!(
-        out.stdout,
-        inner_output(&img),
-        "{out}"
-    );
+    assert_eq!(out.stdout, inner_output(&img), "{out}");
     out.assert_ok();
     let _ = podman(&["system", "reset", "-f"]);
 }
@@ -145,11 +219,7 @@ fn cove_runs_cove(who: Who) {
             "-c",
             INNER,
         ]);
-        assert_eq!(
-            out.stdout,
-            inner_output(&img),
-            "store {store}: {out}"
-        );
+        assert_eq!(out.stdout, inner_output(&img), "store {store}: {out}");
         out.assert_ok();
     }
 }
@@ -183,11 +253,7 @@ fn narrower_flags_and_the_hint(who: Who) {
     args.extend(narrower);
     args.extend([img.as_str(), "sh", "-c", &script]);
     let out = c.run(&args);
-    assert_eq!(
-        out.stdout,
-        inner_output(&img),
-        "{out}"
-    );
+    assert_eq!(out.stdout, inner_output(&img), "{out}");
 
     let run = "cove pull -q --tls-verify=false \"$IMG\" >/dev/null && cove run --rm \"$IMG\" true";
     let out = c.run(&["run", "--rm", "-v", &bin, "-e", &env, &img, "sh", "-c", run]);

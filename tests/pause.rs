@@ -79,7 +79,10 @@ fn pause_and_unpause(who: Who) {
     let paused = c.ok(&["pause", "-a"]);
     let mut all = paused.lines();
     all.sort();
-    let mut ids = [c.inspect_fmt("pa", "{{.Id}}"), c.inspect_fmt("pb", "{{.Id}}")];
+    let mut ids = [
+        c.inspect_fmt("pa", "{{.Id}}"),
+        c.inspect_fmt("pb", "{{.Id}}"),
+    ];
     ids.sort();
     assert_eq!(all, ids, "{paused}");
     let ps = c.ok(&["ps", "--filter", "status=paused", "--format", "{{.Names}}"]);
