@@ -314,6 +314,8 @@ impl ContainerStore {
         let id = lock.id();
         let overlay = overlay_dir(&self.paths, id);
         let merged = merged_dir(&self.paths, id);
+        // A keep-id root mounted in the user's namespace by a supervisor that is gone.
+        crate::sandbox::release_rootfs(&merged);
         if let (Ok(m), Ok(o)) = (fs::metadata(&merged), fs::metadata(&overlay)) {
             if m.dev() != o.dev() {
                 return Err(Error::Other(format!(

@@ -22,5 +22,5 @@ pub fn mount_private(rootfs: &Rootfs) -> Result<(), SpawnError> {
         None::<&str>,
     )
     .map_err(|e| SpawnError::engine(format!("cannot make mounts private: {e}")))?;
-    super::rootfs::mount(rootfs).map(|_| ())
+    super::rootfs::mount(rootfs, false).map(|_| ())
 }

@@ -18,25 +18,26 @@ use crate::fsutil::lgetxattr;
 /// The kernel refuses mount data over a page; stay well below it.
 const MAX_MOUNT_DATA: usize = 3500;
 
-/// Mount `rootfs.merged` and say how: "overlay", "fuse-overlayfs" or "copy".
-pub fn mount(rootfs: &Rootfs) -> Result<&'static str, SpawnError> {
+/// Mount `rootfs.merged` and say how: "overlay", "fuse-overlayfs" or "copy". `premounted`: the
+/// spawning process already mounted it (`mount_shifted`), and its mount came with our copy of
+/// its mount namespace.
+pub fn mount(rootfs: &Rootfs, premounted: bool) -> Result<&'static str, SpawnError> {
     let fail = |what: &str, path: &Path, e: io::Error| {
         SpawnError::engine(format!("rootfs: {what} {}: {e}", path.display()))
     };
     for dir in [&rootfs.merged, &rootfs.upper, &rootfs.work] {
         fs::create_dir_all(dir).map_err(|e| fail("cannot create", dir, e))?;
     }
+    if premounted {
+        // Our copy of that mount is locked to us (it came from a more privileged namespace),
+        // and pivot_root refuses a locked new root: a bind of it made here is ours.
+        return bind_self(&rootfs.merged).map(|_| "fuse-overlayfs");
+    }
     let copied = copied_marker(rootfs);
     if copied.exists() {
         return bind_self(&rootfs.merged).map(|_| "copy");
     }
     let lower = lower_dirs(rootfs)?;
-    if rootfs.shift_ids {
-        match shifted_ids().and_then(|ids| fuse_overlay(rootfs, &lower, &ids)) {
-            Ok(()) => return Ok("fuse-overlayfs"),
-            Err(e) => crate::debug!("fuse-overlayfs with shifted ids failed ({e})"),
-        }
-    }
     let kernel = match kernel_overlay(rootfs, &lower) {
         Ok(()) => return Ok("overlay"),
         Err(e) => e,
@@ -148,67 +149,56 @@ fn fuse_overlay(rootfs: &Rootfs, lower: &[PathBuf], extra: &str) -> Result<(), S
         .open("/dev/fuse")
         .map_err(|e| format!("/dev/fuse: {e}"))?;
     let data = overlay_options(rootfs, lower).map_err(|e| e.message)? + extra;
-    // The daemon lives in the container's mount namespace, where pivot_root moves the root
-    // of every process whose root is the old one: its own paths would then lead through its
-    // own mount, and it would wait on itself. Its root is a recursive bind of "/" instead
-    // (another mount, which pivot_root leaves alone and the old root's detach leaves usable),
-    // and the container's root a bind of the mount the daemon made there.
-    let daemon_root = rootfs.merged.with_extension("fuse-root");
-    fs::create_dir_all(&daemon_root).map_err(|e| format!("{}: {e}", daemon_root.display()))?;
-    let rbind = MsFlags::MS_BIND | MsFlags::MS_REC;
-    nix::mount::mount(Some("/"), &daemon_root, None::<&str>, rbind, None::<&str>)
-        .map_err(|e| format!("binding / for fuse-overlayfs: {e}"))?;
-    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(tool);
-    super::sys::chroot_command(&mut cmd, &daemon_root, &cwd).map_err(|e| e.to_string())?;
     cmd.arg("-o")
         .arg(data)
         .arg(&rootfs.merged)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    if rootfs.shift_ids {
-        // In keep-id's nested namespace we are the caller's id there, with every capability:
-        // as its root, fuse-overlayfs mounts by itself instead of through fusermount3 (a
-        // setuid helper, which a user namespace cannot use).
-        std::os::unix::process::CommandExt::uid(&mut cmd, 0);
-        std::os::unix::process::CommandExt::gid(&mut cmd, 0);
-    }
     let out = cmd.output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
-        return Err(text.lines().next().unwrap_or("failed").to_string());
+    if out.status.success() {
+        return Ok(());
     }
-    let served = daemon_root.join(rootfs.merged.strip_prefix("/").unwrap_or(&rootfs.merged));
-    nix::mount::mount(
-        Some(&served),
-        &rootfs.merged,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| format!("binding the fuse-overlayfs mount: {e}"))
+    let text = String::from_utf8_lossy(&out.stderr);
+    Err(text.lines().next().unwrap_or("failed").to_string())
 }
 
-/// fuse-overlayfs's `uidmapping=` and `gidmapping=` (AS-SEEN:PRESENTED:COUNT, joined by ':')
-/// that undo our own user namespace's map: a file the namespace above us owns as id `o` (which
-/// we see as `i`) is presented as `o`. In a keep-id container the image's root is then root.
-fn shifted_ids() -> Result<String, String> {
-    let mapping = |name: &str| -> Result<String, String> {
-        let path = format!("/proc/self/{name}");
-        let text = fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        let lines = crate::idmap::parse(&text)?;
-        Ok(lines
+/// `--userns keep-id`: mount the root file system here, in the spawning process's mount
+/// namespace (the user's shared one), with fuse-overlayfs id mappings that make the nested
+/// namespace `maps` describes see the layers' owners as everyone else does (the image's root
+/// as 0). The daemon stays out of the container's pid and mount namespaces: nothing in the
+/// container can reach it or its view of the host. `release` unmounts it after the run.
+pub fn mount_shifted(rootfs: &Rootfs, maps: &super::keepid::Maps) -> Result<(), String> {
+    for dir in [&rootfs.merged, &rootfs.upper, &rootfs.work] {
+        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    if copied_marker(rootfs).exists() {
+        return Err("the layers were copied for an earlier run".into());
+    }
+    let lower = lower_dirs(rootfs).map_err(|e| e.message)?;
+    // fuse-overlayfs's mapping is ID-AS-STORED:ID-PRESENTED:COUNT, the same triple as a line
+    // of the nested map (inside, outside, count): a file stored as outer id `i` is presented
+    // as `o`, which the nested namespace shows as `i` again.
+    let mapping = |text: &str| -> Result<String, String> {
+        Ok(crate::idmap::parse(text)?
             .iter()
             .map(|(inside, outside, count)| format!("{inside}:{outside}:{count}"))
             .collect::<Vec<_>>()
             .join(":"))
     };
-    Ok(format!(
+    let extra = format!(
         ",uidmapping={},gidmapping={}",
-        mapping("uid_map")?,
-        mapping("gid_map")?
-    ))
+        mapping(&maps.uid_map)?,
+        mapping(&maps.gid_map)?
+    );
+    fuse_overlay(rootfs, &lower, &extra)
+}
+
+/// Undo `mount_shifted` once the container is gone (lazily: the daemon leaves when its last
+/// user does). Nothing to do when `merged` is no mount point.
+pub fn release(merged: &Path) {
+    let _ = nix::mount::umount2(merged, nix::mount::MntFlags::MNT_DETACH);
 }
 
 /// pivot_root needs the new root to be a mount point.

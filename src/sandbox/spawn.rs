@@ -51,8 +51,25 @@ pub fn spawn(spec: &Spec, stdio: Stdio) -> Result<Spawned, SpawnError> {
     if spec.namespaces.net == NetMode::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    let body = |stdio, reporter: &Reporter| container(spec, stdio, reporter);
-    let (pid, reports) = launch_from(flags, stdio, nested, || Ok(()), body).map_err(nested_hint)?;
+    // keep-id: the id-shifted root is mounted here, outside the container's namespaces.
+    let premounted = match (&nested, spec.rootfs.shift_ids) {
+        (Some(maps), true) => match rootfs::mount_shifted(&spec.rootfs, maps) {
+            Ok(()) => true,
+            Err(e) => {
+                crate::debug!(
+                    "keep-id: no id-shifted root file system ({e}): image owners show shifted"
+                );
+                false
+            }
+        },
+        _ => false,
+    };
+    let body = |stdio, reporter: &Reporter| container(spec, stdio, reporter, premounted);
+    let launched = launch_from(flags, stdio, nested, || Ok(()), body).map_err(nested_hint);
+    if launched.is_err() && premounted {
+        rootfs::release(&spec.rootfs.merged);
+    }
+    let (pid, reports) = launched?;
     Ok(Spawned {
         pid,
         rootfs_mode: reports.unwrap_or_default(),
@@ -202,7 +219,12 @@ where
 }
 
 /// The container's first process, from its new namespaces to exec.
-fn container(spec: &Spec, mut stdio: Stdio, reporter: &Reporter) -> Result<Infallible, SpawnError> {
+fn container(
+    spec: &Spec,
+    mut stdio: Stdio,
+    reporter: &Reporter,
+    premounted: bool,
+) -> Result<Infallible, SpawnError> {
     let console = stdio.console.take();
     launch::setup_stdio(stdio, spec.process.terminal && console.is_none())?;
     // No descriptor of the caller may reach the container (CVE-2024-21626), but those it was
@@ -232,7 +254,7 @@ fn container(spec: &Spec, mut stdio: Stdio, reporter: &Reporter) -> Result<Infal
     if spec.namespaces.net == NetMode::None {
         step("bringing up loopback", sys::loopback_up())?;
     }
-    let mode = rootfs::mount(&spec.rootfs)?;
+    let mode = rootfs::mount(&spec.rootfs, premounted)?;
     reporter.rootfs_mode(mode);
     mounts_apply::apply(&spec.rootfs.merged, &mount_plan(spec), console)?;
     pivot(&spec.rootfs.merged)?;

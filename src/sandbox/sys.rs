@@ -335,30 +335,3 @@ pub fn seccomp_set_filter(bpf: &[u8]) -> nix::Result<()> {
     };
     Errno::result(r).map(drop)
 }
-
-/// Start `cmd`'s program with `root` as its root directory and `cwd` (read inside that root)
-/// as its working directory.
-pub fn chroot_command(
-    cmd: &mut std::process::Command,
-    root: &std::path::Path,
-    cwd: &std::path::Path,
-) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::process::CommandExt;
-    let c = |p: &std::path::Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
-    };
-    let (root, cwd) = (c(root)?, c(cwd)?);
-    // SAFETY: the closure runs in the forked child between fork and exec; it only makes the
-    // chroot and chdir system calls (async-signal-safe) on strings made before the fork, and
-    // allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::chroot(root.as_ptr()) != 0 || libc::chdir(cwd.as_ptr()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Ok(())
-}

@@ -143,6 +143,8 @@ impl ContainerKeeper {
 
     /// Record the exit (exit.json, then the record) and decide on a restart.
     pub fn exited(&mut self, code: i32, last_delay: Option<Duration>, ran_for: Duration) -> Next {
+        // keep-id's root file system is mounted in our namespace for each run.
+        sandbox::release_rootfs(&container::merged_dir(&self.paths, &self.id));
         if let Some(log) = &mut self.log {
             let _ = log.flush();
         }
