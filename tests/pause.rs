@@ -16,7 +16,43 @@ use std::time::Duration;
 use common::ctr::wait_until;
 use common::{Cove, Who};
 
-both!(pause_and_unpause);
+both!(pause_and_unpause, pause_with_host_pids);
+
+/// With `--pid host` the container's processes are its first process and what descends from
+/// it: pause stops them all, unpause continues them all.
+fn pause_with_host_pids(who: Who) {
+    let c = Cove::new(who);
+    let img = c.busybox();
+    let marker = format!("{}", 5_000_000 + c.uid);
+    let script = format!("sleep {marker} & wait");
+    c.ok(&[
+        "run", "-d", "--pid", "host", "--name", "ph", &img, "sh", "-c", &script,
+    ]);
+    let child = || -> Option<u32> {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            (cmd.split(|b| *b == 0).any(|a| a == marker.as_bytes())).then_some(pid)
+        })
+    };
+    let state = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(wait_until(T, || child().is_some()), "the sleep started");
+    let pid = child().unwrap();
+    c.ok(&["pause", "ph"]);
+    assert_eq!(state(pid), "T", "the child is stopped too");
+    c.ok(&["unpause", "ph"]);
+    assert!(wait_until(T, || state(pid) != "T"), "and continued");
+    c.rm_f(&["ph"]);
+}
 
 const T: Duration = Duration::from_secs(20);
 

@@ -62,7 +62,8 @@ pub(super) fn signal_all(pid: i32, sig: Sig, wait_stopped: bool) {
     }
 }
 
-/// The processes sharing `pid`'s pid namespace (just `pid` when it shares ours).
+/// The processes sharing `pid`'s pid namespace, and those of namespaces nested in it (they
+/// descend from it); with `--pid host`, `pid` and its descendants.
 fn members(pid: i32) -> Vec<i32> {
     let ns = |p: &str| {
         std::fs::metadata(format!("/proc/{p}/ns/pid"))
@@ -73,7 +74,7 @@ fn members(pid: i32) -> Vec<i32> {
         return vec![pid];
     };
     if theirs == ours {
-        return vec![pid];
+        return tree(pid);
     }
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return vec![pid];
@@ -83,22 +84,41 @@ fn members(pid: i32) -> Vec<i32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|p| ns(&p.to_string()) == Some(theirs))
         .collect();
-    if !out.contains(&pid) {
-        out.push(pid);
+    // Nested pid namespaces (cove inside the container) hang below its processes.
+    for p in tree(pid) {
+        if !out.contains(&p) {
+            out.push(p);
+        }
     }
     out
 }
 
 /// True when /proc says the process is stopped (or gone).
 fn stopped(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    let state = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .next();
-    matches!(state, Some("T" | "t" | "Z" | "X"))
+    matches!(
+        super::runstate::process_state(pid),
+        None | Some('T' | 't' | 'Z' | 'X')
+    )
+}
+
+/// `pid` and its descendants, from /proc/PID/task/TID/children.
+fn tree(pid: i32) -> Vec<i32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() && out.len() < 100_000 {
+        let p = out[i];
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
+            for task in tasks.flatten() {
+                let children = std::fs::read_to_string(task.path().join("children"));
+                out.extend(
+                    children
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+        i += 1;
+    }
+    out
 }

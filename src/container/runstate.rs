@@ -109,6 +109,16 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
     parse_start_time(&stat)
 }
 
+/// The state letter of `pid` (field 3 of /proc/PID/stat: R, S, D, T, Z, ...), None when gone.
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
 fn parse_start_time(stat: &str) -> Option<u64> {
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];

@@ -72,7 +72,12 @@ pub fn kill(store: &ContainerStore, rec: &ContainerRecord, sig: Sig) -> Result<(
     let st = store.live_state(rec);
     st.status.check_kill(&rec.name, &rec.id)?;
     sig.send(Pid::from_raw(st.pid))
-        .map_err(|e| Error::Other(format!("cannot kill container {}: {e}", rec.name)))
+        .map_err(|e| Error::Other(format!("cannot kill container {}: {e}", rec.name)))?;
+    if st.paused {
+        // As docker's: the signal is delivered, so the container runs again.
+        let _ = super::pause::unpause(store, rec);
+    }
+    Ok(())
 }
 
 /// Block until the container is not running; its exit code.
@@ -96,7 +101,12 @@ pub(super) fn kill_under_lock(
     let Some(run) = read_run_state(store.paths(), &rec.id) else {
         return Ok(());
     };
-    let alive = || run.pid > 0 && pid_start_time(run.pid) == Some(run.pid_start);
+    // A zombie is dead: its supervisor may not be there to reap it (a suspended `run`).
+    let alive = || {
+        run.pid > 0
+            && pid_start_time(run.pid) == Some(run.pid_start)
+            && !matches!(super::runstate::process_state(run.pid), Some('Z' | 'X'))
+    };
     if alive() {
         let _ = Sig::KILL.send(Pid::from_raw(run.pid));
     }

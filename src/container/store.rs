@@ -91,8 +91,10 @@ impl ContainerStore {
         }
         let creating = self.lock_new(&rec.id)?;
         let dir = data_dir(&self.paths, &rec.id);
-        fs::create_dir(&dir)
-            .map_err(|e| Error::io("cannot create container directory", &dir, e))?;
+        if let Err(e) = fs::create_dir(&dir) {
+            let _ = creating.lock.remove();
+            return Err(Error::io("cannot create container directory", &dir, e));
+        }
         let claimed = if rec.name.is_empty() {
             self.claim_generated(&rec.id)
         } else {

@@ -210,11 +210,14 @@ pub fn mount_plan(spec: &Spec) -> Vec<MountOp> {
         plan.push(MountOp::RootReadOnly);
     }
     if !spec.privileged {
+        // podman's forms: ALL, a path, or a directory's glob (`/proc/*`).
         let masked = |p: &&&str| {
-            !spec
-                .unmasked
-                .iter()
-                .any(|u| u == "ALL" || u.trim_end_matches('/') == **p)
+            !spec.unmasked.iter().any(|u| {
+                u == "ALL"
+                    || u.trim_end_matches('/') == **p
+                    || u.strip_suffix("/*")
+                        .is_some_and(|dir| p.starts_with(&format!("{dir}/")))
+            })
         };
         for p in MASKED_PATHS.iter().filter(masked) {
             plan.push(MountOp::Mask {

@@ -260,14 +260,21 @@ fn copy_layer(layer: &Path, dest: &Path) -> io::Result<u64> {
             // carry them and overlayfs would not be the way to get them anyway.
             continue;
         }
+        let mut mode = meta.mode() & 0o7777;
         match std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid())) {
             Ok(()) => {}
             // EINVAL: the owner has no mapping here (a nested or single-ID namespace);
-            // EPERM: not privileged over it. The file stays ours, as unpacking does.
+            // EPERM: not privileged over it. The file stays ours, as unpacking does, and
+            // without setuid or setgid: they would now grant our root, not the image's owner.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EPERM)) => {
                 squashed += 1;
+                mode &= !0o6000;
             }
             Err(e) => return Err(e),
+        }
+        // After the owner: chown clears setuid and setgid.
+        if !kind.is_symlink() {
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode))?;
         }
     }
     Ok(squashed)
@@ -292,6 +299,8 @@ mod tests {
         }
         fs::create_dir_all(bottom.join("etc/sub")).unwrap();
         fs::write(bottom.join("etc/a"), "old").unwrap();
+        fs::write(bottom.join("su"), "s").unwrap();
+        fs::set_permissions(bottom.join("su"), fs::Permissions::from_mode(0o4755)).unwrap();
         fs::write(bottom.join("etc/gone"), "x").unwrap();
         fs::write(bottom.join("etc/sub/hidden"), "x").unwrap();
         std::os::unix::fs::symlink("/etc", bottom.join("link")).unwrap();
@@ -309,6 +318,8 @@ mod tests {
         let opaque = crate::fsutil::lsetxattr(&top.join("etc/sub"), "trusted.overlay.opaque", b"y");
 
         copy_layers(&[top.clone(), bottom.clone()], &out).unwrap();
+        let su = fs::metadata(out.join("su")).unwrap().permissions().mode();
+        assert_eq!(su & 0o7777, 0o4755, "setuid survives the owner being set");
         assert_eq!(fs::read_to_string(out.join("etc/a")).unwrap(), "new");
         assert!(!out.join("etc/gone").exists());
         assert_eq!(fs::read_to_string(out.join("etc/sub/kept")).unwrap(), "k");
@@ -333,6 +344,11 @@ mod tests {
         fs::create_dir_all(layer.join("home")).unwrap();
         fs::write(layer.join("home/theirs"), "t").unwrap();
         std::os::unix::fs::lchown(layer.join("home/theirs"), Some(1234), Some(1234)).unwrap();
+        fs::set_permissions(
+            layer.join("home/theirs"),
+            fs::Permissions::from_mode(0o6755),
+        )
+        .unwrap();
         let exe = std::env::current_exe().unwrap();
         let out = Command::new("unshare")
             .args(["--user", "--map-root-user"])
@@ -354,6 +370,11 @@ mod tests {
             (copied.uid(), copied.gid()),
             (0, 0),
             "owned by the namespace's root"
+        );
+        assert_eq!(
+            copied.mode() & 0o7777,
+            0o755,
+            "and no longer setuid or setgid"
         );
         fs::remove_dir_all(&dir).unwrap();
     }

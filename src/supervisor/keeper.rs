@@ -326,6 +326,8 @@ pub fn check_preserve_fds(n: u64, detach: bool) -> Result<u32, SpawnError> {
 /// created with `--rm`, and returns its exit code (or the spawn's error: 125/126/127).
 /// For `run -it`, which must be able to detach, use start_monitor(.., true) + attach instead.
 pub fn run_foreground(paths: &Paths, id: &str, opts: &Foreground) -> Result<i32, SpawnError> {
+    // The one supervisor, as a monitor would be: a `start` racing this run refuses.
+    let _claim = super::claim::claim(paths, id)?;
     let mut keeper = ContainerKeeper::open(paths, id, true)?;
     keeper.preserve_fds = opts.preserve_fds;
     let mut mode = keeper.io_mode();
@@ -336,6 +338,8 @@ pub fn run_foreground(paths: &Paths, id: &str, opts: &Foreground) -> Result<i32,
         Ok(code) => {
             keeper.exited(*code, None, started.elapsed());
         }
+        // Another supervisor's run: nothing here is ours to record or remove.
+        Err(_) if keeper.lost_race() => return result,
         Err(e) => keeper.record_start_failure(e),
     }
     keeper.finish_removal();

@@ -3,6 +3,7 @@
 //! (`cove __monitor ID`) or in a foreground `run`/`exec`.
 
 mod attach;
+mod claim;
 mod event;
 mod exec;
 mod front;

@@ -24,7 +24,6 @@ use super::signals::Signals;
 use super::sys;
 use super::tty::WinSize;
 use crate::container;
-use crate::fsutil::Lock;
 use crate::ipc::{self, Message};
 use crate::paths::Paths;
 use crate::sandbox::sys as proc_sys;
@@ -38,8 +37,6 @@ const HOLD_ENV: &str = "_COVE_MONITOR_HOLD";
 const SIZE_ENV: &str = "_COVE_MONITOR_SIZE";
 /// How long a monitor started for `run -it`/`start -a` keeps output back for its client.
 const HOLD_FOR: Duration = Duration::from_secs(5);
-/// How long a new monitor waits for the previous one to finish.
-const CLAIM_WAIT: Duration = Duration::from_secs(10);
 
 /// Start the monitor of container `id` and return once the container runs, or with the
 /// spawn's own error (127 not found, 126 cannot invoke, 125 otherwise). With `hold_output`
@@ -186,7 +183,7 @@ pub fn run_monitor(paths: &Paths, id: &str) -> i32 {
     };
     let setup = (|| {
         let signals = Signals::catch(true)?;
-        let claim = claim_monitor(paths, id)?;
+        let claim = super::claim::claim(paths, id)?;
         let keeper = ContainerKeeper::open(paths, id, false)?;
         // Under the container's lock: never for a container removed meanwhile.
         let listener = keeper.locked(|| bind_attach_socket(paths, id))?;
@@ -251,39 +248,6 @@ pub fn run_monitor(paths: &Paths, id: &str) -> i32 {
     let _ = std::fs::remove_file(container::attach_socket(paths, id));
     drop(claim);
     0
-}
-
-/// A monitor's claim on its container; the lock file goes with it.
-struct Claim(Lock);
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        let _ = self.0.remove();
-    }
-}
-
-/// The claim of the container's one monitor, held for the monitor's life. Another live
-/// monitor means the container runs or is about to (a racing `start`: refused), or that one is
-/// on its way out after the container ended (milliseconds: waited for).
-fn claim_monitor(paths: &Paths, id: &str) -> Result<Claim, SpawnError> {
-    let path = container::monitor_lock_path(paths, id);
-    let fail =
-        |e: std::io::Error| SpawnError::engine(format!("cannot lock {}: {e}", path.display()));
-    let deadline = Instant::now() + CLAIM_WAIT;
-    loop {
-        if let Some(claim) = Lock::try_exclusive(&path).map_err(fail)? {
-            return Ok(Claim(claim));
-        }
-        let running = container::read_run_state(paths, id).is_some_and(|run| {
-            run.pid > 0 && container::pid_start_time(run.pid) == Some(run.pid_start)
-        });
-        if running || Instant::now() >= deadline {
-            return Err(SpawnError::engine(format!(
-                "container {id} is already running"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// One run of the container: wire, spawn, tell `on_started`, pump until it ends.
