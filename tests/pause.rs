@@ -28,11 +28,15 @@ fn pause_with_host_pids(who: Who) {
     c.ok(&[
         "run", "-d", "--pid", "host", "--name", "ph", &img, "sh", "-c", &script,
     ]);
+    let first = c.inspect_fmt("ph", "{{.State.Pid}}");
+    let parent = format!("PPid:\t{first}");
     let child = || -> Option<u32> {
         std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            (cmd.split(|b| *b == 0).any(|a| a == marker.as_bytes())).then_some(pid)
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let ours = status.lines().any(|l| l == parent);
+            (ours && cmd.split(|b| *b == 0).any(|a| a == marker.as_bytes())).then_some(pid)
         })
     };
     let state = |pid: u32| {
@@ -51,7 +55,13 @@ fn pause_with_host_pids(who: Who) {
     assert_eq!(state(pid), "T", "the child is stopped too");
     c.ok(&["unpause", "ph"]);
     assert!(wait_until(T, || state(pid) != "T"), "and continued");
-    c.rm_f(&["ph"]);
+    // rm -f takes the descendants too: there is no pid namespace to end them.
+    c.ok(&["rm", "-f", "ph"]);
+    assert!(
+        wait_until(T, || !std::path::Path::new(&format!("/proc/{pid}"))
+            .exists()),
+        "the child is gone with the container"
+    );
 }
 
 const T: Duration = Duration::from_secs(20);

@@ -61,7 +61,7 @@ pub fn stop(store: &ContainerStore, rec: &ContainerRecord, req: &StopRequest) ->
         return Ok(());
     }
     if state.pid > 0 {
-        let _ = Sig::KILL.send(pid);
+        super::pause::signal_all(state.pid, Sig::KILL, false);
     }
     wait_stopped(store, rec, state.pid, Duration::from_secs(DEFAULT_TIMEOUT));
     Ok(())
@@ -108,7 +108,8 @@ pub(super) fn kill_under_lock(
             && !matches!(super::runstate::process_state(run.pid), Some('Z' | 'X'))
     };
     if alive() {
-        let _ = Sig::KILL.send(Pid::from_raw(run.pid));
+        // Its descendants too: with --pid host no namespace ends them with it.
+        super::pause::signal_all(run.pid, Sig::KILL, false);
     }
     let start = Instant::now();
     while alive() {
