@@ -219,7 +219,7 @@ pub fn wait(ctx: &Context, args: WaitArgs) -> Result<i32> {
 pub fn rename(ctx: &Context, args: RenameArgs) -> Result<i32> {
     let s = Session::open(ctx)?;
     let rec = s.store.find(&args.container)?;
-    let lock = s.store.lock(&rec.id)?;
+    let lock = s.store.lock_record(&rec)?;
     s.store.rename(&lock, &args.new_name)?;
     Ok(0)
 }

@@ -21,7 +21,7 @@ pub fn unpause(store: &ContainerStore, rec: &ContainerRecord) -> Result<()> {
 }
 
 fn set_paused(store: &ContainerStore, rec: &ContainerRecord, paused: bool) -> Result<()> {
-    let lock = store.lock(&rec.id)?;
+    let lock = store.lock_record(rec)?;
     let st = store.live_state(rec);
     if st.status != super::Status::Running {
         return Err(Error::Other(format!("Container {} is not running", rec.id)));

@@ -4,7 +4,7 @@
 //! ran before it (and is killed) or finds the container gone (and starts nothing).
 
 use super::stop::kill_under_lock;
-use super::{ContainerRecord, ContainerStore, Error, Result};
+use super::{ContainerRecord, ContainerStore, Result};
 
 /// `rm`: refused while the container runs, unless `force`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,10 +24,7 @@ pub fn remove(store: &ContainerStore, rec: &ContainerRecord, req: RemoveRequest)
         .live_state(rec)
         .status
         .check_remove(&rec.name, req.force)?;
-    let lock = store.lock(&rec.id).map_err(|e| match e {
-        Error::NoSuchContainer(_) => Error::NoSuchContainer(rec.name.clone()),
-        e => e,
-    })?;
+    let lock = store.lock_record(rec)?;
     let st = store.live_state(rec);
     st.status.check_remove(&rec.name, req.force)?;
     if st.status.is_active() {

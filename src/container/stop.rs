@@ -27,7 +27,7 @@ pub struct StopRequest {
 /// not running only records the mark, as docker does.
 pub fn stop(store: &ContainerStore, rec: &ContainerRecord, req: &StopRequest) -> Result<()> {
     {
-        let lock = store.lock(&rec.id)?;
+        let lock = store.lock_record(rec)?;
         let mut fresh = store.load(&rec.id)?;
         fresh.state.stopped_by_user = true;
         store.save(&lock, &fresh)?;

@@ -12,7 +12,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, Result};
-use super::layout::{data_dir, lock_path, merged_dir, overlay_dir, run_dir};
+use super::layout::{data_dir, merged_dir, overlay_dir, run_dir};
 use super::names::{generate_id, generate_name, validate_name};
 use super::record::ContainerRecord;
 use super::runstate::{alive, derive, read_exit, read_run_state};
@@ -270,29 +270,6 @@ impl ContainerStore {
         }
     }
 
-    /// The lock of a container being made: its record does not exist yet.
-    fn lock_new(&self, id: &str) -> Result<ContainerLock> {
-        let path = lock_path(&self.paths, id);
-        let lock = Lock::exclusive(&path)
-            .map_err(|e| Error::io("cannot lock container", path.clone(), e))?;
-        Ok(ContainerLock {
-            id: id.to_string(),
-            lock,
-        })
-    }
-
-    /// The container's lock (flock on `<runroot>/container-locks/<id>`), held until dropped.
-    /// NoSuchContainer once the record is gone (removed while we waited): whatever the
-    /// caller meant to do to it must not happen, and must not bring back its files.
-    pub fn lock(&self, id: &str) -> Result<ContainerLock> {
-        let held = self.lock_new(id)?;
-        if !self.config_path(id).is_file() {
-            let _ = held.lock.remove();
-            return Err(Error::NoSuchContainer(id.to_string()));
-        }
-        Ok(held)
-    }
-
     /// The record's state corrected from the run state: running only while the recorded
     /// process lives with its recorded start time; exited (with exit.json's code, or -1)
     /// otherwise. Waits up to 100 ms for a live reaper to write exit.json.
@@ -391,6 +368,7 @@ fn remove_tree(path: &Path) -> Result<()> {
     remove_all(path).map_err(|e| Error::io("cannot remove", path, e))
 }
 
+mod locks;
 #[cfg(test)]
 mod tests;
 mod unfinished;
