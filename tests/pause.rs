@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::ctr::wait_until;
+use common::ctr::{ppid, processes_with, wait_until};
 use common::{Cove, Who};
 
 both!(pause_and_unpause, pause_with_host_pids);
@@ -28,18 +28,15 @@ fn pause_with_host_pids(who: Who) {
     c.ok(&[
         "run", "-d", "--pid", "host", "--name", "ph", &img, "sh", "-c", &script,
     ]);
-    let first = c.inspect_fmt("ph", "{{.State.Pid}}");
-    let parent = format!("PPid:\t{first}");
-    let child = || -> Option<u32> {
-        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
-            let ours = status.lines().any(|l| l == parent);
-            (ours && cmd.split(|b| *b == 0).any(|a| a == marker.as_bytes())).then_some(pid)
-        })
+    let first: i32 = c.inspect_fmt("ph", "{{.State.Pid}}").parse().unwrap();
+    // The container's own child (an earlier run's could linger if rm -f missed it).
+    let child = || {
+        processes_with(&format!("sleep {marker} "))
+            .into_iter()
+            .map(|(p, _)| p)
+            .find(|&p| ppid(p) == Some(first))
     };
-    let state = |pid: u32| {
+    let state = |pid: i32| {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         stat.rsplit(')')
             .next()

@@ -15,7 +15,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::ctr::wait_until;
+use common::ctr::{monitors, ppid, processes_with, wait_until};
 use common::{Cove, Who};
 
 both!(rm_f_racing_start_restart_stop, starts_racing_each_other);
@@ -23,63 +23,29 @@ both!(rm_f_racing_start_restart_stop, starts_racing_each_other);
 const T: Duration = Duration::from_secs(60);
 const ROUNDS: usize = 5;
 
-/// The processes whose command line contains `needle` (as one argument).
-fn processes_with(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        if cmdline
-            .split(|b| *b == 0)
-            .any(|arg| arg == needle.as_bytes())
-        {
-            // The parent too, for the failure message: whose orphan it is.
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let ppid = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .nth(1);
-            let parent = ppid
-                .and_then(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .unwrap_or_default();
-            found.push(format!(
-                "{} {}(parent {} {parent})",
-                entry.file_name().to_string_lossy(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " "),
-                ppid.unwrap_or("?")
-            ));
-        }
-    }
-    found
-}
-
-/// The monitors of the test's store (their argv names its root and `__monitor`).
-fn monitors(c: &Cove) -> Vec<String> {
+/// The container processes of `marker` (`sleep MARKER`), and the monitors of the test's store
+/// (their argv names its root), each with its parent for the failure message.
+fn left_running(c: &Cove, marker: &str) -> Vec<String> {
     let root = c.root.to_string_lossy().into_owned();
-    processes_with(&root)
+    let procs = processes_with(&format!("sleep {marker} ")).into_iter();
+    let mons = monitors(&root)
         .into_iter()
-        .filter(|p| p.contains(" __monitor "))
+        .map(|p| (p, String::from("monitor")));
+    procs
+        .chain(mons)
+        .map(|(p, cmd)| format!("{p} {cmd}(parent {:?})", ppid(p)))
         .collect()
 }
 
 /// Nothing of the test's store is left running: no container process with the marker
 /// argument and no monitor.
 fn nothing_left(c: &Cove, marker: &str) -> Result<(), String> {
-    let ok = wait_until(Duration::from_secs(10), || {
-        processes_with(marker).is_empty() && monitors(c).is_empty()
-    });
-    if ok {
+    if wait_until(Duration::from_secs(10), || {
+        left_running(c, marker).is_empty()
+    }) {
         return Ok(());
     }
-    Err(format!(
-        "left running: {:?} {:?}",
-        processes_with(marker),
-        monitors(c)
-    ))
+    Err(format!("left running: {:?}", left_running(c, marker)))
 }
 
 /// 16 mixed start/restart/stop at 8 in parallel on one running container, then `rm -f`:
@@ -149,12 +115,8 @@ fn starts_racing_each_other(who: Who) {
         r.wait();
     }
     assert!(wait_until(T, || c.status_of("st") == "running"));
-    assert_eq!(
-        processes_with(marker).len(),
-        1,
-        "{:?}",
-        processes_with(marker)
-    );
+    let procs = processes_with(&format!("sleep {marker} "));
+    assert_eq!(procs.len(), 1, "{procs:?}");
     c.ok(&["stop", "-t", "0", "st"]);
     c.ok(&["rm", "st"]);
     nothing_left(&c, marker).unwrap();

@@ -32,6 +32,16 @@ pub struct RunState {
     pub paused: bool,
 }
 
+impl RunState {
+    /// Whether this run's first process still runs: the recorded pid, with its recorded start
+    /// time, and not a zombie (dead, whether or not its supervisor is there to reap it).
+    pub fn process_running(&self) -> bool {
+        self.pid > 0
+            && pid_start_time(self.pid) == Some(self.pid_start)
+            && !matches!(process_state(self.pid), Some('Z' | 'X'))
+    }
+}
+
 /// `<runroot>/containers/<id>/exit.json`, written atomically after the reap.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use super::{
-    parse_signal, pid_start_time, read_run_state, ContainerLock, ContainerRecord, ContainerStore,
-    Error, Result, Sig,
+    parse_signal, read_run_state, ContainerLock, ContainerRecord, ContainerStore, Error, Result,
+    Sig,
 };
 
 /// docker's grace period when neither the request nor the container sets one.
@@ -102,17 +102,12 @@ pub(super) fn kill_under_lock(
         return Ok(());
     };
     // A zombie is dead: its supervisor may not be there to reap it (a suspended `run`).
-    let alive = || {
-        run.pid > 0
-            && pid_start_time(run.pid) == Some(run.pid_start)
-            && !matches!(super::runstate::process_state(run.pid), Some('Z' | 'X'))
-    };
-    if alive() {
+    if run.process_running() {
         // Its descendants too: with --pid host no namespace ends them with it.
         super::pause::signal_all(run.pid, Sig::KILL, false);
     }
     let start = Instant::now();
-    while alive() {
+    while run.process_running() {
         if start.elapsed() >= Duration::from_secs(DEFAULT_TIMEOUT) {
             return Err(Error::Other(format!(
                 "cannot remove container \"/{}\": its process {} survived SIGKILL",

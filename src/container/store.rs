@@ -293,10 +293,14 @@ impl ContainerStore {
         let id = lock.id();
         let overlay = overlay_dir(&self.paths, id);
         let merged = merged_dir(&self.paths, id);
-        // A keep-id root mounted in the user's namespace by a supervisor that is gone.
-        crate::sandbox::release_rootfs(&merged);
-        if let (Ok(m), Ok(o)) = (fs::metadata(&merged), fs::metadata(&overlay)) {
-            if m.dev() != o.dev() {
+        let mounted = || match (fs::metadata(&merged), fs::metadata(&overlay)) {
+            (Ok(m), Ok(o)) => m.dev() != o.dev(),
+            _ => false,
+        };
+        if mounted() {
+            // A keep-id root mounted in the user's namespace by a supervisor that is gone.
+            crate::sandbox::release_rootfs(&merged);
+            if mounted() {
                 return Err(Error::Other(format!(
                     "cannot remove container {id}: its root file system is still mounted at {}",
                     merged.display()

@@ -33,9 +33,7 @@ pub(super) fn claim(paths: &Paths, id: &str) -> Result<Claim, SpawnError> {
         if let Some(claim) = Lock::try_exclusive(&path).map_err(fail)? {
             return Ok(Claim(claim));
         }
-        let running = container::read_run_state(paths, id).is_some_and(|run| {
-            run.pid > 0 && container::pid_start_time(run.pid) == Some(run.pid_start)
-        });
+        let running = container::read_run_state(paths, id).is_some_and(|run| run.process_running());
         if running || Instant::now() >= deadline {
             return Err(SpawnError::engine(format!(
                 "container {id} is already running"

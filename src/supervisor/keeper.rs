@@ -34,6 +34,8 @@ pub struct ContainerKeeper {
     /// Another monitor's run of this container was found running: this one must leave
     /// without touching the record.
     lost_race: bool,
+    /// `--userns keep-id`: each run's root file system is mounted by us (sandbox::spawn).
+    keep_id: bool,
 }
 
 impl ContainerKeeper {
@@ -78,6 +80,7 @@ impl ContainerKeeper {
             preserve_fds: 0,
             me: (pid, container::pid_start_time(pid).unwrap_or(0)),
             lost_race: false,
+            keep_id: rec.host.userns_mode == "keep-id",
         })
     }
 
@@ -144,7 +147,9 @@ impl ContainerKeeper {
     /// Record the exit (exit.json, then the record) and decide on a restart.
     pub fn exited(&mut self, code: i32, last_delay: Option<Duration>, ran_for: Duration) -> Next {
         // keep-id's root file system is mounted in our namespace for each run.
-        sandbox::release_rootfs(&container::merged_dir(&self.paths, &self.id));
+        if self.keep_id {
+            sandbox::release_rootfs(&container::merged_dir(&self.paths, &self.id));
+        }
         if let Some(log) = &mut self.log {
             let _ = log.flush();
         }
@@ -228,7 +233,7 @@ impl Keeper for ContainerKeeper {
         let rec = self.store.load(&self.id).map_err(engine)?;
         if let Some(run) = container::read_run_state(&self.paths, &self.id) {
             let other = (run.monitor_pid, run.monitor_start) != self.me;
-            if other && run.pid > 0 && container::pid_start_time(run.pid) == Some(run.pid_start) {
+            if other && run.process_running() {
                 self.lost_race = true;
                 return Err(SpawnError::engine(format!(
                     "container {} is already running",
