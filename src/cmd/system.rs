@@ -200,8 +200,8 @@ pub fn info(ctx: &Context, args: InfoArgs) -> Result<i32> {
     let containers = crate::container::ContainerStore::open(&paths)
         .and_then(|s| s.list())
         .unwrap_or_default();
-    // How the newest container's root file system was mounted (kernel overlay, then
-    // fuse-overlayfs, then a copy): what this machine gives cove.
+    // How the newest container's root file system was mounted (kernel overlay, else a copy;
+    // fuse-overlayfs for keep-id): what this machine gives cove.
     let rootfs_mode = containers
         .iter()
         .find(|c| !c.rootfs_mode.is_empty())

@@ -1,6 +1,7 @@
 //! The container's root file system, mounted by the child in its own mount namespace (so it
-//! vanishes with the container): kernel overlayfs, else fuse-overlayfs, else a plain copy of the
-//! layers that is kept and reused on the next start.
+//! vanishes with the container): kernel overlayfs, else a plain copy of the layers that is kept
+//! and reused on the next start; for keep-id, fuse-overlayfs with shifted ids, mounted by the
+//! supervisor outside the container.
 
 use std::fs;
 use std::io;
@@ -42,11 +43,10 @@ pub fn mount(rootfs: &Rootfs, premounted: bool) -> Result<&'static str, SpawnErr
         Ok(()) => return Ok("overlay"),
         Err(e) => e,
     };
-    let fuse = match fuse_overlay(rootfs, &lower, "") {
-        Ok(()) => return Ok("fuse-overlayfs"),
-        Err(e) => e,
-    };
-    crate::debug!("overlay failed ({kernel}), fuse-overlayfs failed ({fuse}): copying the layers");
+    // No fuse-overlayfs here: its daemon would live in this mount namespace, where the
+    // pivot_root below moves its root onto the mount it serves, and it would wait on itself
+    // forever. Only a supervisor can run it (`mount_shifted`, for keep-id).
+    crate::debug!("overlay failed ({kernel}): copying the layers");
     let squashed = copy_layers(&lower, &rootfs.merged)
         .map_err(|e| SpawnError::engine(format!("rootfs: copying the image layers: {e}")))?;
     if squashed > 0 {
