@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(docker-registry skopeo busybox-static uidmap libseccomp-dev fuse-overlayfs podman runc)
+packages=(docker-registry skopeo busybox-static uidmap libseccomp-dev fuse-overlayfs podman runc openssl apache2-utils)
 
 missing=()
 for p in "${packages[@]}"; do

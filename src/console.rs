@@ -1,6 +1,6 @@
 //! cove's own standard output versus the containers': podman's global `--noout` sends the
 //! first (IDs, names, tables) to /dev/null and keeps the second, which goes to the stdout cove
-//! was started with.
+//! was started with. Also: echo off for password prompts.
 
 use std::fs::File;
 use std::io;
@@ -26,4 +26,35 @@ pub fn container_stdout() -> io::Result<File> {
         None => io::stdout().as_fd().try_clone_to_owned()?,
     };
     Ok(File::from(fd))
+}
+
+/// Terminal echo off on stdin while it lives (a password prompt); restored when dropped.
+pub struct EchoOff {
+    saved: Option<nix::sys::termios::Termios>,
+}
+
+impl EchoOff {
+    pub fn new() -> EchoOff {
+        use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+        let stdin = io::stdin();
+        let saved = tcgetattr(stdin.as_fd()).ok();
+        if let Some(t) = &saved {
+            let mut quiet = t.clone();
+            quiet.local_flags.remove(LocalFlags::ECHO);
+            let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &quiet);
+        }
+        EchoOff { saved }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(t) = &self.saved {
+            let _ = nix::sys::termios::tcsetattr(
+                io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
 }

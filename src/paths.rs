@@ -38,6 +38,9 @@ pub struct Paths {
     pub home: Option<PathBuf>,
     /// `$XDG_RUNTIME_DIR` when set and ours (for `containers/auth.json`).
     pub runtime_dir: Option<PathBuf>,
+    /// The one auth file to read and write, when `--authfile` or `$REGISTRY_AUTH_FILE` names
+    /// it (podman's override).
+    pub auth_file: Option<PathBuf>,
     /// True when the caller is not root and cove works in a user namespace.
     pub rootless: bool,
     pub uid: u32,
@@ -82,6 +85,9 @@ impl Paths {
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
+        let auth_file = std::env::var_os("REGISTRY_AUTH_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         let owned_runtime_dir = runtime_dir.clone().filter(|d| {
             std::fs::metadata(d)
                 .map(|m| m.uid() == uid)
@@ -95,6 +101,7 @@ impl Paths {
                 config_dirs: vec![PathBuf::from("/etc/cove"), PathBuf::from("/etc/containers")],
                 home,
                 runtime_dir: owned_runtime_dir,
+                auth_file,
                 rootless,
                 uid,
                 gid,
@@ -139,6 +146,7 @@ impl Paths {
             config_dirs,
             home,
             runtime_dir: owned_runtime_dir,
+            auth_file,
             rootless,
             uid,
             gid,
@@ -178,6 +186,7 @@ impl Paths {
             config_dirs: vec![dir.join("cove")],
             home: None,
             runtime_dir: None,
+            auth_file: None,
             rootless: true,
             uid: 1000,
             gid: 1000,

@@ -19,6 +19,7 @@ pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Ls(a) => list(ctx, a),
         ImageCommand::Rm(a) => remove(ctx, a),
         ImageCommand::Pull(a) => pull(ctx, a),
+        ImageCommand::Push(a) => super::registry::push(ctx, a),
         ImageCommand::Tag(a) => tag(ctx, a),
         ImageCommand::Inspect(a) => inspect(ctx, a),
         ImageCommand::History(a) => history(ctx, a),

@@ -15,6 +15,8 @@ pub enum ImageCommand {
     Rm(RmArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(super::registry::PushArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
     /// Display detailed information on one or more images

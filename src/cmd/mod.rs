@@ -12,6 +12,7 @@ pub mod inspect;
 mod lifecycle;
 mod progress;
 mod ps;
+mod registry;
 mod system;
 mod usage;
 
@@ -102,6 +103,12 @@ pub enum Command {
     Container(container_flags::ContainerCommand),
     /// Download an image from a registry
     Pull(image::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout(registry::LogoutArgs),
     /// List images
     Images(image::ListArgs),
     /// Remove one or more images
@@ -190,6 +197,9 @@ pub fn main() -> Result<i32> {
         Command::Container(c) => container_dispatch(&ctx, c),
         Command::Monitor { id } => container::monitor(&ctx, &id),
         Command::Pull(a) => image::pull(&ctx, a),
+        Command::Push(a) => registry::push(&ctx, a),
+        Command::Login(a) => registry::login(&ctx, a),
+        Command::Logout(a) => registry::logout(&ctx, a),
         Command::Images(a) => image::list(&ctx, a),
         Command::Rmi(a) => image::remove(&ctx, a),
         Command::Tag(a) => image::tag(&ctx, a),

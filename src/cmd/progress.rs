@@ -1,4 +1,4 @@
-//! Pull progress as docker shows it: per-layer bars redrawn in place on a terminal, plain
+//! Pull and push progress as docker shows it: per-layer bars redrawn in place on a terminal, plain
 //! status lines otherwise (CI logs stay readable), nothing but the name with `-q`.
 
 use std::io::{IsTerminal, Write};
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::fsutil::human_size;
 use crate::image::lookup::familiar;
 use crate::image::pull::{LayerEvent, Progress, PullOutcome};
+use crate::image::push::{BlobEvent, Progress as PushProgress, PushOutcome};
 use crate::registry::Reference;
 
 pub struct PullDisplay {
@@ -125,6 +126,14 @@ impl Progress for PullDisplay {
             LayerEvent::Extracting => "Extracting".to_string(),
             LayerEvent::Complete => "Pull complete".to_string(),
         };
+        self.show(layer, status);
+    }
+}
+
+impl PullDisplay {
+    /// Set a layer's status: a new line when its kind changes (plain mode), or a redraw at
+    /// most every 100 ms (terminal).
+    fn show(&self, layer: &str, status: String) {
         let mut st = self.state();
         let changed = match st.layers.iter_mut().find(|(id, _)| id == layer) {
             Some((_, s)) if *s == status => false,
@@ -157,6 +166,61 @@ impl Progress for PullDisplay {
     }
 }
 
+/// Push progress as docker shows it, on the same board as pull's.
+pub struct PushDisplay(PullDisplay);
+
+impl PushDisplay {
+    pub fn new(quiet: bool, input: &str) -> PushDisplay {
+        PushDisplay(PullDisplay::new(quiet, input))
+    }
+
+    pub fn finish(&self, outcome: &PushOutcome) {
+        let r = &outcome.reference;
+        if self.0.mode == Mode::Quiet {
+            self.0.line(&r.to_string());
+            return;
+        }
+        let what = r.tag.clone().unwrap_or_else(|| "latest".into());
+        let what = if r.tag.is_none() && r.digest.is_some() {
+            "digest".to_string()
+        } else {
+            what
+        };
+        self.0.line(&format!(
+            "{what}: digest: {} size: {}",
+            outcome.digest, outcome.size
+        ));
+    }
+}
+
+impl PushProgress for PushDisplay {
+    fn start(&self, destination: &Reference) {
+        if self.0.mode != Mode::Quiet {
+            self.0.line(&format!(
+                "The push refers to repository [{}]",
+                familiar(&destination.name())
+            ));
+        }
+    }
+
+    fn layer(&self, layer: &str, event: BlobEvent) {
+        let status = match event {
+            BlobEvent::Preparing => "Preparing".to_string(),
+            BlobEvent::Waiting => "Waiting".to_string(),
+            BlobEvent::Pushing { done, total } => {
+                if self.0.mode != Mode::Terminal {
+                    return;
+                }
+                bar_of("Pushing", done, total)
+            }
+            BlobEvent::Pushed => "Pushed".to_string(),
+            BlobEvent::Exists => "Layer already exists".to_string(),
+            BlobEvent::Mounted { from } => format!("Mounted from {}", familiar(&from)),
+        };
+        self.0.show(layer, status);
+    }
+}
+
 /// Redraw every layer line in place: cursor up over what was drawn, then each line cleared.
 fn redraw(st: &mut State) {
     let mut out = std::io::stdout().lock();
@@ -175,6 +239,11 @@ fn redraw(st: &mut State) {
 
 /// `Downloading [=========>        ]  1.2MB/4.5MB`, 50 columns like docker's.
 fn bar(done: u64, total: u64) -> String {
+    bar_of("Downloading", done, total)
+}
+
+/// `VERB [=========>        ]  1.2MB/4.5MB`.
+fn bar_of(verb: &str, done: u64, total: u64) -> String {
     const WIDTH: usize = 50;
     let share = done.saturating_mul(WIDTH as u64) / total.max(1);
     let filled = usize::try_from(share).unwrap_or(WIDTH).min(WIDTH);
@@ -183,11 +252,7 @@ fn bar(done: u64, total: u64) -> String {
         b.push('>');
         b.push_str(&" ".repeat(WIDTH - filled - 1));
     }
-    format!(
-        "Downloading [{b}]  {}/{}",
-        human_size(done),
-        human_size(total)
-    )
+    format!("{verb} [{b}]  {}/{}", human_size(done), human_size(total))
 }
 
 #[cfg(test)]

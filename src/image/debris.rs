@@ -67,6 +67,8 @@ pub fn scan(images: &ImageStore, layers: &LayerStore) -> Result<Debris> {
         );
         used_layers.extend(img.layers.iter().map(String::as_str));
     }
+    let copies = super::compressed::used_copies(images, &used_blobs);
+    used_blobs.extend(copies);
     if quiet {
         for chain in layers.list()? {
             if !used_layers.contains(chain.as_str()) {

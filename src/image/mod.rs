@@ -1,6 +1,7 @@
 //! The local image store: tags -> manifest digest -> config, blobs by digest, and the pull
-//! and remove operations that keep it consistent with the layer store.
+//! push and remove operations that keep it consistent with the layer store.
 
+pub mod compressed;
 pub mod config;
 pub mod debris;
 mod error;
@@ -8,6 +9,7 @@ pub mod lookup;
 mod pipe;
 pub mod policy;
 pub mod pull;
+pub mod push;
 pub mod remove;
 pub mod store;
 

@@ -140,6 +140,7 @@ fn free_unused(images: &ImageStore, layers: &LayerStore, gone: &[ImageRecord]) -
         for blob in blobs {
             if !used_blobs.contains(&blob) {
                 images.remove_blob(&blob)?;
+                super::compressed::drop_copy(images, &blob, &used_blobs)?;
             }
         }
     }

@@ -1,15 +1,9 @@
-//! Registry authentication: WWW-Authenticate challenges, credentials from auth files (read only,
-//! never written), and base64 for Basic auth.
+//! Registry authentication: WWW-Authenticate challenges, credentials (found by `authfile`),
+//! and base64 for Basic auth.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
 
 use crate::paths::Paths;
-
-const MAX_AUTH_FILE: u64 = 1 << 20;
 
 /// One challenge from a WWW-Authenticate header: scheme lowercased, parameter names lowercased.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,120 +171,10 @@ impl Credentials {
         format!("Basic {}", base64_encode(raw.as_bytes()))
     }
 
-    /// Look `host` (and `repo`, for namespace-scoped entries) up in cove's auth file, then
-    /// containers' `$XDG_RUNTIME_DIR/containers/auth.json`, then `~/.docker/config.json`.
+    /// Look `host` (and `repo`, for namespace-scoped entries) up in the auth files and
+    /// credential helpers (see `authfile`).
     pub fn lookup(paths: &Paths, host: &str, repo: &str) -> Option<Credentials> {
-        auth_files(paths)
-            .iter()
-            .find_map(|f| lookup_in_file(f, host, repo))
-    }
-}
-
-fn auth_files(paths: &Paths) -> Vec<PathBuf> {
-    let mut files = vec![paths.own_config_dir().join("auth.json")];
-    if let Some(run) = &paths.runtime_dir {
-        files.push(run.join("containers/auth.json"));
-    }
-    if let Some(home) = &paths.home {
-        files.push(home.join(".docker/config.json"));
-    }
-    files
-}
-
-#[derive(Deserialize, Default)]
-struct AuthFile {
-    #[serde(default)]
-    auths: HashMap<String, AuthEntry>,
-}
-
-#[derive(Deserialize, Default)]
-struct AuthEntry {
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-}
-
-/// docker.io is known under several names in auth files.
-fn canonical_host(host: &str) -> &str {
-    match host {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-            "docker.io"
-        }
-        other => other,
-    }
-}
-
-/// "https://index.docker.io/v1/" -> "docker.io"; "host/ns/repo" stays a namespace key.
-fn normalize_key(key: &str) -> String {
-    let k = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-        .unwrap_or(key);
-    let k = k.trim_end_matches('/');
-    let (host, rest) = k.split_once('/').unwrap_or((k, ""));
-    let host = canonical_host(host);
-    // docker's legacy keys carry an API version path, which is not a namespace.
-    if rest.is_empty() || rest == "v1" || rest == "v2" {
-        host.to_string()
-    } else {
-        format!("{host}/{rest}")
-    }
-}
-
-fn lookup_in_file(path: &Path, host: &str, repo: &str) -> Option<Credentials> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(MAX_AUTH_FILE)
-        .read_to_string(&mut text)
-        .ok()?;
-    let file: AuthFile = match serde_json::from_str(&text) {
-        Ok(f) => f,
-        Err(e) => {
-            crate::warn!("ignoring {}: {e}", path.display());
-            return None;
-        }
-    };
-    let keys: HashMap<String, &AuthEntry> = file
-        .auths
-        .iter()
-        .map(|(k, v)| (normalize_key(k), v))
-        .collect();
-    // Most specific first: host/a/b/c, host/a/b, host/a, host.
-    let host = canonical_host(host);
-    let mut candidates = Vec::new();
-    let mut scope = format!("{host}/{repo}");
-    loop {
-        candidates.push(scope.clone());
-        match scope.rsplit_once('/') {
-            Some((shorter, _)) => scope = shorter.to_string(),
-            None => break,
-        }
-    }
-    candidates
-        .iter()
-        .filter_map(|c| keys.get(c))
-        .find_map(|e| entry_credentials(e))
-}
-
-fn entry_credentials(e: &AuthEntry) -> Option<Credentials> {
-    if let Some(auth) = e.auth.as_deref().filter(|a| !a.is_empty()) {
-        let decoded = String::from_utf8(base64_decode(auth)?).ok()?;
-        let (user, pass) = decoded.split_once(':')?;
-        return Some(Credentials {
-            username: user.to_string(),
-            password: pass.to_string(),
-        });
-    }
-    match (&e.username, &e.password) {
-        (Some(u), Some(p)) if !u.is_empty() => Some(Credentials {
-            username: u.clone(),
-            password: p.clone(),
-        }),
-        _ => None,
+        super::authfile::lookup(paths, host, repo)
     }
 }
 
@@ -345,49 +229,5 @@ mod tests {
         assert_eq!(c[1].scheme, "bearer");
         assert!(parse_challenges(&[""]).is_empty());
         assert!(parse_challenges(&["=x"]).is_empty());
-    }
-
-    #[test]
-    fn credentials_from_files() {
-        let dir = std::env::temp_dir().join(format!("cove-auth-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("cove")).unwrap();
-        std::fs::create_dir_all(dir.join("home/.docker")).unwrap();
-        std::fs::write(
-            dir.join("cove/auth.json"),
-            format!(
-                r#"{{"auths":{{"quay.io/team":{{"auth":"{}"}}}}}}"#,
-                base64_encode(b"team:t")
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("home/.docker/config.json"),
-            format!(
-                r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}},"quay.io":{{"auth":"{}"}},"localhost:5000":{{"username":"u","password":"p"}}}},"credsStore":"desktop"}}"#,
-                base64_encode(b"hub:secret"),
-                base64_encode(b"q:x")
-            ),
-        )
-        .unwrap();
-        let paths = Paths {
-            home: Some(dir.join("home")),
-            ..Paths::under(&dir)
-        };
-        let get = |h: &str, r: &str| Credentials::lookup(&paths, h, r).map(|c| c.username);
-        assert_eq!(get("docker.io", "library/busybox").as_deref(), Some("hub"));
-        assert_eq!(get("registry-1.docker.io", "x/y").as_deref(), Some("hub"));
-        assert_eq!(get("quay.io", "team/app").as_deref(), Some("team"));
-        assert_eq!(get("quay.io", "other/app").as_deref(), Some("q"));
-        assert_eq!(get("localhost:5000", "a").as_deref(), Some("u"));
-        assert_eq!(get("localhost", "a"), None);
-        let c = Credentials::lookup(&paths, "docker.io", "a/b").unwrap();
-        assert_eq!(c.password, "secret");
-        assert!(!format!("{c:?}").contains("secret"));
-        assert_eq!(
-            c.basic_header(),
-            format!("Basic {}", base64_encode(b"hub:secret"))
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,7 +14,7 @@ use super::manifest::{
     MANIFEST_ACCEPT,
 };
 use super::reference::{is_valid_digest, sha256_digest, short_digest, DOCKER_DOMAIN};
-use super::transport::{io_detail, Endpoint, Op, Transport};
+use super::transport::{io_detail, Endpoint, EndpointSpec, Op, Transport};
 use super::{Error, ErrorKind, Platform, Reference, RegistriesConf};
 use crate::paths::Paths;
 
@@ -29,6 +29,9 @@ pub struct ClientOptions {
     pub tls_verify: Option<bool>,
     pub platform: Platform,
     pub user_agent: String,
+    /// For a push: no mirrors, and tokens that allow pushing (plus pulling from these other
+    /// repositories of the registry, for cross-repository mounts).
+    pub push: Option<Vec<String>>,
 }
 
 impl Default for ClientOptions {
@@ -37,6 +40,7 @@ impl Default for ClientOptions {
             tls_verify: None,
             platform: Platform::host(),
             user_agent: format!("cove/{}", env!("CARGO_PKG_VERSION")),
+            push: None,
         }
     }
 }
@@ -54,7 +58,7 @@ pub struct ResolvedImage {
 
 #[derive(Clone)]
 pub struct Client {
-    transport: Arc<Transport>,
+    pub(super) transport: Arc<Transport>,
     platform: Platform,
 }
 
@@ -109,16 +113,27 @@ impl Client {
             let repo = full[host.len()..].trim_start_matches('/').to_string();
             (host, repo)
         };
+        let agent = |host: &str| agent_for(paths, host, &opts.user_agent);
+        let spec = |host: String, repo: String, insecure: bool, mirror: bool| {
+            Ok::<_, Error>(EndpointSpec {
+                creds: Credentials::lookup(paths, &host, &repo),
+                agent: agent(&host)?,
+                ca_hint: super::tls::ca_hint(paths, &host),
+                host,
+                repo,
+                insecure,
+                mirror,
+            })
+        };
         let mut endpoints = Vec::new();
-        if let Some(r) = entry.filter(|_| prefix_len > 0) {
+        if let Some(r) = entry.filter(|_| prefix_len > 0 && opts.push.is_none()) {
             for m in &r.mirror {
                 let (host, repo) = split(&format!("{}{rest}", m.location.trim_end_matches('/')));
                 if host.is_empty() || repo.is_empty() {
                     continue;
                 }
-                let creds = Credentials::lookup(paths, &host, &repo);
-                let secure_flag = insecure(&host, m.insecure);
-                endpoints.push(Endpoint::new(host, repo, secure_flag, true, creds));
+                let flag = insecure(&host, m.insecure);
+                endpoints.push(Endpoint::new(spec(host, repo, flag, true)?));
             }
         }
         let (host, repo) = match location {
@@ -131,26 +146,25 @@ impl Client {
                 format!("registries.conf rewrites {name} to an invalid location"),
             ));
         }
-        let creds = Credentials::lookup(paths, &host, &repo);
         let flag = insecure(&host, false);
-        // Docker Hub's API lives on another host than its name.
-        let connect = if host == DOCKER_DOMAIN {
-            "registry-1.docker.io".to_string()
-        } else {
-            host
-        };
-        endpoints.push(Endpoint::new(connect, repo, flag, false, creds));
-
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(60))
-            .timeout_write(Duration::from_secs(60))
-            .redirects(super::transport::MAX_REDIRECTS)
-            .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
-            .user_agent(&opts.user_agent)
-            .build();
+        // Credentials are looked up under the registry's name; Docker Hub's API lives on
+        // another host than its name.
+        let mut origin = spec(host.clone(), repo, flag, false)?;
+        if host == DOCKER_DOMAIN {
+            origin.host = "registry-1.docker.io".to_string();
+        }
+        let mut origin = Endpoint::new(origin);
+        if let Some(sources) = &opts.push {
+            origin
+                .scopes
+                .push(format!("repository:{}:pull,push", origin.repo));
+            for s in sources.iter().filter(|s| **s != origin.repo) {
+                origin.scopes.push(format!("repository:{s}:pull"));
+            }
+        }
+        endpoints.push(origin);
         Ok(Client {
-            transport: Arc::new(Transport::new(agent, endpoints, reference.clone())),
+            transport: Arc::new(Transport::new(endpoints, reference.clone())),
             platform: opts.platform,
         })
     }
@@ -353,6 +367,19 @@ impl Client {
         }
         Ok(tags)
     }
+}
+
+/// An HTTP agent for `host`: cove's timeouts and redirect rules, the host's TLS configuration.
+pub(super) fn agent_for(paths: &Paths, host: &str, user_agent: &str) -> Result<ureq::Agent, Error> {
+    Ok(ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(10))
+        .timeout_read(Duration::from_secs(60))
+        .timeout_write(Duration::from_secs(60))
+        .redirects(super::transport::MAX_REDIRECTS)
+        .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
+        .user_agent(user_agent)
+        .tls_config(super::tls::config_for(paths, host)?)
+        .build())
 }
 
 /// The target of the `rel="next"` entry of a Link header.

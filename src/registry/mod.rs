@@ -1,25 +1,34 @@
 //! Registry client: references (docker's normalisation), registries.conf, auth, manifests with
-//! platform choice, and streamed, digest-checked, resumable blob downloads.
+//! platform choice, streamed, digest-checked, resumable blob downloads, uploads for push, and
+//! TLS with per-registry certificates.
 
 mod auth;
+mod authfile;
 mod blob;
 mod client;
 mod config;
-mod manifest;
+mod credhelper;
+pub mod login;
+pub mod manifest;
 mod platform;
 mod reference;
 #[cfg(test)]
 mod testserver;
+mod tls;
 mod token;
 mod transport;
+mod upload;
+mod wording;
 
 use std::fmt;
 
+pub use auth::Credentials;
 pub use client::{Client, ClientOptions};
 pub use config::RegistriesConf;
 pub use manifest::{layer_compression, Descriptor};
 pub use platform::Platform;
-pub use reference::{is_valid_digest, Reference};
+pub use reference::{is_valid_digest, sha256_digest, Reference};
+pub use upload::{BlobPush, UploadPolicy};
 
 /// What went wrong, for callers that react differently (e.g. "not found" vs "unreachable").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

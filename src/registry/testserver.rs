@@ -13,6 +13,8 @@ pub struct Request {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The body, as far as its Content-Length says.
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -125,13 +127,26 @@ fn serve(mut stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let req = Request {
+    let mut req = Request {
         method: first.first().unwrap_or(&"").to_string(),
         path: first.get(1).unwrap_or(&"").to_string(),
         headers,
+        body: Vec::new(),
     };
+    let len: usize = req
+        .header("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    req.body = vec![0u8; len];
+    if stream.read_exact(&mut req.body).is_err() {
+        return;
+    }
     log.lock().unwrap().push(req.clone());
     let reply = handler(&req);
+    // Status 0: hang up without an answer (a dropped connection).
+    if reply.status == 0 {
+        return;
+    }
     let mut out = format!("HTTP/1.1 {} X\r\n", reply.status);
     for (k, v) in &reply.headers {
         out.push_str(&format!("{k}: {v}\r\n"));

@@ -8,18 +8,15 @@ use serde::Deserialize;
 
 use super::auth::Challenge;
 use super::config::is_loopback;
-use super::transport::{denied_status, transport_detail, Endpoint, Failure};
+use super::transport::{denied_status, Endpoint, Failure};
+use super::wording::transport_detail;
 use super::{Error, ErrorKind};
 
 const MAX_TOKEN_BYTES: u64 = 1 << 20;
 /// Tokens without `expires_in` live 60 s (the distribution spec's default and minimum).
 const MIN_TOKEN_LIFE: u64 = 60;
 
-pub(crate) fn fetch_token(
-    agent: &ureq::Agent,
-    ep: &Endpoint,
-    ch: &Challenge,
-) -> Result<(String, Duration), Failure> {
+pub(crate) fn fetch_token(ep: &Endpoint, ch: &Challenge) -> Result<(String, Duration), Failure> {
     let realm = ch.params.get("realm").map(String::as_str).unwrap_or("");
     let realm_host = realm
         .strip_prefix("https://")
@@ -34,12 +31,21 @@ pub(crate) fn fetch_token(
             ),
         )));
     };
+    // A login asks /v2/ itself: no repository, so no scope.
     let scope = ch
         .params
         .get("scope")
         .cloned()
-        .unwrap_or_else(|| format!("repository:{}:pull", ep.repo));
-    let mut req = agent.get(realm).query("scope", &scope);
+        .or_else(|| (!ep.repo.is_empty()).then(|| format!("repository:{}:pull", ep.repo)))
+        .unwrap_or_default();
+    let mut req = ep.agent.get(realm);
+    if !scope.is_empty() {
+        req = req.query("scope", &scope);
+    }
+    // One token for everything this client will do (push, mounts from other repositories).
+    for extra in ep.scopes.iter().filter(|s| **s != scope) {
+        req = req.query("scope", extra);
+    }
     if let Some(service) = ch.params.get("service") {
         req = req.query("service", service);
     }

@@ -1,22 +1,21 @@
 //! HTTP to the registry: endpoint order (mirrors first), scheme choice (https, or http first for
-//! insecure hosts), the 401 -> token -> retry dance without a /v2/ ping, and docker-like errors.
+//! insecure hosts), any method with a body, and the 401 -> token -> retry dance without a
+//! /v2/ ping.
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde::Deserialize;
-
 use super::auth::{parse_challenges, Challenge, Credentials};
 use super::token::fetch_token;
+use super::wording::{describe, status_failure, transport_detail};
 use super::{Error, ErrorKind, Reference};
 
 /// Redirects followed per request, as Go's HTTP client (and so docker) allows.
 pub(crate) const MAX_REDIRECTS: u32 = 10;
-
-const MAX_ERROR_BODY: u64 = 64 << 10;
 
 /// One place the repository can be fetched from: a mirror or the registry itself.
 pub(crate) struct Endpoint {
@@ -28,32 +27,65 @@ pub(crate) struct Endpoint {
     pub schemes: Vec<&'static str>,
     pub mirror: bool,
     pub creds: Option<Credentials>,
+    /// The HTTP agent, with this host's TLS configuration (certs.d).
+    pub agent: ureq::Agent,
+    /// Where the user is told to put this host's CA certificate.
+    pub ca_hint: PathBuf,
+    /// Token scopes asked for besides the challenge's (push: pull,push; mount sources).
+    pub scopes: Vec<String>,
     /// Index into `schemes` of the one that last worked, so later requests go straight there.
     preferred: AtomicUsize,
     /// A mirror that could not be reached is not tried again by this client.
     dead: AtomicBool,
 }
 
+pub(crate) struct EndpointSpec {
+    pub host: String,
+    pub repo: String,
+    pub insecure: bool,
+    pub mirror: bool,
+    pub creds: Option<Credentials>,
+    pub agent: ureq::Agent,
+    pub ca_hint: PathBuf,
+}
+
 impl Endpoint {
-    pub fn new(
-        host: String,
-        repo: String,
-        insecure: bool,
-        mirror: bool,
-        creds: Option<Credentials>,
-    ) -> Endpoint {
+    pub fn new(s: EndpointSpec) -> Endpoint {
         Endpoint {
-            host,
-            repo,
-            schemes: if insecure {
+            host: s.host,
+            repo: s.repo,
+            schemes: if s.insecure {
                 vec!["http", "https"]
             } else {
                 vec!["https"]
             },
-            mirror,
-            creds,
+            mirror: s.mirror,
+            creds: s.creds,
+            agent: s.agent,
+            ca_hint: s.ca_hint,
+            scopes: Vec::new(),
             preferred: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
+        }
+    }
+
+    /// `scheme://host` of the scheme that last worked.
+    pub fn base_url(&self) -> String {
+        let i = self
+            .preferred
+            .load(Ordering::Relaxed)
+            .min(self.schemes.len() - 1);
+        format!("{}://{}", self.schemes[i], self.host)
+    }
+
+    /// An absolute URL for a `Location` header, which may be a path on this endpoint.
+    pub fn resolve(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else if location.starts_with('/') {
+            format!("{}{location}", self.base_url())
+        } else {
+            format!("{}/{location}", self.base_url())
         }
     }
 }
@@ -64,6 +96,20 @@ pub(crate) enum Op<'a> {
     Manifest(&'a str),
     Blob(&'a str),
     Tags,
+    Push,
+    Login,
+}
+
+/// A request body: none, bytes in memory, or a stream that can be opened again (a 401 on the
+/// first try sends it once more with a token).
+#[derive(Clone, Copy)]
+pub(crate) enum Body<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    Stream {
+        len: u64,
+        open: &'a dyn Fn() -> std::io::Result<Box<dyn Read + Send + 'a>>,
+    },
 }
 
 enum CachedAuth {
@@ -85,20 +131,26 @@ pub(crate) enum Failure {
 }
 
 pub(crate) struct Transport {
-    pub agent: ureq::Agent,
     pub endpoints: Vec<Endpoint>,
     pub reference: Reference,
     auth: Mutex<HashMap<String, CachedAuth>>,
 }
 
 impl Transport {
-    pub fn new(agent: ureq::Agent, endpoints: Vec<Endpoint>, reference: Reference) -> Transport {
+    pub fn new(endpoints: Vec<Endpoint>, reference: Reference) -> Transport {
         Transport {
-            agent,
             endpoints,
             reference,
             auth: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The registry itself (never a mirror): where pushes go.
+    pub fn origin(&self) -> Result<&Endpoint, Error> {
+        self.endpoints
+            .iter()
+            .find(|e| !e.mirror)
+            .ok_or_else(|| Error::new(ErrorKind::Config, "no registry endpoint to push to"))
     }
 
     /// GET `/v2/<repo>/<suffix>` from the first endpoint that answers successfully.
@@ -114,7 +166,7 @@ impl Transport {
                 continue;
             }
             let path = format!("/v2/{}/{}", ep.repo, suffix);
-            match self.send(ep, &path, headers) {
+            match self.send(ep, "GET", &path, headers, Body::Empty) {
                 Ok(resp) => return Ok((resp, ep)),
                 Err(f) => {
                     let err = self.describe(f, ep, op);
@@ -134,15 +186,19 @@ impl Transport {
 
     /// GET an absolute path (with query) on one endpoint, e.g. a `Link` from a tag list.
     pub fn get_path(&self, ep: &Endpoint, path: &str, op: Op) -> Result<ureq::Response, Error> {
-        self.send(ep, path, &[])
+        self.send(ep, "GET", path, &[], Body::Empty)
             .map_err(|f| self.describe(f, ep, op))
     }
 
-    fn send(
+    /// Any request to a path on `ep`, trying its schemes in order (the first request of a
+    /// push finds the scheme; later ones go straight to it).
+    pub fn send(
         &self,
         ep: &Endpoint,
+        method: &str,
         path: &str,
         headers: &[(&str, &str)],
+        body: Body,
     ) -> Result<ureq::Response, Failure> {
         let first = ep
             .preferred
@@ -151,7 +207,7 @@ impl Transport {
         let mut failure = None;
         for (i, scheme) in ep.schemes.iter().enumerate().skip(first) {
             let url = format!("{scheme}://{}{path}", ep.host);
-            match self.send_authed(ep, &url, headers) {
+            match self.send_url(ep, method, &url, headers, body) {
                 Err(Failure::Transport(msg)) => {
                     crate::debug!("{url}: {msg}");
                     failure = Some(Failure::Transport(msg));
@@ -173,22 +229,34 @@ impl Transport {
         Err(failure.unwrap_or_else(|| Failure::Transport("no scheme to try".into())))
     }
 
-    fn send_authed(
+    /// One request to an absolute URL, authenticated (a 401 fetches a token and retries once).
+    pub fn send_url(
         &self,
         ep: &Endpoint,
+        method: &str,
         url: &str,
         headers: &[(&str, &str)],
+        body: Body,
     ) -> Result<ureq::Response, Failure> {
         let mut retried = false;
         loop {
-            let mut req = self.agent.get(url);
+            let mut req = ep.agent.request(method, url);
             for (k, v) in headers {
                 req = req.set(k, v);
             }
             if let Some(h) = self.cached_auth(&ep.host) {
                 req = req.set("Authorization", &h);
             }
-            match req.call() {
+            let sent = match body {
+                Body::Empty if method == "GET" || method == "HEAD" => req.call(),
+                Body::Empty => req.set("Content-Length", "0").send_bytes(&[]),
+                Body::Bytes(b) => req.send_bytes(b),
+                Body::Stream { len, open } => {
+                    let reader = open().map_err(|e| Failure::Transport(e.to_string()))?;
+                    req.set("Content-Length", &len.to_string()).send(reader)
+                }
+            };
+            match sent {
                 Ok(resp) => return Ok(resp),
                 Err(ureq::Error::Status(401, resp)) if !retried => {
                     let values: Vec<String> = resp
@@ -239,7 +307,7 @@ impl Transport {
         let bearer = challenges.iter().find(|c| c.scheme == "bearer");
         let basic = challenges.iter().find(|c| c.scheme == "basic");
         let entry = if let Some(ch) = bearer {
-            let (header, life) = fetch_token(&self.agent, ep, ch)?;
+            let (header, life) = fetch_token(ep, ch)?;
             CachedAuth::Bearer {
                 header,
                 until: Instant::now() + life,
@@ -258,160 +326,9 @@ impl Transport {
     }
 
     /// Turn a failure into the message docker would print.
-    fn describe(&self, f: Failure, ep: &Endpoint, op: Op) -> Error {
-        let r = &self.reference;
-        match f {
-            Failure::Worded(e) => e,
-            Failure::Transport(detail) => Error::new(
-                ErrorKind::Network,
-                format!("cannot reach registry {}: {detail}", ep.host),
-            ),
-            Failure::Status {
-                code,
-                text,
-                registry_msg,
-            } => {
-                let extra = registry_msg.map(|m| format!(": {m}")).unwrap_or_default();
-                match (code, op) {
-                    (404, Op::Manifest(t)) => {
-                        let sep = if t.starts_with("sha256:") { '@' } else { ':' };
-                        Error::new(
-                            ErrorKind::NotFound,
-                            format!(
-                                "manifest unknown: manifest for {}{sep}{t} not found",
-                                r.familiar_name()
-                            ),
-                        )
-                    }
-                    (404, Op::Blob(d)) => Error::new(
-                        ErrorKind::NotFound,
-                        format!("blob unknown: blob {d} not found in {}", r.familiar_name()),
-                    ),
-                    (404, Op::Tags) => Error::new(
-                        ErrorKind::NotFound,
-                        format!("name unknown: repository {} not found", r.familiar_name()),
-                    ),
-                    (401 | 403, _) => Error::new(
-                        ErrorKind::Denied,
-                        format!(
-                            "pull access denied for {}, repository does not exist or may \
-                             require authentication{extra}",
-                            r.familiar_name()
-                        ),
-                    ),
-                    (429, _) => Error::new(
-                        ErrorKind::Other,
-                        format!("toomanyrequests: too many requests to {}{extra}", ep.host),
-                    ),
-                    _ => Error::new(
-                        ErrorKind::Other,
-                        format!("registry {} answered {code} {text}{extra}", ep.host),
-                    ),
-                }
-            }
-        }
+    pub fn describe(&self, f: Failure, ep: &Endpoint, op: Op) -> Error {
+        describe(f, ep, op, &self.reference)
     }
 }
 
-pub(crate) fn denied_status() -> Failure {
-    Failure::Status {
-        code: 401,
-        text: "Unauthorized".into(),
-        registry_msg: None,
-    }
-}
-
-fn status_failure(code: u16, resp: ureq::Response) -> Failure {
-    let text = resp.status_text().to_string();
-    let mut body = Vec::new();
-    let _ = resp
-        .into_reader()
-        .take(MAX_ERROR_BODY)
-        .read_to_end(&mut body);
-    Failure::Status {
-        code,
-        text,
-        registry_msg: registry_message(&body),
-    }
-}
-
-/// "denied: requested access to the resource is denied" from `{"errors":[{code,message}]}`.
-pub(crate) fn registry_message(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Errors {
-        errors: Vec<Entry>,
-    }
-    #[derive(Deserialize)]
-    struct Entry {
-        #[serde(default)]
-        code: String,
-        #[serde(default)]
-        message: String,
-    }
-    let parsed: Errors = serde_json::from_slice(body).ok()?;
-    let parts: Vec<String> = parsed
-        .errors
-        .iter()
-        .map(|e| {
-            let msg: String = e
-                .message
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(300)
-                .collect();
-            match (e.code.is_empty(), msg.is_empty()) {
-                (false, false) => format!("{}: {msg}", e.code.to_lowercase()),
-                (false, true) => e.code.to_lowercase(),
-                _ => msg,
-            }
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join("; "))
-}
-
-/// A short cause for a connection failure: "connection refused", "no such host", ...
-pub(crate) fn transport_detail(t: &ureq::Transport) -> String {
-    use std::error::Error as _;
-    if t.kind() == ureq::ErrorKind::Dns {
-        return "no such host".into();
-    }
-    let mut source = t.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return io_detail(io);
-        }
-        source = s.source();
-    }
-    match t.message() {
-        Some(m) => format!("{}: {m}", t.kind()),
-        None => t.kind().to_string(),
-    }
-}
-
-pub(crate) fn io_detail(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => "connection refused".into(),
-        K::ConnectionReset => "connection reset by peer".into(),
-        K::TimedOut | K::WouldBlock => "timed out".into(),
-        K::UnexpectedEof => "connection closed early".into(),
-        _ => e.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registry_messages() {
-        let body = br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied","detail":null}]}"#;
-        assert_eq!(
-            registry_message(body).as_deref(),
-            Some("denied: requested access to the resource is denied")
-        );
-        assert_eq!(registry_message(b"<html>"), None);
-        assert_eq!(registry_message(br#"{"errors":[]}"#), None);
-    }
-}
+pub(crate) use super::wording::{denied_status, io_detail};

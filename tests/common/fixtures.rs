@@ -523,3 +523,46 @@ pub fn remote_digests(reference: &str) -> Remote {
         raw: v,
     }
 }
+
+/// `big:latest` on the test registry: the busybox layer, then a layer stored plain (an
+/// uncompressed tar, as commit and load keep layers) holding `/big.bin`, 40 MiB of
+/// pseudo-random bytes: a push must compress it first and sends it in several chunks. Returns
+/// the image and the sha256 hex of `big.bin`. Built and pushed on first use only.
+pub fn big_image() -> &'static (Image, String) {
+    static BIG: OnceLock<(Image, String)> = OnceLock::new();
+    BIG.get_or_init(|| {
+        let reg = super::registry();
+        let lay_dir = super::run_dir().join("oci-big");
+        let _ = std::fs::remove_dir_all(&lay_dir);
+        let mut lay = Layout::create(&lay_dir);
+        let base = layer(&busybox_tar(), Compression::Gzip);
+        let mut data = vec![0u8; 40 << 20];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for chunk in data.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        let sum = super::sha256_hex(&data);
+        let mut t = Tar::new();
+        t.file("big.bin", 0o644, &data);
+        let big = layer(&t.finish(), Compression::None);
+        let created = "2024-06-01T00:00:00Z";
+        let cfg = config(
+            "amd64",
+            None,
+            created,
+            "big",
+            &[&base, &big],
+            history(&[
+                (created, "ADD busybox /", false),
+                (created, "ADD big.bin /", false),
+            ]),
+        );
+        let img = image(&lay, "big", "latest", cfg, &[&base, &big]);
+        lay.add_ref("big", layout::MT_MANIFEST, &img.manifest);
+        push(&lay_dir, "big", &format!("{}/big:latest", reg.addr), false);
+        (img, sum)
+    })
+}

@@ -20,6 +20,7 @@ pub mod fsx;
 pub mod http;
 pub mod layout;
 pub mod out;
+pub mod podman;
 pub mod proxy;
 pub mod pty;
 pub mod registry;

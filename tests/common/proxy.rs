@@ -19,6 +19,8 @@ pub enum Mode {
     /// Registry token auth: 401 with a Bearer challenge; `/token` issues tokens only to the
     /// right Basic credentials; `Authorization: Bearer <token>` is then accepted.
     TokenAuth { user: String, pass: String },
+    /// 401 with a Bearer challenge whose token endpoint refuses connections.
+    TokenServerDown,
     /// 401 with a Basic challenge unless the right Basic credentials come with the request.
     BasicAuth { user: String, pass: String },
     /// Flip a byte in the body of this blob (`sha256:...`) each time it is served.
@@ -27,6 +29,11 @@ pub enum Mode {
     CutAfter { bytes: u64, times: u32 },
     /// Serve blob bodies at about this rate.
     Throttle { bytes_per_sec: u64 },
+    /// Hang up on upload requests (PATCH, PUT with a body) after reading `bytes` of their
+    /// body, the first `times` times.
+    CutUpload { bytes: u64, times: u32 },
+    /// Answer every blob upload's final PUT with 400 (a registry refusing the blob).
+    RefuseBlob,
 }
 
 /// One request as the proxy saw it and answered it.
@@ -177,12 +184,18 @@ fn respond(c: &mut TcpStream, status: u16, extra: &[(&str, String)], body: &str)
 const UNAUTHORIZED: &str =
     r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}"#;
 
-/// `repository:<name>:pull` scope of a `/v2/<name>/...` path, if it names a repository.
-fn scope(path: &str) -> Option<String> {
+/// The scope a registry names in its challenge for a `/v2/<name>/...` path: pull for reads,
+/// pull,push for writes.
+fn scope(method: &str, path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v2/")?;
+    let actions = if method == "GET" || method == "HEAD" {
+        "pull"
+    } else {
+        "pull,push"
+    };
     ["/manifests/", "/blobs/", "/tags/"].iter().find_map(|m| {
         rest.find(m)
-            .map(|i| format!("repository:{}:pull", &rest[..i]))
+            .map(|i| format!("repository:{}:{actions}", &rest[..i]))
     })
 }
 
@@ -196,9 +209,37 @@ fn handle(st: &State, client: TcpStream) -> std::io::Result<()> {
     let mut parts = req.line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("").to_string();
-    let mut body = vec![0u8; req.content_length().unwrap_or(0) as usize];
-    reader.read_exact(&mut body)?;
     let mode = st.mode.lock().unwrap().clone();
+    let len = req.content_length().unwrap_or(0);
+    if let Mode::CutUpload { bytes, times } = &mode {
+        if (method == "PATCH" || method == "PUT")
+            && len > *bytes
+            && st.cuts.load(Ordering::SeqCst) < *times
+        {
+            st.cuts.fetch_add(1, Ordering::SeqCst);
+            let mut part = vec![0u8; *bytes as usize];
+            reader.read_exact(&mut part)?;
+            record(st, &req, &method, &path, 0);
+            let _ = client.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+    }
+    let mut body = vec![0u8; len as usize];
+    reader.read_exact(&mut body)?;
+    if matches!(mode, Mode::RefuseBlob)
+        && method == "PUT"
+        && path.contains("/blobs/uploads/")
+        && path.contains("digest=")
+    {
+        record(st, &req, &method, &path, 400);
+        respond(
+            &mut client,
+            400,
+            &[],
+            r#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"blob upload invalid"}]}"#,
+        );
+        return Ok(());
+    }
 
     match &mode {
         Mode::TokenAuth { user, pass } => {
@@ -229,7 +270,7 @@ fn handle(st: &State, client: TcpStream) -> std::io::Result<()> {
                     r#"Bearer realm="http://{}/token",service="cove-test""#,
                     st.addr
                 );
-                if let Some(s) = scope(&path) {
+                if let Some(s) = scope(&method, &path) {
                     chal.push_str(&format!(r#",scope="{s}""#));
                 }
                 record(st, &req, &method, &path, 401);
@@ -241,6 +282,17 @@ fn handle(st: &State, client: TcpStream) -> std::io::Result<()> {
                 );
                 return Ok(());
             }
+        }
+        Mode::TokenServerDown => {
+            record(st, &req, &method, &path, 401);
+            let chal = r#"Bearer realm="http://127.0.0.1:1/token",service="cove-test""#;
+            respond(
+                &mut client,
+                401,
+                &[("WWW-Authenticate", chal.to_string())],
+                UNAUTHORIZED,
+            );
+            return Ok(());
         }
         Mode::BasicAuth { user, pass } if !basic_ok(&req, user, pass) => {
             record(st, &req, &method, &path, 401);
@@ -268,7 +320,8 @@ fn forward(
     mut client: TcpStream,
 ) -> std::io::Result<()> {
     let mut up = TcpStream::connect(&st.upstream)?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", st.upstream);
+    // The registry builds upload locations from Host: they come back through the proxy.
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", st.addr);
     for (k, v) in &req.headers {
         let skip = [
             "host",

@@ -45,7 +45,15 @@ pub fn free_port() -> u16 {
 }
 
 fn start() -> Registry {
-    let dir = super::run_dir().join("registry");
+    start_named("registry", "", |addr| {
+        super::http::get(addr, "/v2/", &[]).is_ok_and(|r| r.status() == 200)
+    })
+}
+
+/// A registry in `<run dir>/NAME` with `extra` appended to its config's `http:` section's
+/// siblings (auth, tls), ready once `ready(addr)` says so.
+fn start_named(name: &str, extra: &str, ready: fn(&str) -> bool) -> Registry {
+    let dir = super::run_dir().join(name);
     fs::create_dir_all(&dir).unwrap();
     let storage = dir.join("storage");
     let mut last_log = String::new();
@@ -57,7 +65,7 @@ fn start() -> Registry {
             format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
+                 http:\n  addr: 127.0.0.1:{port}\n{extra}",
                 storage.display()
             ),
         )
@@ -78,10 +86,10 @@ fn start() -> Registry {
         let stdin = child.stdin.take().unwrap();
         let pgid = child.id() as i32;
         let addr = format!("127.0.0.1:{port}");
-        match wait_ready(&addr, &pidfile) {
+        match wait_ready(&addr, &pidfile, ready) {
             Some(pid) => {
                 fs::write(
-                    super::run_dir().join("registry.pid"),
+                    super::run_dir().join(format!("{name}.pid")),
                     format!("{pid} {pgid}\n"),
                 )
                 .unwrap();
@@ -106,8 +114,8 @@ fn start() -> Registry {
     );
 }
 
-/// Waits until `GET /v2/` answers 200; `None` if the registry died or never answered.
-fn wait_ready(addr: &str, pidfile: &Path) -> Option<i32> {
+/// Waits until `ready(addr)`; `None` if the registry died or never got ready.
+fn wait_ready(addr: &str, pidfile: &Path, ready: fn(&str) -> bool) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -120,10 +128,8 @@ fn wait_ready(addr: &str, pidfile: &Path) -> Option<i32> {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             return None;
         }
-        if let Ok(r) = super::http::get(addr, "/v2/", &[]) {
-            if r.status() == 200 {
-                return Some(pid);
-            }
+        if ready(addr) {
+            return Some(pid);
         }
     }
     None
@@ -147,7 +153,14 @@ pub fn reap_stale_runs(base: &Path) {
             continue;
         }
         let run = e.path();
-        if let Ok(s) = fs::read_to_string(run.join("registry.pid")) {
+        let pidfiles: Vec<PathBuf> = fs::read_dir(&run)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with("registry.pid"))
+            .collect();
+        for s in pidfiles.iter().filter_map(|p| fs::read_to_string(p).ok()) {
             let ids: Vec<i32> = s
                 .split_whitespace()
                 .filter_map(|x| x.parse().ok())
@@ -191,4 +204,65 @@ pub fn blob_path(reg: &Registry, digest: &str) -> PathBuf {
         .join(&hex[..2])
         .join(hex)
         .join("data")
+}
+
+/// A second registry: TLS with a certificate made here by `openssl` (CA = the certificate
+/// itself, for 127.0.0.1), and htpasswd (bcrypt) basic auth for `user`/`password`.
+pub struct SecureRegistry {
+    pub reg: Registry,
+    /// The PEM certificate a client must trust (goes to `certs.d/ADDR/ca.crt`).
+    pub ca: PathBuf,
+    pub user: &'static str,
+    pub password: &'static str,
+}
+
+pub fn secure_registry() -> &'static SecureRegistry {
+    static REG: OnceLock<SecureRegistry> = OnceLock::new();
+    REG.get_or_init(|| {
+        let dir = super::run_dir().join("secure-registry-files");
+        fs::create_dir_all(&dir).unwrap();
+        let (cert, key, htpasswd) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("htpasswd"));
+        // A CA of the test's own, and a server certificate it signed for 127.0.0.1.
+        let ca = dir.join("ca.crt");
+        let ext = dir.join("server.ext");
+        fs::write(
+            &ext,
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("cannot run openssl (scripts/test.sh installs it)");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=cove-test-ca", "-keyout", "ca.key", "-out", "ca.crt"]);
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out", "server.csr"]);
+        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "cert.pem"]);
+        let (user, password) = ("pusher", "p4ss-w0rd");
+        let out = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .output()
+            .expect("cannot run htpasswd (apache2-utils; scripts/test.sh installs it)");
+        assert!(out.status.success());
+        fs::write(&htpasswd, &out.stdout).unwrap();
+        let extra = format!(
+            "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: cove-test\n    path: {}\n",
+            cert.display(),
+            key.display(),
+            htpasswd.display()
+        );
+        let reg = start_named("secure-registry", &extra, |addr| {
+            std::net::TcpStream::connect(addr).is_ok()
+        });
+        SecureRegistry {
+            reg,
+            ca,
+            user,
+            password,
+        }
+    })
 }

@@ -1,0 +1,47 @@
+//! Rootless podman as a peer for interop tests: runc (crun refuses this host's cgroups), its
+//! own root and run root in the test's dirs, the test's registries.conf and auth files.
+
+use std::path::Path;
+
+use super::{Cove, Out};
+
+pub struct Podman<'a> {
+    c: &'a Cove,
+    root: String,
+    runroot: String,
+}
+
+impl Podman<'_> {
+    /// podman for the user of `c` (which should be rootless).
+    pub fn new(c: &Cove) -> Podman<'_> {
+        c.write_config(
+            "containers/containers.conf",
+            "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        );
+        c.write_config(
+            "containers/storage.conf",
+            "[storage]\ndriver = \"overlay\"\n",
+        );
+        Podman {
+            c,
+            root: c.dir.join("podman-root").display().to_string(),
+            runroot: c.runtime_dir.join("podman-run").display().to_string(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        let mut all = vec!["--root", &self.root, "--runroot", &self.runroot];
+        all.extend_from_slice(args);
+        self.c
+            .cmd(&all)
+            .bin(Path::new("/usr/bin/podman"))
+            .default_store()
+            .run()
+    }
+}
+
+impl Drop for Podman<'_> {
+    fn drop(&mut self) {
+        let _ = self.run(&["system", "reset", "-f"]);
+    }
+}
