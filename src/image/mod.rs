@@ -1,9 +1,12 @@
 //! The local image store: tags -> manifest digest -> config, blobs by digest, and the pull
 //! and remove operations that keep it consistent with the layer store.
 
+pub mod change;
 pub mod config;
 pub mod debris;
 mod error;
+pub mod ingest;
+pub mod local;
 pub mod lookup;
 mod pipe;
 pub mod policy;

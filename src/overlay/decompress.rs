@@ -40,13 +40,34 @@ impl Compression {
 /// Wrap a blob stream so that it reads as the uncompressed tar: gzip, zstd, or already plain.
 /// Streams: nothing is buffered beyond the decompressors' own windows.
 pub fn decompress<'a>(r: Box<dyn BufRead + Send + 'a>) -> Result<Box<dyn Read + Send + 'a>, Error> {
-    decompress_kind(r).map(|(_, r)| r)
+    decompress_kind(r).map(|(_, r)| -> Box<dyn Read + Send + 'a> { Box::new(r) })
 }
 
-/// `decompress`, also saying which compression it found.
-pub fn decompress_kind<'a>(
-    mut r: Box<dyn BufRead + Send + 'a>,
-) -> Result<(Compression, Box<dyn Read + Send + 'a>), Error> {
+/// A blob stream read as its uncompressed tar.
+pub enum Decoded<R: BufRead> {
+    Plain(std::io::Chain<Cursor<Vec<u8>>, R>),
+    Gzip(flate2::read::MultiGzDecoder<std::io::Chain<Cursor<Vec<u8>>, R>>),
+    Zstd(
+        zstd::stream::read::Decoder<
+            'static,
+            std::io::BufReader<std::io::Chain<Cursor<Vec<u8>>, R>>,
+        >,
+    ),
+}
+
+impl<R: BufRead> Read for Decoded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Decoded::Plain(r) => r.read(buf),
+            Decoded::Gzip(r) => r.read(buf),
+            Decoded::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+/// `decompress` for any stream (one that stays on this thread too), also saying which
+/// compression it found.
+pub fn decompress_kind<R: BufRead>(mut r: R) -> Result<(Compression, Decoded<R>), Error> {
     // A short read may return fewer bytes than the magic numbers need: read until 4 or EOF.
     let mut magic = [0u8; 4];
     let mut have = 0;
@@ -61,13 +82,13 @@ pub fn decompress_kind<'a>(
     let head = magic[..have].to_vec();
     let kind = Compression::sniff(&head);
     let whole = Cursor::new(head).chain(r);
-    let reader: Box<dyn Read + Send + 'a> = match kind {
-        Compression::Zstd => Box::new(
+    let reader = match kind {
+        Compression::Zstd => Decoded::Zstd(
             zstd::stream::read::Decoder::new(whole)
                 .map_err(|e| Error::io("starting zstd decompression", None, &e))?,
         ),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(whole)),
-        Compression::None => Box::new(whole),
+        Compression::Gzip => Decoded::Gzip(flate2::read::MultiGzDecoder::new(whole)),
+        Compression::None => Decoded::Plain(whole),
     };
     Ok((kind, reader))
 }
