@@ -1,5 +1,6 @@
 //! The command line: clap definitions and dispatch. Nothing below `cmd/` knows clap exists.
 
+mod commit;
 mod container;
 mod container_flags;
 mod cp;
@@ -97,6 +98,8 @@ pub enum Command {
     Cp(container_flags::CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(container_flags::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(commit::CommitArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container_flags::ContainerCommand),
@@ -187,6 +190,7 @@ pub fn main() -> Result<i32> {
         Command::Rename(a) => lifecycle::rename(&ctx, a),
         Command::Cp(a) => cp::cp(&ctx, a),
         Command::Export(a) => cp::export(&ctx, a),
+        Command::Commit(a) => commit::commit(&ctx, a),
         Command::Container(c) => container_dispatch(&ctx, c),
         Command::Monitor { id } => container::monitor(&ctx, &id),
         Command::Pull(a) => image::pull(&ctx, a),
@@ -238,6 +242,7 @@ fn container_dispatch(ctx: &Context, cmd: container_flags::ContainerCommand) -> 
         C::Cp(a) => cp::cp(ctx, a),
         C::Export(a) => cp::export(ctx, a),
         C::Exists(a) => lifecycle::exists(ctx, a),
+        C::Commit(a) => commit::commit(ctx, a),
     }
 }
 

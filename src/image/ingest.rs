@@ -52,10 +52,6 @@ impl TempBlob {
         Ok((blob, file))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Name the blob by its digest; true when the store did not have it yet.
     pub fn keep(&mut self, images: &ImageStore) -> Result<bool> {
         let dest = images.blob_path(&self.digest);
@@ -138,6 +134,38 @@ pub fn ingest<'s>(
         staged,
         blob,
         compression,
+    })
+}
+
+/// Ingest what `produce` writes, run on a thread of its own (commit's layer tar): it may
+/// not finish before the layer is unpacked, and either side's failure stops the other.
+pub fn ingest_written<'s, T: Send>(
+    images: &ImageStore,
+    layers: &'s LayerStore,
+    what: &str,
+    produce: impl FnOnce(&mut dyn Write) -> Result<T> + Send,
+) -> Result<(Ingested<'s>, T)> {
+    let (writer, mut reader) = pipe::channel();
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut sink = writer.into_sink();
+            let out = produce(&mut sink)?;
+            sink.finish()
+                .map_err(|e| Error::Other(format!("{what}: {e}")))?;
+            Ok(out)
+        });
+        let ingested = ingest(images, layers, &mut reader, what);
+        drop(reader);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Other(format!("{what}: the writing thread failed"))));
+        match (ingested, produced) {
+            (Ok(i), Ok(out)) => Ok((i, out)),
+            // The writer only stopped because the reading did: that error counts.
+            (Err(e), Err(pe)) if pe.to_string().contains(pipe::STOPPED) => Err(e),
+            (_, Err(e)) => Err(e),
+            (Err(e), Ok(_)) => Err(e),
+        }
     })
 }
 

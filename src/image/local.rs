@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::debris::{self, Additions, PullGuard};
-use super::ingest::{ingest, Ingested, TempBlob};
+use super::ingest::TempBlob;
 use super::{Error, ImageRecord, ImageStore, Result};
 use crate::overlay::{LayerInfo, LayerStore, Staged};
 use crate::registry::Reference;
@@ -49,11 +49,6 @@ impl<'a> Adding<'a> {
         })
     }
 
-    /// Read and unpack one layer stream (see `ingest`).
-    pub fn ingest(&self, raw: &mut dyn std::io::Read, what: &str) -> Result<Ingested<'a>> {
-        ingest(self.images, self.layers, raw, what)
-    }
-
     /// Put a staged layer in place as the layer on top of `parent`, and keep its blob.
     pub fn place(
         &mut self,
@@ -69,11 +64,6 @@ impl<'a> Adding<'a> {
         }
         self.keep_blob(blob)?;
         Ok(new_layer(&info, blob, media_type))
-    }
-
-    /// Note a layer this addition unpacked by other means (`LayerStore::unpack`).
-    pub fn note_layer(&mut self, chain_id: &str) {
-        self.added.layers.push(chain_id.to_string());
     }
 
     pub fn keep_blob(&mut self, blob: &mut TempBlob) -> Result<()> {
@@ -210,15 +200,6 @@ pub fn tag_name(input: &str, conf: &crate::registry::RegistriesConf) -> Result<S
         ));
     }
     Ok(r.tagged_name())
-}
-
-/// The platform's os/architecture/variant for a new image's config.
-pub fn platform_fields(platform: &crate::registry::Platform, config: &mut Value) {
-    config["architecture"] = json!(platform.architecture);
-    config["os"] = json!(platform.os);
-    if let Some(v) = &platform.variant {
-        config["variant"] = json!(v);
-    }
 }
 
 #[cfg(test)]

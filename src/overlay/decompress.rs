@@ -46,7 +46,7 @@ pub fn decompress<'a>(r: Box<dyn BufRead + Send + 'a>) -> Result<Box<dyn Read + 
 /// A blob stream read as its uncompressed tar.
 pub enum Decoded<R: BufRead> {
     Plain(std::io::Chain<Cursor<Vec<u8>>, R>),
-    Gzip(flate2::read::MultiGzDecoder<std::io::Chain<Cursor<Vec<u8>>, R>>),
+    Gzip(Box<flate2::read::MultiGzDecoder<std::io::Chain<Cursor<Vec<u8>>, R>>>),
     Zstd(
         zstd::stream::read::Decoder<
             'static,
@@ -87,7 +87,7 @@ pub fn decompress_kind<R: BufRead>(mut r: R) -> Result<(Compression, Decoded<R>)
             zstd::stream::read::Decoder::new(whole)
                 .map_err(|e| Error::io("starting zstd decompression", None, &e))?,
         ),
-        Compression::Gzip => Decoded::Gzip(flate2::read::MultiGzDecoder::new(whole)),
+        Compression::Gzip => Decoded::Gzip(Box::new(flate2::read::MultiGzDecoder::new(whole))),
         Compression::None => Decoded::Plain(whole),
     };
     Ok((kind, reader))

@@ -27,6 +27,8 @@ pub struct DiffOptions<'a> {
     pub userxattr: bool,
     /// Paths below the top (no leading `/`) left out with everything below them.
     pub skip: &'a [PathBuf],
+    /// Leave out what is on another file system than the top (a merged root's mounts).
+    pub one_fs: bool,
 }
 
 /// What the layer holds.
@@ -47,9 +49,13 @@ pub fn write_diff_tar(
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let top =
         Dir::open(upper, flags, Mode::empty()).map_err(|e| sys_error("cannot open", upper, e))?;
+    let dev = fstat(top.as_raw_fd())
+        .map_err(|e| sys_error("cannot stat", upper, e))?
+        .st_dev;
     let mut w = DiffWriter {
         b: tar::Builder::new(out),
         opts,
+        dev,
         links: HashMap::new(),
         report: Report::default(),
         entries: 0,
@@ -66,6 +72,8 @@ pub fn write_diff_tar(
 struct DiffWriter<'a, 'o> {
     b: tar::Builder<&'o mut dyn Write>,
     opts: &'a DiffOptions<'a>,
+    /// The top's file system, for `one_fs`.
+    dev: u64,
     /// (dev, inode) of files with more than one name -> the first name written.
     links: HashMap<(u64, u64), PathBuf>,
     report: Report,
@@ -86,6 +94,9 @@ impl Visitor for DiffWriter<'_, '_> {
             Err(e) => return Err(sys_error("cannot open", rel, e)),
         };
         let st = fstat(fd.as_raw_fd()).map_err(|e| sys_error("cannot stat", rel, e))?;
+        if self.opts.one_fs && st.st_dev != self.dev {
+            return Ok(None);
+        }
         let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         self.entries += 1;
         if kind == SFlag::S_IFCHR && st.st_rdev == 0 {
@@ -277,6 +288,7 @@ mod tests {
         let opts = DiffOptions {
             userxattr: false,
             skip: &skip,
+            one_fs: false,
         };
         let mut out = Vec::new();
         let report = write_diff_tar(&up, &opts, &mut out).unwrap();

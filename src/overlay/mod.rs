@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 pub use access::{ContainerRoot, Kind};
 pub use archive::Report as ArchiveReport;
 pub use decompress::{decompress, decompress_kind, Compression};
-pub use diff_tar::{write_diff_tar, DiffOptions, DiffReport};
+pub use diff_tar::{write_diff_tar, DiffOptions};
 pub use host::{archive_host, extract_host};
 pub use ids::HostIds;
 pub use store::{LayerStore, Leftover, Staged};

@@ -52,11 +52,6 @@ impl Staged<'_> {
         &self.diff_id
     }
 
-    /// Length of the uncompressed tar.
-    pub fn tar_size(&self) -> u64 {
-        self.filled.as_ref().map_or(0, |f| f.tar_size)
-    }
-
     /// Move the layer into the store as `chain_id` (whose last diff_id must be ours). When
     /// the store already has that layer the staged copy is dropped; the bool says whether
     /// this call added it.
@@ -118,7 +113,6 @@ mod tests {
         let tar = Tar::new().file("a", b"data").finish();
         let staged = fx.store.stage(&mut &tar[..]).unwrap();
         assert_eq!(staged.diff_id(), digest(&tar));
-        assert_eq!(staged.tar_size(), tar.len() as u64);
         let id = digest(&tar);
         let (info, added) = staged.place(&id, None).unwrap();
         assert!(added);
