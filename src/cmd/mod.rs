@@ -1,5 +1,6 @@
 //! The command line: clap definitions and dispatch. Nothing below `cmd/` knows clap exists.
 
+mod archive;
 mod commit;
 mod container;
 mod container_flags;
@@ -116,6 +117,12 @@ pub enum Command {
     /// Remove names from an image (podman)
     #[command(hide = true)]
     Untag(image::UntagArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(archive::ImportArgs),
     /// Return low-level information on images
     Inspect(image::InspectArgs),
     /// Manage images
@@ -199,6 +206,9 @@ pub fn main() -> Result<i32> {
         Command::Tag(a) => image::tag(&ctx, a),
         Command::History(a) => image::history(&ctx, a),
         Command::Untag(a) => image::untag(&ctx, a),
+        Command::Save(a) => archive::save(&ctx, a),
+        Command::Load(a) => archive::load(&ctx, a),
+        Command::Import(a) => archive::import(&ctx, a),
         Command::Inspect(a) => image::inspect(&ctx, a),
         Command::Image(c) => image::dispatch(&ctx, c),
         Command::Manifest(c) => image::manifest(&ctx, c),

@@ -78,12 +78,7 @@ pub fn commit(
             let parent = new_layers.last().map(|l| l.chain_id.clone());
             let media_type = ingested.media_type();
             let layer = adding
-                .place(
-                    ingested.staged,
-                    &mut ingested.blob,
-                    media_type,
-                    parent.as_deref(),
-                )
+                .place(&mut ingested, media_type, parent.as_deref())
                 .map_err(image_error)?;
             new_layers.push(layer);
         }
@@ -95,7 +90,9 @@ pub fn commit(
             .image(&config, &new_layers, req.tag.iter().cloned().collect())
             .map_err(image_error)?;
         let id = record.id.clone();
-        adding.record(vec![record]).map_err(image_error)?;
+        adding
+            .record(vec![record], Vec::new())
+            .map_err(image_error)?;
         Ok(id)
     })();
     if paused_here {

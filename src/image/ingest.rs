@@ -14,7 +14,10 @@ use crate::overlay::{self, Compression, LayerStore, Staged};
 
 /// A layer read and unpacked, waiting to be placed (or dropped).
 pub struct Ingested<'s> {
-    pub staged: Staged<'s>,
+    /// The unpacked layer until it is placed.
+    pub staged: Option<Staged<'s>>,
+    /// `sha256:` of the uncompressed tar.
+    pub diff_id: String,
     pub blob: TempBlob,
     pub compression: Compression,
 }
@@ -50,6 +53,15 @@ impl TempBlob {
             kept: false,
         };
         Ok((blob, file))
+    }
+
+    /// Where the blob is now: its temp file, or its place in the store once kept.
+    pub fn current_path(&self, images: &ImageStore) -> PathBuf {
+        if self.kept || !self.path.exists() {
+            images.blob_path(&self.digest)
+        } else {
+            self.path.clone()
+        }
     }
 
     /// Name the blob by its digest; true when the store did not have it yet.
@@ -131,7 +143,8 @@ pub fn ingest<'s>(
         None => staged.diff_id().to_string(),
     };
     Ok(Ingested {
-        staged,
+        diff_id: staged.diff_id().to_string(),
+        staged: Some(staged),
         blob,
         compression,
     })

@@ -2,12 +2,15 @@
 //! under the pull lock (so the debris sweep leaves them alone), the image is recorded last,
 //! and any failure before that takes back what was added, as a failed pull does.
 
+use std::fs::File;
+use std::io::BufReader;
+
 use serde_json::{json, Value};
 
 use super::debris::{self, Additions, PullGuard};
-use super::ingest::TempBlob;
+use super::ingest::{Ingested, TempBlob};
 use super::{Error, ImageRecord, ImageStore, Result};
-use crate::overlay::{LayerInfo, LayerStore, Staged};
+use crate::overlay::{decompress, LayerInfo, LayerStore};
 use crate::registry::Reference;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -49,21 +52,35 @@ impl<'a> Adding<'a> {
         })
     }
 
-    /// Put a staged layer in place as the layer on top of `parent`, and keep its blob.
+    /// Put an ingested layer in place as the layer on top of `parent`, and keep its blob.
+    /// A layer already placed under another parent is unpacked again from its blob.
     pub fn place(
         &mut self,
-        staged: Staged<'a>,
-        blob: &mut TempBlob,
+        ing: &mut Ingested<'a>,
         media_type: &str,
         parent: Option<&str>,
     ) -> Result<NewLayer> {
-        let chain_id = chain_on(parent, staged.diff_id());
-        let (info, added) = staged.place(&chain_id, parent)?;
-        if added {
-            self.added.layers.push(chain_id);
-        }
-        self.keep_blob(blob)?;
-        Ok(new_layer(&info, blob, media_type))
+        let chain_id = chain_on(parent, &ing.diff_id);
+        let info = if self.layers.exists(&chain_id) {
+            self.layers.info(&chain_id)?
+        } else if let Some(staged) = ing.staged.take() {
+            let (info, added) = staged.place(&chain_id, parent)?;
+            if added {
+                self.added.layers.push(chain_id.clone());
+            }
+            info
+        } else {
+            let path = ing.blob.current_path(self.images);
+            let file = File::open(&path).map_err(|e| Error::io("cannot open blob", &path, e))?;
+            let mut tar = decompress(Box::new(BufReader::with_capacity(1 << 18, file)))?;
+            let info = self
+                .layers
+                .unpack(&chain_id, &ing.diff_id, parent, &mut tar)?;
+            self.added.layers.push(chain_id.clone());
+            info
+        };
+        self.keep_blob(&mut ing.blob)?;
+        Ok(new_layer(&info, &ing.blob, media_type))
     }
 
     pub fn keep_blob(&mut self, blob: &mut TempBlob) -> Result<()> {
@@ -92,37 +109,69 @@ impl<'a> Adding<'a> {
     ) -> Result<ImageRecord> {
         let config_bytes =
             serde_json::to_vec(config).map_err(|e| Error::Other(format!("image config: {e}")))?;
-        let id = self.write_blob(&config_bytes)?;
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": { "mediaType": OCI_CONFIG, "digest": id, "size": config_bytes.len() },
-            "layers": layers.iter().map(|l| json!({
-                "mediaType": l.media_type, "digest": l.blob_digest, "size": l.blob_size,
-            })).collect::<Vec<_>>(),
-        });
-        let manifest_bytes =
-            serde_json::to_vec(&manifest).map_err(|e| Error::Other(format!("manifest: {e}")))?;
-        let manifest_digest = self.write_blob(&manifest_bytes)?;
+        self.image_from(&config_bytes, None, layers, tags)
+    }
+
+    /// An image record for the config blob `config_bytes` (kept byte for byte: its digest is
+    /// the image ID) with `manifest` (bytes and media type) as given, else an OCI manifest made
+    /// for it.
+    pub fn image_from(
+        &mut self,
+        config_bytes: &[u8],
+        manifest: Option<(&[u8], &str)>,
+        layers: &[NewLayer],
+        tags: Vec<String>,
+    ) -> Result<ImageRecord> {
+        let id = self.write_blob(config_bytes)?;
+        let made;
+        let (manifest_bytes, media_type) = match manifest {
+            Some(m) => m,
+            None => {
+                made = serde_json::to_vec(&oci_manifest(&id, config_bytes.len(), layers))
+                    .map_err(|e| Error::Other(format!("manifest: {e}")))?;
+                (&made[..], OCI_MANIFEST)
+            }
+        };
+        let manifest_digest = self.write_blob(manifest_bytes)?;
+        let created = serde_json::from_slice::<Value>(config_bytes)
+            .ok()
+            .and_then(|c| c["created"].as_str().map(str::to_string));
         Ok(ImageRecord {
             id,
             manifest_digest,
-            manifest_media_type: OCI_MANIFEST.to_string(),
+            manifest_media_type: media_type.to_string(),
             repo_tags: tags,
             repo_digests: Vec::new(),
             layers: layers.iter().map(|l| l.chain_id.clone()).collect(),
             layer_blobs: layers.iter().map(|l| l.blob_digest.clone()).collect(),
             size: layers.iter().map(|l| l.size).sum(),
-            created: config["created"].as_str().map(str::to_string),
+            created,
             stored_at: crate::time::now().0,
         })
     }
 
     /// Write the records: the addition is complete. A record whose image is already stored
-    /// only adds its tags to it. Tags move from any other image, as with pull and tag.
-    pub fn record(mut self, records: Vec<ImageRecord>) -> Result<()> {
+    /// only adds its tags to it; `retag` gives more tags to images already stored (by ID).
+    /// Tags move from any other image, as with pull and tag.
+    pub fn record(
+        mut self,
+        records: Vec<ImageRecord>,
+        retag: Vec<(String, Vec<String>)>,
+    ) -> Result<()> {
         self.images.update(|all| {
             for rec in records {
+                merge_record(all, rec);
+            }
+            for (id, tags) in retag {
+                if !all.iter().any(|i| i.id == id) {
+                    return Err(Error::Other(format!(
+                        "image {id} was removed while it was being loaded"
+                    )));
+                }
+                let mut rec = all.iter().find(|i| i.id == id).cloned().ok_or_else(|| {
+                    Error::Other(format!("image {id} was removed while it was being loaded"))
+                })?;
+                rec.repo_tags = tags;
                 merge_record(all, rec);
             }
             Ok(())
@@ -138,6 +187,18 @@ impl Drop for Adding<'_> {
             debris::undo_pull(self.images, self.layers, guard, &self.added);
         }
     }
+}
+
+/// An OCI image manifest for a config blob and its layer blobs.
+pub fn oci_manifest(config_digest: &str, config_size: usize, layers: &[NewLayer]) -> Value {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size },
+        "layers": layers.iter().map(|l| json!({
+            "mediaType": l.media_type, "digest": l.blob_digest, "size": l.blob_size,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// `sha256:<hex>` of `bytes`.
@@ -160,7 +221,7 @@ pub fn chain_on(parent: Option<&str>, diff_id: &str) -> String {
     }
 }
 
-fn new_layer(info: &LayerInfo, blob: &TempBlob, media_type: &str) -> NewLayer {
+pub fn new_layer(info: &LayerInfo, blob: &TempBlob, media_type: &str) -> NewLayer {
     NewLayer {
         chain_id: info.chain_id.clone(),
         diff_id: info.diff_id.clone(),

@@ -23,6 +23,7 @@ pub mod out;
 pub mod proxy;
 pub mod pty;
 pub mod registry;
+pub mod tarball;
 pub mod tmpfs;
 pub mod users;
 
