@@ -111,7 +111,7 @@ pub fn ingest<'s>(
     // may not leave this thread), a helper writes the layer's files.
     let (writer, mut tar) = pipe::channel();
     let (read, unpacked) = std::thread::scope(|scope| {
-        let unpack = scope.spawn(move || layers.stage(&mut tar));
+        let unpack = scope.spawn(move || layers.stage(&mut tar, what));
         let read = (|| {
             let buffered = BufReader::with_capacity(1 << 18, &mut tee);
             let (_, mut stream) =
@@ -130,11 +130,10 @@ pub fn ingest<'s>(
     });
     let staged = match (read, unpacked) {
         (Ok(()), Ok(staged)) => staged,
-        (Ok(()), Err(e)) => return Err(Error::Other(format!("{what}: {e}"))),
+        // The unpacker's errors name the layer already.
+        (Ok(()), Err(e)) => return Err(e.into()),
         // The reading only stopped because the unpacking did: that error counts.
-        (Err(re), Err(e)) if re.to_string().contains(pipe::STOPPED) => {
-            return Err(Error::Other(format!("{what}: {e}")))
-        }
+        (Err(re), Err(e)) if re.to_string().contains(pipe::STOPPED) => return Err(e.into()),
         (Err(e), _) => return Err(Error::Other(format!("{what}: {e}"))),
     };
     blob.size = tee.count;

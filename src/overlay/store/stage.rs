@@ -25,8 +25,8 @@ pub struct Staged<'s> {
 
 impl LayerStore {
     /// Unpack one uncompressed layer tar whose digest is not known in advance; the digest of
-    /// the whole stream becomes its diff_id.
-    pub fn stage(&self, tar: &mut dyn Read) -> Result<Staged<'_>, Error> {
+    /// the whole stream becomes its diff_id. `label` names the layer in errors.
+    pub fn stage(&self, tar: &mut dyn Read, label: &str) -> Result<Staged<'_>, Error> {
         let id = random_hex();
         let lock_path = self.lock_path(&id);
         let lock = Lock::exclusive(&lock_path).map_err(|e| io_error("locking", &lock_path, e))?;
@@ -39,7 +39,7 @@ impl LayerStore {
             diff_id: String::new(),
             filled: None,
         };
-        let filled = self.fill(&staged.tmp, tar, "layer")?;
+        let filled = self.fill(&staged.tmp, tar, label)?;
         staged.diff_id = format!("sha256:{}", filled.digest_hex);
         staged.filled = Some(filled);
         Ok(staged)
@@ -111,7 +111,7 @@ mod tests {
     fn staged_layers_learn_their_diff_id_and_place_once() {
         let fx = Fixture::new("stage");
         let tar = Tar::new().file("a", b"data").finish();
-        let staged = fx.store.stage(&mut &tar[..]).unwrap();
+        let staged = fx.store.stage(&mut &tar[..], "layer").unwrap();
         assert_eq!(staged.diff_id(), digest(&tar));
         let id = digest(&tar);
         let (info, added) = staged.place(&id, None).unwrap();
@@ -120,7 +120,7 @@ mod tests {
         assert_eq!(info.tar_size, Some(tar.len() as u64));
         assert!(fx.store.exists(&id));
         // A second copy of the same layer finds it there and leaves nothing.
-        let again = fx.store.stage(&mut &tar[..]).unwrap();
+        let again = fx.store.stage(&mut &tar[..], "layer").unwrap();
         assert!(!again.place(&id, None).unwrap().1);
         assert_eq!(fx.store.leftovers().unwrap(), vec![]);
         assert_eq!(fx.store.list().unwrap(), vec![id]);
@@ -130,9 +130,9 @@ mod tests {
     fn dropped_or_failed_stages_leave_nothing() {
         let fx = Fixture::new("stage-drop");
         let tar = Tar::new().file("a", b"data").finish();
-        drop(fx.store.stage(&mut &tar[..]).unwrap());
+        drop(fx.store.stage(&mut &tar[..], "layer").unwrap());
         let bad = Tar::new().file("../escape", b"x").finish();
-        assert!(fx.store.stage(&mut &bad[..]).is_err());
+        assert!(fx.store.stage(&mut &bad[..], "layer").is_err());
         let layers = fx.tmp.path().join("store/overlay/layers");
         assert_eq!(std::fs::read_dir(layers).unwrap().count(), 0);
         let locks = fx.tmp.path().join("store/overlay/locks");
