@@ -43,8 +43,8 @@ pub struct LoadArgs {
     /// Suppress the load output
     #[arg(short, long)]
     pub quiet: bool,
-    /// Load only the given platform variant (os[/arch[/variant]]; multi-platform archives
-    /// load this machine's)
+    /// Load only the images of this platform (os/arch[/variant]); from a multi-platform
+    /// index, this machine's unless given
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
 }
@@ -94,9 +94,11 @@ pub fn save(ctx: &Context, args: SaveArgs) -> Result<i32> {
 
 pub fn load(ctx: &Context, args: LoadArgs) -> Result<i32> {
     let paths = ctx.paths()?;
-    if let Some(p) = &args.platform {
-        crate::registry::Platform::parse(p)?;
-    }
+    let platform = args
+        .platform
+        .as_deref()
+        .map(crate::registry::Platform::parse)
+        .transpose()?;
     let mut input: Box<dyn Read> = match &args.input {
         Some(path) => Box::new(
             File::open(path)
@@ -110,7 +112,7 @@ pub fn load(ctx: &Context, args: LoadArgs) -> Result<i32> {
         }
     };
     let userxattr = join_userns(&paths)?;
-    let loaded = archive::load(&paths, userxattr, &mut input)?;
+    let loaded = archive::load(&paths, userxattr, &mut input, platform.as_ref())?;
     for image in loaded {
         if image.tags.is_empty() {
             println!("Loaded image ID: {}", image.id);

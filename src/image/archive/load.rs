@@ -14,7 +14,7 @@ use super::super::{Error, ImageRecord, ImageStore, Result};
 use super::read::{read_archive, Contents};
 use crate::overlay::{chain_ids, LayerStore};
 use crate::paths::Paths;
-use crate::registry::{Reference, RegistriesConf};
+use crate::registry::{Platform, Reference, RegistriesConf};
 
 /// One image found in the archive.
 pub struct Loaded {
@@ -39,15 +39,22 @@ pub struct Plan {
     pub tags: Vec<String>,
 }
 
-pub fn load(paths: &Paths, userxattr: bool, input: &mut dyn Read) -> Result<Vec<Loaded>> {
+/// Load every image of the archive; with `platform`, only those of that platform.
+pub fn load(
+    paths: &Paths,
+    userxattr: bool,
+    input: &mut dyn Read,
+    platform: Option<&Platform>,
+) -> Result<Vec<Loaded>> {
     let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.overlay_root(), userxattr);
     let mut adding = Adding::begin(&images, &layers)?;
     let mut contents = read_archive(&images, &layers, input)?;
-    let plans = if contents.has("manifest.json") {
+    let host = Platform::host();
+    let mut plans = if contents.has("manifest.json") {
         docker_plans(&contents)?
     } else if contents.has("index.json") {
-        super::oci::plans(&contents)?
+        super::oci::plans(&contents, platform.unwrap_or(&host))?
     } else {
         return Err(Error::Other(
             "this does not look like a docker or OCI image archive (it has no manifest.json \
@@ -57,6 +64,20 @@ pub fn load(paths: &Paths, userxattr: bool, input: &mut dyn Read) -> Result<Vec<
     };
     if plans.is_empty() {
         return Err(Error::Other("the archive holds no image".into()));
+    }
+    if let Some(want) = platform {
+        plans.retain(|p| {
+            ImageConfig::parse(&p.config).is_ok_and(|c| {
+                c.os == want.os
+                    && c.architecture == want.architecture
+                    && (want.variant.is_none() || c.variant.is_none() || c.variant == want.variant)
+            })
+        });
+        if plans.is_empty() {
+            return Err(Error::Other(format!(
+                "the archive holds no image for {want}"
+            )));
+        }
     }
     let stored: HashSet<String> = images.load()?.into_iter().map(|i| i.id).collect();
     let mut records: Vec<ImageRecord> = Vec::new();

@@ -15,14 +15,14 @@ const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
 
-pub fn plans(contents: &Contents) -> Result<Vec<Plan>> {
+pub fn plans(contents: &Contents, platform: &Platform) -> Result<Vec<Plan>> {
     let index = parse_index(contents.file("index.json", "the archive")?, "index.json")?;
     let mut plans: Vec<(String, Plan)> = Vec::new();
     for desc in &index {
         let tag = tag_of(desc)?;
         let chosen = if is_index(desc, contents)? {
             let data = blob(contents, desc, "index.json")?;
-            choose_platform(&parse_index(data, &desc.digest)?, &desc.digest)?
+            choose_platform(&parse_index(data, &desc.digest)?, &desc.digest, platform)?
         } else {
             desc.clone()
         };
@@ -57,9 +57,9 @@ fn is_index(desc: &Descriptor, contents: &Contents) -> Result<bool> {
     }
 }
 
-/// The manifest for this machine's platform in a multi-platform index.
-fn choose_platform(list: &[Descriptor], what: &str) -> Result<Descriptor> {
-    let host = Platform::host();
+/// The manifest for `host` (this machine's platform, or the one asked for) in a
+/// multi-platform index.
+fn choose_platform(list: &[Descriptor], what: &str, host: &Platform) -> Result<Descriptor> {
     list.iter()
         .find(|d| {
             d.platform
