@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
 
-pub use sys::{fsetxattr, lgetxattr, lsetxattr};
+pub use sys::{fsetxattr, lgetxattr, llistxattr, lsetxattr};
 
 /// Write `data` to `path` so that readers see either the old file or the whole new one:
 /// a temporary file in the same directory, fsync, then rename over the target.

@@ -341,6 +341,8 @@ pub enum ContainerCommand {
     Prune(PruneArgs),
     /// Exit 0 when the container exists, 1 when not (podman)
     Exists(ExistsArgs),
+    /// Create a new image from a container's changes
+    Commit(super::commit::CommitArgs),
 }
 
 #[derive(Args, Debug)]

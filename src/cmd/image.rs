@@ -26,6 +26,9 @@ pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Prune(a) => prune(ctx, a),
         ImageCommand::Untag(a) => untag(ctx, a),
         ImageCommand::Exists(a) => exists(ctx, a),
+        ImageCommand::Save(a) => super::archive::save(ctx, a),
+        ImageCommand::Load(a) => super::archive::load(ctx, a),
+        ImageCommand::Import(a) => super::archive::import(ctx, a),
     }
 }
 

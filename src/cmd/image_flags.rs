@@ -29,6 +29,12 @@ pub enum ImageCommand {
     Untag(UntagArgs),
     /// Exit 0 when the image is in local storage, 1 when not (podman)
     Exists(ExistsArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(super::archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(super::archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(super::archive::ImportArgs),
 }
 
 #[derive(Args, Debug)]

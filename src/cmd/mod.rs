@@ -1,5 +1,7 @@
 //! The command line: clap definitions and dispatch. Nothing below `cmd/` knows clap exists.
 
+mod archive;
+mod commit;
 mod container;
 mod container_flags;
 mod cp;
@@ -98,6 +100,8 @@ pub enum Command {
     Cp(container_flags::CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(container_flags::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(commit::CommitArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container_flags::ContainerCommand),
@@ -120,6 +124,12 @@ pub enum Command {
     /// Remove names from an image (podman)
     #[command(hide = true)]
     Untag(image::UntagArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(archive::ImportArgs),
     /// Return low-level information on images
     Inspect(image::InspectArgs),
     /// Manage images
@@ -194,6 +204,7 @@ pub fn main() -> Result<i32> {
         Command::Rename(a) => lifecycle::rename(&ctx, a),
         Command::Cp(a) => cp::cp(&ctx, a),
         Command::Export(a) => cp::export(&ctx, a),
+        Command::Commit(a) => commit::commit(&ctx, a),
         Command::Container(c) => container_dispatch(&ctx, c),
         Command::Monitor { id } => container::monitor(&ctx, &id),
         Command::Pull(a) => image::pull(&ctx, a),
@@ -205,6 +216,9 @@ pub fn main() -> Result<i32> {
         Command::Tag(a) => image::tag(&ctx, a),
         Command::History(a) => image::history(&ctx, a),
         Command::Untag(a) => image::untag(&ctx, a),
+        Command::Save(a) => archive::save(&ctx, a),
+        Command::Load(a) => archive::load(&ctx, a),
+        Command::Import(a) => archive::import(&ctx, a),
         Command::Inspect(a) => image::inspect(&ctx, a),
         Command::Image(c) => image::dispatch(&ctx, c),
         Command::Manifest(c) => image::manifest(&ctx, c),
@@ -248,6 +262,7 @@ fn container_dispatch(ctx: &Context, cmd: container_flags::ContainerCommand) -> 
         C::Cp(a) => cp::cp(ctx, a),
         C::Export(a) => cp::export(ctx, a),
         C::Exists(a) => lifecycle::exists(ctx, a),
+        C::Commit(a) => commit::commit(ctx, a),
     }
 }
 

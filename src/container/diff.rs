@@ -28,21 +28,7 @@ const MOUNT_POINTS: &[&str] = &[
 pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
     let spec = to_spec(paths, rec).map_err(Error::Spawn)?;
     let upper = &spec.rootfs.upper;
-    // Also the files cove generates per container (.containerenv, keep-id's passwd, --tz).
-    let userdata = super::layout::userdata_dir(paths, &rec.id);
-    let mut points: Vec<String> = MOUNT_POINTS.iter().map(|m| m.to_string()).collect();
-    for m in &spec.mounts {
-        if let crate::sandbox::spec::Mount::Bind {
-            source,
-            destination,
-            ..
-        } = m
-        {
-            if source.starts_with(&userdata) || destination == "/etc/localtime" {
-                points.push(destination.clone());
-            }
-        }
-    }
+    let points = cove_mount_points(paths, rec, &spec);
     let mut changes: Vec<(char, String, bool)> = Vec::new();
     for entry in walkdir::WalkDir::new(upper)
         .min_depth(1)
@@ -90,6 +76,30 @@ pub fn diff(paths: &Paths, rec: &ContainerRecord) -> Result<Vec<Change>> {
         });
     }
     Ok(out)
+}
+
+/// Where cove mounts things over the container's root: the kernel file systems and the
+/// files it generates per container (hosts, .containerenv, keep-id's passwd, --tz).
+pub(super) fn cove_mount_points(
+    paths: &Paths,
+    rec: &ContainerRecord,
+    spec: &crate::sandbox::spec::Spec,
+) -> Vec<String> {
+    let userdata = super::layout::userdata_dir(paths, &rec.id);
+    let mut points: Vec<String> = MOUNT_POINTS.iter().map(|m| m.to_string()).collect();
+    for m in &spec.mounts {
+        if let crate::sandbox::spec::Mount::Bind {
+            source,
+            destination,
+            ..
+        } = m
+        {
+            if source.starts_with(&userdata) || destination == "/etc/localtime" {
+                points.push(destination.clone());
+            }
+        }
+    }
+    points
 }
 
 fn is_mount_point(points: &[String], path: &str) -> bool {

@@ -3,6 +3,7 @@
 //! the operations any front end calls (create, stop, kill, wait, remove, prune, exec, top, diff,
 //! cp, export).
 
+mod commit;
 mod copy;
 mod create;
 mod diff;
@@ -31,6 +32,7 @@ mod timezone;
 mod top;
 mod userdata;
 
+pub use commit::{commit, CommitRequest};
 pub use copy::{copy_in, copy_in_tar, copy_out, copy_out_tar, export, open_root, CopyRequest};
 pub use create::{check, create, CreateRequest};
 pub use diff::diff;

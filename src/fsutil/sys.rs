@@ -64,3 +64,29 @@ pub fn fsetxattr(fd: RawFd, name: &str, value: &[u8]) -> nix::Result<()> {
     let rc = unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
     Errno::result(rc).map(drop)
 }
+
+/// llistxattr(2): the names of the extended attributes of `path`, not following a symlink at
+/// the end of `path` (the ones this process may see).
+pub fn llistxattr(path: &Path) -> nix::Result<Vec<String>> {
+    let path = cstring(path.as_os_str().as_bytes())?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: `path` is NUL-terminated and lives across the call; `buf` is writable for
+        // `buf.len()` bytes and the kernel writes at most that many.
+        let rc = unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(rc) {
+            Ok(n) => {
+                buf.truncate(usize::try_from(n).unwrap_or(0));
+                return Ok(buf
+                    .split(|&b| b == 0)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .collect());
+            }
+            // The list grew past the buffer: a bigger one, up to the kernel's own limit.
+            Err(Errno::ERANGE) if buf.len() < 65536 => buf.resize(buf.len() * 4, 0),
+            Err(Errno::ENOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,10 +1,15 @@
-//! The local image store: tags -> manifest digest -> config, blobs by digest, and the pull
-//! push and remove operations that keep it consistent with the layer store.
+//! The local image store: tags -> manifest digest -> config, blobs by digest, and the pull,
+//! push, commit, load, import and remove operations that keep it consistent with the layer store.
 
+pub mod archive;
+pub mod change;
 pub mod compressed;
 pub mod config;
 pub mod debris;
 mod error;
+pub mod import;
+pub mod ingest;
+pub mod local;
 pub mod lookup;
 mod pipe;
 pub mod policy;

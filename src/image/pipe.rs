@@ -53,6 +53,55 @@ impl ChunkWriter {
     }
 }
 
+impl ChunkWriter {
+    /// The same end as a `Write`: bytes go over in chunks; `finish` sends the last one and
+    /// the end. Dropped unfinished, the reader sees the stream fail rather than end.
+    pub fn into_sink(self) -> ChunkSink {
+        ChunkSink {
+            tx: self.tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+}
+
+pub struct ChunkSink {
+    tx: SyncSender<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkSink {
+    fn send(&mut self, chunk: Vec<u8>) -> io::Result<()> {
+        self.tx
+            .send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, STOPPED))
+    }
+
+    /// Send what is left, then the end of the stream.
+    pub fn finish(mut self) -> io::Result<()> {
+        let last = std::mem::take(&mut self.buf);
+        if !last.is_empty() {
+            self.send(last)?;
+        }
+        self.send(Vec::new())
+    }
+}
+
+impl io::Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+            self.send(full)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Fill `buf` as far as the stream allows (short only at the end).
 fn read_full(from: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
@@ -131,6 +180,31 @@ mod tests {
         let err = r.read_to_end(&mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("digest mismatch"));
         assert!(t.join().unwrap().is_err());
+    }
+
+    #[test]
+    fn sinks_write_in_chunks_and_end_only_when_finished() {
+        use std::io::Write;
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
+        let (w, mut r) = channel();
+        let src = data.clone();
+        let t = std::thread::spawn(move || {
+            let mut sink = w.into_sink();
+            sink.write_all(&src).unwrap();
+            sink.finish()
+        });
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        t.join().unwrap().unwrap();
+        assert_eq!(got, data);
+        // Dropped before finish: the reader sees an error, not a short stream.
+        let (w, mut r) = channel();
+        let t = std::thread::spawn(move || {
+            let mut sink = w.into_sink();
+            sink.write_all(b"partial").unwrap();
+        });
+        assert!(r.read_to_end(&mut Vec::new()).is_err());
+        t.join().unwrap();
     }
 
     #[test]

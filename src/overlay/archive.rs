@@ -94,80 +94,99 @@ impl Visitor for Writer<'_, '_> {
 }
 
 impl Writer<'_, '_> {
-    /// One entry for what `fd` (O_PATH) is, `st` its status, named `path` in the archive.
     fn append(&mut self, fd: &OwnedFd, st: &FileStat, path: &Path) -> Result<(), Error> {
-        let fail =
-            |e: io::Error| Error::io(format!("cannot archive {}", path.display()), Some(path), &e);
-        let mut h = Header::new_gnu();
-        h.set_mode(st.st_mode & 0o7777);
-        let (uid, gid) = match self.opts.host_ids {
-            Some(ids) => (ids.uids.to_host(st.st_uid), ids.gids.to_host(st.st_gid)),
-            None => (st.st_uid.into(), st.st_gid.into()),
-        };
-        h.set_uid(uid);
-        h.set_gid(gid);
-        h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
-        h.set_size(0);
-        // Zeros unless a device, as Go's archive/tar writes: readers parse them for any node.
-        h.set_device_major(0).map_err(fail)?;
-        h.set_device_minor(0).map_err(fail)?;
-        let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-        match kind {
-            SFlag::S_IFREG => {
-                let size = u64::try_from(st.st_size).unwrap_or(0);
-                h.set_entry_type(EntryType::Regular);
-                h.set_size(size);
-                // Reopened through the descriptor: the very inode that was checked to be a
-                // regular file, whatever has been renamed onto the name since.
-                let file = File::open(proc_path(fd.as_raw_fd(), None)).map_err(fail)?;
-                let data = Exact {
-                    inner: file,
-                    left: size,
-                };
-                self.b.append_data(&mut h, path, data).map_err(fail)
+        append_node(
+            &mut self.b,
+            fd,
+            st,
+            path,
+            self.opts.host_ids,
+            &mut self.report,
+        )
+    }
+}
+
+/// One entry for what `fd` (O_PATH) is, `st` its status, named `path` in the archive; owners
+/// as the host numbers them when `host_ids` is given.
+pub(super) fn append_node<W: Write>(
+    b: &mut tar::Builder<W>,
+    fd: &OwnedFd,
+    st: &FileStat,
+    path: &Path,
+    host_ids: Option<&HostIds>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let fail =
+        |e: io::Error| Error::io(format!("cannot archive {}", path.display()), Some(path), &e);
+    let mut h = Header::new_gnu();
+    h.set_mode(st.st_mode & 0o7777);
+    let (uid, gid) = match host_ids {
+        Some(ids) => (ids.uids.to_host(st.st_uid), ids.gids.to_host(st.st_gid)),
+        None => (st.st_uid.into(), st.st_gid.into()),
+    };
+    h.set_uid(uid);
+    h.set_gid(gid);
+    h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
+    h.set_size(0);
+    // Zeros unless a device, as Go's archive/tar writes: readers parse them for any node.
+    h.set_device_major(0).map_err(fail)?;
+    h.set_device_minor(0).map_err(fail)?;
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    match kind {
+        SFlag::S_IFREG => {
+            let size = u64::try_from(st.st_size).unwrap_or(0);
+            h.set_entry_type(EntryType::Regular);
+            h.set_size(size);
+            // Reopened through the descriptor: the very inode that was checked to be a
+            // regular file, whatever has been renamed onto the name since.
+            let file = File::open(proc_path(fd.as_raw_fd(), None)).map_err(fail)?;
+            let data = Exact {
+                inner: file,
+                left: size,
+            };
+            b.append_data(&mut h, path, data).map_err(fail)
+        }
+        SFlag::S_IFLNK => {
+            let target = readlinkat(Some(fd.as_raw_fd()), "").map_err(|e| fail(e.into()))?;
+            h.set_entry_type(EntryType::Symlink);
+            b.append_link(&mut h, path, target).map_err(fail)
+        }
+        SFlag::S_IFDIR | SFlag::S_IFIFO | SFlag::S_IFCHR | SFlag::S_IFBLK => {
+            let t = match kind {
+                SFlag::S_IFDIR => EntryType::Directory,
+                SFlag::S_IFIFO => EntryType::Fifo,
+                SFlag::S_IFCHR => EntryType::Char,
+                _ => EntryType::Block,
+            };
+            h.set_entry_type(t);
+            if matches!(t, EntryType::Char | EntryType::Block) {
+                let num = |n: u64| u32::try_from(n).map_err(|_| io::Error::other("bad device"));
+                h.set_device_major(num(major(st.st_rdev)).map_err(fail)?)
+                    .map_err(fail)?;
+                h.set_device_minor(num(minor(st.st_rdev)).map_err(fail)?)
+                    .map_err(fail)?;
             }
-            SFlag::S_IFLNK => {
-                let target = readlinkat(Some(fd.as_raw_fd()), "").map_err(|e| fail(e.into()))?;
-                h.set_entry_type(EntryType::Symlink);
-                self.b.append_link(&mut h, path, target).map_err(fail)
-            }
-            SFlag::S_IFDIR | SFlag::S_IFIFO | SFlag::S_IFCHR | SFlag::S_IFBLK => {
-                let t = match kind {
-                    SFlag::S_IFDIR => EntryType::Directory,
-                    SFlag::S_IFIFO => EntryType::Fifo,
-                    SFlag::S_IFCHR => EntryType::Char,
-                    _ => EntryType::Block,
-                };
-                h.set_entry_type(t);
-                if matches!(t, EntryType::Char | EntryType::Block) {
-                    let num = |n: u64| u32::try_from(n).map_err(|_| io::Error::other("bad device"));
-                    h.set_device_major(num(major(st.st_rdev)).map_err(fail)?)
-                        .map_err(fail)?;
-                    h.set_device_minor(num(minor(st.st_rdev)).map_err(fail)?)
-                        .map_err(fail)?;
-                }
-                self.b.append_data(&mut h, path, io::empty()).map_err(fail)
-            }
-            _ => {
-                // tar has no socket entry; docker leaves sockets out too.
-                let shown = path.display();
-                self.report.skipped.push(format!("{shown}: socket"));
-                Ok(())
-            }
+            b.append_data(&mut h, path, io::empty()).map_err(fail)
+        }
+        _ => {
+            // tar has no socket entry; docker leaves sockets out too.
+            let shown = path.display();
+            report.skipped.push(format!("{shown}: socket"));
+            Ok(())
         }
     }
 }
 
-fn sys_error(what: &str, path: &Path, e: Errno) -> Error {
+pub(super) fn sys_error(what: &str, path: &Path, e: Errno) -> Error {
     Error::sys(format!("{what} {}", path.display()), Some(path), e)
 }
 
-fn is_dir(st: &FileStat) -> bool {
+pub(super) fn is_dir(st: &FileStat) -> bool {
     st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits()
 }
 
 /// The directory `fd` (O_PATH) names, opened for reading its entries.
-fn reopen_dir(fd: &OwnedFd, path: &Path) -> Result<Dir, Error> {
+pub(super) fn reopen_dir(fd: &OwnedFd, path: &Path) -> Result<Dir, Error> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     Dir::open(&proc_path(fd.as_raw_fd(), None), flags, Mode::empty())
         .map_err(|e| sys_error("cannot open directory", path, e))

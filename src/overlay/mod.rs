@@ -5,6 +5,7 @@ mod access;
 mod archive;
 mod at;
 mod decompress;
+mod diff_tar;
 mod entry;
 mod host;
 mod ids;
@@ -26,10 +27,11 @@ use sha2::{Digest, Sha256};
 
 pub use access::{ContainerRoot, Kind};
 pub use archive::Report as ArchiveReport;
-pub use decompress::decompress;
+pub use decompress::{decompress, decompress_kind, Compression};
+pub use diff_tar::{write_diff_tar, DiffOptions};
 pub use host::{archive_host, extract_host};
 pub use ids::HostIds;
-pub use store::{LayerStore, Leftover};
+pub use store::{LayerStore, Leftover, Staged};
 pub use unpack::Owners;
 
 /// A layer-store failure: one line for the user (naming the layer and the cause), with the path
@@ -59,6 +61,9 @@ pub struct LayerInfo {
     /// True when some owners could not be set (single-ID user namespace) and files kept ours.
     #[serde(default)]
     pub squashed_ids: bool,
+    /// Length of the layer's uncompressed tar (what `save` writes), when it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tar_size: Option<u64>,
 }
 
 /// OCI chain IDs: chain(L0) = diffid(L0), chain(Ln) = sha256(chain(Ln-1) + " " + diffid(Ln)).

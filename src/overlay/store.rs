@@ -123,6 +123,26 @@ impl LayerStore {
     ) -> Result<LayerInfo, Error> {
         let short = crate::fsutil::short_id(want);
         let layer = format!("layer sha256:{short}");
+        let filled = self.fill(tmp, tar, &layer)?;
+        if filled.digest_hex != want {
+            return Err(Error::new(format!(
+                "{layer}: content does not match its digest {diff_id} (got sha256:{})",
+                filled.digest_hex
+            )));
+        }
+        let info = filled.info(chain_id, parent);
+        self.finish(tmp, &info, &layer)?;
+        Ok(info)
+    }
+
+    /// Unpack `tar` into the new staging dir `tmp` (its `diff` below it), hashing the whole
+    /// stream. `layer` names the layer in errors.
+    pub(super) fn fill(
+        &self,
+        tmp: &Path,
+        tar: &mut dyn Read,
+        layer: &str,
+    ) -> Result<Filled, Error> {
         let diff = tmp.join("diff");
         DirBuilder::new()
             .mode(0o700)
@@ -136,37 +156,36 @@ impl LayerStore {
         let mut hashing = HashingReader {
             inner: tar,
             hasher: Sha256::new(),
+            count: 0,
         };
         let opaque = if self.userxattr {
             "user.overlay.opaque"
         } else {
             "trusted.overlay.opaque"
         };
-        let report = unpack_tree(&diff, &mut hashing, opaque).map_err(|e| e.within(&layer))?;
+        let report = unpack_tree(&diff, &mut hashing, opaque).map_err(|e| e.within(layer))?;
         // The digest covers the whole blob, padding after the end-of-archive blocks included.
         io::copy(&mut hashing, &mut io::sink())
             .map_err(|e| Error::io(format!("{layer}: reading layer tar"), None, &e))?;
-        let got = hex(&hashing.hasher.finalize());
-        if got != want {
-            return Err(Error::new(format!(
-                "{layer}: content does not match its digest {diff_id} (got sha256:{got})"
-            )));
-        }
-        let info = LayerInfo {
-            chain_id: chain_id.to_string(),
-            diff_id: diff_id.to_string(),
-            parent: parent.map(str::to_string),
-            size: report.size,
-            skipped: report.skipped,
-            squashed_ids: report.squashed_ids,
-        };
-        sync_tree(&diff);
+        let tar_size = hashing.count;
+        Ok(Filled {
+            digest_hex: hex(&hashing.hasher.finalize()),
+            tar_size,
+            report,
+        })
+    }
+
+    /// Make the filled staging dir `tmp` the layer `info` names: data flushed, layer.json
+    /// written, then renamed into place.
+    pub(super) fn finish(&self, tmp: &Path, info: &LayerInfo, layer: &str) -> Result<(), Error> {
+        sync_tree(&tmp.join("diff"));
         let json = tmp.join("layer.json");
-        write_json_atomic(&json, &info)
+        write_json_atomic(&json, info)
             .map_err(|e| Error::io(format!("{layer}: writing layer.json"), Some(&json), &e))?;
-        let dest = self.layer_dir(chain_id).ok_or_else(|| invalid(chain_id))?;
-        fs::rename(tmp, &dest).map_err(|e| io_error("moving layer into", &dest, e))?;
-        Ok(info)
+        let dest = self
+            .layer_dir(&info.chain_id)
+            .ok_or_else(|| invalid(&info.chain_id))?;
+        fs::rename(tmp, &dest).map_err(|e| io_error("moving layer into", &dest, e))
     }
 
     /// Remove a layer; missing is fine. Renamed to a trash name first, so a half-removed layer
@@ -221,18 +240,44 @@ fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
 struct HashingReader<'a> {
     inner: &'a mut dyn Read,
     hasher: Sha256,
+    count: u64,
 }
 
 impl Read for HashingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.count += n as u64;
         Ok(n)
     }
 }
 
+/// A staging dir unpacked: the stream's digest (its diff_id) and length, and what the unpack
+/// noticed.
+pub(super) struct Filled {
+    pub digest_hex: String,
+    pub tar_size: u64,
+    pub report: super::entry::Report,
+}
+
+impl Filled {
+    pub fn info(self, chain_id: &str, parent: Option<&str>) -> LayerInfo {
+        LayerInfo {
+            chain_id: chain_id.to_string(),
+            diff_id: format!("sha256:{}", self.digest_hex),
+            parent: parent.map(str::to_string),
+            size: self.report.size,
+            skipped: self.report.skipped,
+            squashed_ids: self.report.squashed_ids,
+            tar_size: Some(self.tar_size),
+        }
+    }
+}
+
 mod scan;
+mod stage;
 #[cfg(test)]
 mod tests;
 
 pub use scan::Leftover;
+pub use stage::Staged;

@@ -303,6 +303,11 @@ impl Run<'_> {
         self.input = Some(data.as_bytes().to_vec());
         self
     }
+    /// Feed these bytes on stdin (then close it): an archive, a tarball.
+    pub fn input_bytes(mut self, data: Vec<u8>) -> Self {
+        self.input = Some(data);
+        self
+    }
     /// Run this copy of the binary instead of the shared one.
     pub fn bin(mut self, path: &Path) -> Self {
         self.bin = Some(path.to_path_buf());
@@ -502,12 +507,14 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
+        let raw = to.join().unwrap();
         Out {
             args: self.args,
             who: self.who,
             status,
-            stdout: String::from_utf8_lossy(&to.join().unwrap()).into_owned(),
+            stdout: String::from_utf8_lossy(&raw).into_owned(),
             stderr: String::from_utf8_lossy(&te.join().unwrap()).into_owned(),
+            raw_stdout: raw,
         }
     }
 }

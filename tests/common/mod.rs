@@ -24,6 +24,7 @@ pub mod podman;
 pub mod proxy;
 pub mod pty;
 pub mod registry;
+pub mod tarball;
 pub mod tmpfs;
 pub mod users;
 

@@ -15,6 +15,8 @@ pub struct Out {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
+    /// stdout as it was written (an archive).
+    pub raw_stdout: Vec<u8>,
 }
 
 impl fmt::Display for Out {

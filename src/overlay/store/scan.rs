@@ -29,7 +29,7 @@ impl Leftover {
 }
 
 impl LayerStore {
-    fn lock_path(&self, hex: &str) -> PathBuf {
+    pub(super) fn lock_path(&self, hex: &str) -> PathBuf {
         self.dir.join("locks").join(format!("{hex}.lock"))
     }
 
