@@ -14,6 +14,7 @@ mod common;
 
 use std::path::Path;
 
+use common::podman::Podman;
 use common::tarball::assert_records_complete;
 use common::{fixtures, Cove, Who};
 
@@ -30,28 +31,8 @@ fn path(p: &Path) -> &str {
 fn podman_interop() {
     let f = fixtures();
     let c = Cove::new(Who::Rootless);
-    c.write_config(
-        "containers/containers.conf",
-        "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-    );
-    c.write_config(
-        "containers/storage.conf",
-        "[storage]\ndriver = \"overlay\"\n",
-    );
-    let podroot = c.dir.join("podman-root").display().to_string();
-    // podman refuses a run root longer than 50 characters: a short one of its own.
-    let short = std::path::PathBuf::from(format!("/tmp/cove-pr-{}", std::process::id()));
-    std::fs::create_dir_all(&short).unwrap();
-    std::os::unix::fs::chown(&short, Some(c.uid), Some(c.gid)).unwrap();
-    let podrun = short.display().to_string();
-    let podman = |args: &[&str]| {
-        let mut all = vec!["--root", &podroot, "--runroot", &podrun];
-        all.extend_from_slice(args);
-        c.cmd(&all)
-            .bin(Path::new("/usr/bin/podman"))
-            .default_store()
-            .run()
-    };
+    let pm = Podman::new(&c);
+    let podman = |args: &[&str]| pm.run(args);
     let (bb, ly) = (f.reference("busybox:latest"), f.reference("layered:latest"));
 
     // cove -> podman: docker-archive (two images) and oci-archive.
@@ -117,6 +98,4 @@ fn podman_interop() {
     ]);
     assert_eq!(run.stdout, "new\ngone\n");
     assert_records_complete(&c);
-    let _ = podman(&["system", "reset", "-f"]);
-    let _ = std::fs::remove_dir_all(&short);
 }

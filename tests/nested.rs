@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::path::Path;
 
 use common::cove::cove_bin;
 use common::{Cove, Who};
@@ -141,25 +140,8 @@ fn a_user_inside(who: Who) {
 fn podman_runs_cove() {
     let c = Cove::new(Who::Rootless);
     let img = c.busybox();
-    c.write_config(
-        "containers/containers.conf",
-        "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-    );
-    c.write_config(
-        "containers/storage.conf",
-        "[storage]\ndriver = \"overlay\"\n",
-    );
-    let podroot = c.dir.join("podman-root");
-    let podrun = c.runtime_dir.join("podman-run");
-    let (podroot, podrun) = (podroot.display().to_string(), podrun.display().to_string());
-    let podman = |args: &[&str]| {
-        let mut all = vec!["--root", &podroot, "--runroot", &podrun];
-        all.extend_from_slice(args);
-        c.cmd(&all)
-            .bin(Path::new("/usr/bin/podman"))
-            .default_store()
-            .run()
-    };
+    let pm = common::podman::Podman::new(&c);
+    let podman = |args: &[&str]| pm.run(args);
     podman(&["pull", "--tls-verify=false", &img]).assert_ok();
     let bin = bin_mount();
     let (env_img, env_store) = (format!("IMG={img}"), "STORE=/var/lib/inner".to_string());
@@ -182,7 +164,6 @@ fn podman_runs_cove() {
     ]);
     assert_eq!(out.stdout, inner_output(&img), "{out}");
     out.assert_ok();
-    let _ = podman(&["system", "reset", "-f"]);
 }
 
 /// The script the outer container runs: pull, run (exit code passed through), and the
