@@ -13,7 +13,6 @@
 
 mod common;
 
-
 use common::cove::cove_bin;
 use common::{Cove, Who};
 

@@ -232,21 +232,3 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     println!("Total reclaimed space: {}", human_size(out.reclaimed));
     Ok(0)
 }
-
-pub fn manifest(ctx: &Context, cmd: ManifestCommand) -> Result<i32> {
-    let ManifestCommand::Inspect(args) = cmd;
-    let paths = ctx.paths()?;
-    let conf = RegistriesConf::load(&paths)?;
-    let reference = Reference::parse(&args.name, &conf)?;
-    let tls = if args.insecure {
-        Some(false)
-    } else {
-        args.tls_verify
-    };
-    let client = Client::new(&paths, &conf, &reference, client_options(tls))?;
-    let raw = client.manifest(&reference.tag_or_digest())?;
-    let value: serde_json::Value = serde_json::from_slice(&raw.bytes)
-        .map_err(|e| Error::msg(format!("{reference}: manifest is not JSON: {e}")))?;
-    println!("{}", super::inspect::json_indent(&value));
-    Ok(0)
-}

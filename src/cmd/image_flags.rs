@@ -112,25 +112,6 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum ManifestCommand {
-    /// Display an image manifest or manifest list from a registry
-    Inspect(ManifestInspectArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ManifestInspectArgs {
-    /// Allow communication with an insecure registry
-    #[arg(long)]
-    pub insecure: bool,
-    /// Require HTTPS and verify certificates when contacting registries
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
-    pub tls_verify: Option<bool>,
-    /// Image reference: NAME[:TAG|@DIGEST]
-    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
-    pub name: String,
-}
-
 #[derive(Args, Debug)]
 pub struct ListArgs {
     /// Show all images (default hides intermediate images)

@@ -12,9 +12,11 @@ mod image_flags;
 mod images;
 pub mod inspect;
 mod lifecycle;
+mod manifest;
 mod progress;
 mod ps;
 mod registry;
+mod search;
 mod system;
 mod usage;
 
@@ -113,6 +115,8 @@ pub enum Command {
     Login(registry::LoginArgs),
     /// Log out from a registry
     Logout(registry::LogoutArgs),
+    /// Search a registry (Docker Hub by default) for images
+    Search(search::SearchArgs),
     /// List images
     Images(image::ListArgs),
     /// Remove one or more images
@@ -135,9 +139,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
-    /// Inspect manifests in a registry
+    /// Manage manifest lists (multi-platform images)
     #[command(subcommand)]
-    Manifest(image::ManifestCommand),
+    Manifest(manifest::ManifestCommand),
     /// Display system-wide information
     Info(system::InfoArgs),
     /// Show the cove version information
@@ -211,6 +215,7 @@ pub fn main() -> Result<i32> {
         Command::Push(a) => registry::push(&ctx, a),
         Command::Login(a) => registry::login(&ctx, a),
         Command::Logout(a) => registry::logout(&ctx, a),
+        Command::Search(a) => search::search(&ctx, a),
         Command::Images(a) => image::list(&ctx, a),
         Command::Rmi(a) => image::remove(&ctx, a),
         Command::Tag(a) => image::tag(&ctx, a),
@@ -221,7 +226,7 @@ pub fn main() -> Result<i32> {
         Command::Import(a) => archive::import(&ctx, a),
         Command::Inspect(a) => image::inspect(&ctx, a),
         Command::Image(c) => image::dispatch(&ctx, c),
-        Command::Manifest(c) => image::manifest(&ctx, c),
+        Command::Manifest(c) => manifest::dispatch(&ctx, c),
         Command::Info(a) => system::info(&ctx, a),
         Command::Version(a) => system::version(a),
         Command::System(c) => system::dispatch(&ctx, c),

@@ -9,6 +9,7 @@ pub mod debris;
 mod error;
 pub mod import;
 pub mod ingest;
+pub mod list;
 pub mod local;
 pub mod lookup;
 mod pipe;

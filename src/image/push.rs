@@ -70,6 +70,7 @@ struct Blob {
     shown: Option<String>,
 }
 
+/// Push the local image `req.source` to its name or `req.destination`.
 pub fn push(
     paths: &Paths,
     conf: &RegistriesConf,
@@ -101,40 +102,8 @@ pub fn push(
         None => found.tag.clone().unwrap_or_else(|| req.source.clone()),
     };
     let dest = Reference::parse(&dest_input, conf)?;
-    let manifest = stored_manifest(&images, image)?;
-    let config = config_descriptor(image, &manifest, req.format);
     progress.start(&dest);
-    let diff_ids = super::config::ImageConfig::parse(&images.read_blob(&image.id)?)
-        .map_err(|e| Error::Other(format!("{}: {e}", req.source)))?
-        .rootfs
-        .diff_ids;
-    let shown: Vec<String> = (0..manifest.layers.len())
-        .map(|i| short_id(diff_ids.get(i).unwrap_or(&manifest.layers[i].digest)).to_string())
-        .collect();
-    for s in &shown {
-        progress.layer(s, BlobEvent::Preparing);
-    }
-    let mut layers = Vec::new();
-    for (i, l) in manifest.layers.iter().enumerate() {
-        layers.push(Blob {
-            desc: pushed_layer(&images, l, req.format)?,
-            shown: Some(shown[i].clone()),
-        });
-    }
-    let mut blobs: Vec<Blob> = layers
-        .iter()
-        .map(|b| Blob {
-            desc: b.desc.clone(),
-            shown: b.shown.clone(),
-        })
-        .collect();
-    blobs.push(Blob {
-        desc: config.clone(),
-        shown: None,
-    });
-    let (bytes, media_type) =
-        manifest_bytes(&images, image, &manifest, req.format, &layers, config)?;
-
+    let plan = plan(&images, image, req.format, progress)?;
     let sources = mount_sources(image, &dest);
     let opts = ClientOptions {
         tls_verify: req.tls_verify,
@@ -142,18 +111,16 @@ pub fn push(
         ..ClientOptions::default()
     };
     let client = Client::new(paths, conf, &dest, opts)?;
-    send_blobs(&client, &images, &blobs, &sources, progress)?;
     let target = dest.tag_or_digest();
     if let Some(d) = &dest.digest {
-        let ours = crate::registry::sha256_digest(&bytes);
-        if &ours != d {
+        if &plan.digest != d {
             return Err(Error::Other(format!(
-                "cannot push {} to digest {d}: its manifest in this format is {ours}",
-                req.source
+                "cannot push {} to digest {d}: its manifest in this format is {}",
+                req.source, plan.digest
             )));
         }
     }
-    let digest = client.put_manifest(&target, media_type, &bytes)?;
+    let digest = send(&client, &images, &plan, &sources, &target, progress)?;
     // The new repo digest is recorded as docker records it (RepoDigests after a push).
     let repo_digest = format!("{}@{digest}", dest.name());
     let id = image.id.clone();
@@ -168,8 +135,70 @@ pub fn push(
     Ok(PushOutcome {
         reference: dest,
         digest,
-        size: bytes.len(),
+        size: plan.manifest.len(),
     })
+}
+
+/// A local image made ready to send: its blobs and its manifest in one format.
+pub struct Plan {
+    blobs: Vec<Blob>,
+    pub manifest: Vec<u8>,
+    pub media_type: &'static str,
+    pub digest: String,
+}
+
+/// Work out what pushing `image` in `format` sends, compressing plain layers (once, kept in
+/// the store) on the way; nothing goes over the network.
+pub fn plan(
+    images: &ImageStore,
+    image: &ImageRecord,
+    format: Format,
+    progress: &dyn Progress,
+) -> Result<Plan> {
+    let manifest = stored_manifest(images, image)?;
+    let config = config_descriptor(image, &manifest, format);
+    let diff_ids = super::config::ImageConfig::parse(&images.read_blob(&image.id)?)
+        .map_err(|e| Error::Other(format!("{}: {e}", short_id(&image.id))))?
+        .rootfs
+        .diff_ids;
+    let shown: Vec<String> = (0..manifest.layers.len())
+        .map(|i| short_id(diff_ids.get(i).unwrap_or(&manifest.layers[i].digest)).to_string())
+        .collect();
+    for s in &shown {
+        progress.layer(s, BlobEvent::Preparing);
+    }
+    let mut blobs = Vec::new();
+    for (i, l) in manifest.layers.iter().enumerate() {
+        blobs.push(Blob {
+            desc: pushed_layer(images, l, format)?,
+            shown: Some(shown[i].clone()),
+        });
+    }
+    let (bytes, media_type) = manifest_bytes(images, image, &manifest, format, &blobs, &config)?;
+    blobs.push(Blob {
+        desc: config,
+        shown: None,
+    });
+    Ok(Plan {
+        digest: crate::registry::sha256_digest(&bytes),
+        blobs,
+        manifest: bytes,
+        media_type,
+    })
+}
+
+/// Send a plan's blobs (skipping, mounting or uploading each) and then its manifest under
+/// `target`, a tag or the manifest's digest; returns the digest.
+pub fn send(
+    client: &Client,
+    images: &ImageStore,
+    plan: &Plan,
+    sources: &[String],
+    target: &str,
+    progress: &dyn Progress,
+) -> Result<String> {
+    send_blobs(client, images, &plan.blobs, sources, progress)?;
+    Ok(client.put_manifest(target, plan.media_type, &plan.manifest)?)
 }
 
 fn stored_manifest(images: &ImageStore, image: &ImageRecord) -> Result<ImageManifest> {
@@ -237,7 +266,7 @@ fn manifest_bytes(
     stored: &ImageManifest,
     format: Format,
     layers: &[Blob],
-    config: Descriptor,
+    config: &Descriptor,
 ) -> Result<(Vec<u8>, &'static str)> {
     let media_type = match format {
         Format::Docker => mt::MEDIA_TYPE_DOCKER_MANIFEST,
@@ -245,13 +274,13 @@ fn manifest_bytes(
     };
     let same_layers = stored.layers.len() == layers.len()
         && stored.layers.iter().zip(layers).all(|(a, b)| *a == b.desc);
-    if image.manifest_media_type == media_type && same_layers && stored.config == config {
+    if image.manifest_media_type == media_type && same_layers && stored.config == *config {
         return Ok((images.read_blob(&image.manifest_digest)?, media_type));
     }
     let m = ImageManifest {
         schema_version: 2,
         media_type: Some(media_type.into()),
-        config,
+        config: config.clone(),
         layers: layers.iter().map(|b| b.desc.clone()).collect(),
         annotations: match format {
             Format::Oci => stored.annotations.clone(),
@@ -265,7 +294,7 @@ fn manifest_bytes(
 
 /// Other repositories of the destination's registry this image came from or went to: a blob
 /// there can be mounted instead of uploaded.
-fn mount_sources(image: &ImageRecord, dest: &Reference) -> Vec<String> {
+pub fn mount_sources(image: &ImageRecord, dest: &Reference) -> Vec<String> {
     let prefix = format!("{}/", dest.domain);
     let mut out: Vec<String> = Vec::new();
     let names = image

@@ -383,7 +383,7 @@ pub(super) fn agent_for(paths: &Paths, host: &str, user_agent: &str) -> Result<u
 }
 
 /// The target of the `rel="next"` entry of a Link header.
-fn next_link(header: &str) -> Option<String> {
+pub(super) fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;

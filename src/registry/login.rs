@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{base64_encode, Credentials};
 use super::authfile::{self, canonical_host, normalize_key};
-use super::transport::{Body, Endpoint, EndpointSpec, Op, Transport};
-use super::{credhelper, Error, ErrorKind, Reference, RegistriesConf};
+use super::transport::{Body, Op};
+use super::{credhelper, Error, ErrorKind, RegistriesConf};
 use crate::paths::Paths;
 
 /// The registry a login is for: "https://index.docker.io/v1/", "docker.io" and no argument
@@ -36,32 +36,19 @@ pub fn verify(
     creds: &Credentials,
     tls_verify: Option<bool>,
 ) -> Result<(), Error> {
-    let insecure = match tls_verify {
-        Some(verify) => !verify,
-        None => conf.is_insecure(host),
-    };
     let connect = if host == "docker.io" {
         "registry-1.docker.io"
     } else {
         host
     };
-    let agent = super::client::agent_for(
+    let t = super::search::host_transport_with(
         paths,
+        conf,
+        host,
         connect,
-        &format!("cove/{}", env!("CARGO_PKG_VERSION")),
+        tls_verify,
+        Some(creds.clone()),
     )?;
-    let ep = Endpoint::new(EndpointSpec {
-        host: connect.to_string(),
-        repo: String::new(),
-        insecure,
-        mirror: false,
-        creds: Some(creds.clone()),
-        agent,
-        ca_hint: super::tls::ca_hint(paths, host),
-    });
-    // The reference only words errors; a login's name the host alone.
-    let reference = Reference::parse(&format!("{host}/login"), conf)?;
-    let t = Transport::new(vec![ep], reference);
     let ep = &t.endpoints[0];
     t.send(ep, "GET", "/v2/", &[], Body::Empty)
         .map(|_| ())

@@ -12,6 +12,7 @@ pub mod login;
 pub mod manifest;
 mod platform;
 mod reference;
+pub mod search;
 #[cfg(test)]
 mod testserver;
 mod tls;
@@ -23,7 +24,7 @@ mod wording;
 use std::fmt;
 
 pub use auth::Credentials;
-pub use client::{Client, ClientOptions};
+pub use client::{Client, ClientOptions, MAX_CONFIG_BYTES};
 pub use config::RegistriesConf;
 pub use manifest::{layer_compression, Descriptor};
 pub use platform::Platform;

@@ -131,7 +131,6 @@ impl Reference {
     }
 
     /// The familiar name with its tag or digest, as docker prints it in messages.
-    #[cfg(test)]
     pub fn familiar_string(&self) -> String {
         format!("{}{}", self.familiar_name(), self.suffix())
     }

@@ -98,6 +98,7 @@ pub(crate) enum Op<'a> {
     Tags,
     Push,
     Login,
+    Search,
 }
 
 /// A request body: none, bytes in memory, or a stream that can be opened again (a 401 on the

@@ -82,6 +82,13 @@ pub(crate) fn describe(f: Failure, ep: &Endpoint, op: Op, r: &Reference) -> Erro
                         ep.host
                     ),
                 ),
+                (401 | 403, Op::Search) => Error::new(
+                    ErrorKind::Denied,
+                    format!(
+                        "unauthorized: registry {} refused the search (log in with 'cove login {}'){extra}",
+                        ep.host, r.domain
+                    ),
+                ),
                 (401 | 403, _) => Error::new(
                     ErrorKind::Denied,
                     format!(
