@@ -103,8 +103,10 @@ fn tls_registry_round_trip(who: Who) {
     c.run(&["push", &dest]).assert_err_line("unknown authority");
 
     let _ca = TrustedCa::install(&c, who);
-    // Not logged in: the push is refused, and says how to log in.
+    // Not logged in: the push and a search of the catalog are refused, and say how to log in.
     c.run(&["push", &dest]).assert_err_line("denied|login");
+    c.run(&["search", &format!("{addr}/private")])
+        .assert_err_line(&format!("cove login {addr}"));
     let out = login(&c, addr, reg.user, reg.password);
     assert_eq!(out.assert_ok().stdout.trim(), "Login Succeeded");
     assert!(!out.stdout.contains(reg.password) && !out.stderr.contains(reg.password));
@@ -123,6 +125,10 @@ fn tls_registry_round_trip(who: Who) {
             .starts_with("1: digest: sha256:"),
         "{out}"
     );
+    // Logged in, the catalog answers: the pushed repository is found.
+    let found = c.ok(&["search", "--format", "{{.Name}}", &format!("{addr}/private")]);
+    let repo = dest.rsplit_once(':').unwrap().0;
+    assert!(found.lines().contains(&repo), "{found}");
     c.run(&["rmi", &src, &dest]).assert_ok();
     c.run(&["pull", &dest]).assert_ok();
     let run = c.run(&["run", "--rm", &dest, "echo", "private-ok"]);
