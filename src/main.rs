@@ -12,6 +12,7 @@
     )
 )]
 
+mod build;
 mod check;
 mod cmd;
 mod console;

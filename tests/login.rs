@@ -126,7 +126,12 @@ fn tls_registry_round_trip(who: Who) {
         "{out}"
     );
     // Logged in, the catalog answers: the pushed repository is found.
-    let found = c.ok(&["search", "--format", "{{.Name}}", &format!("{addr}/private")]);
+    let found = c.ok(&[
+        "search",
+        "--format",
+        "{{.Name}}",
+        &format!("{addr}/private"),
+    ]);
     let repo = dest.rsplit_once(':').unwrap().0;
     assert!(found.lines().contains(&repo), "{found}");
     c.run(&["rmi", &src, &dest]).assert_ok();

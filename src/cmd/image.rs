@@ -29,6 +29,7 @@ pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Save(a) => super::archive::save(ctx, a),
         ImageCommand::Load(a) => super::archive::load(ctx, a),
         ImageCommand::Import(a) => super::archive::import(ctx, a),
+        ImageCommand::Build(a) => super::build::build(ctx, a),
     }
 }
 
@@ -127,7 +128,7 @@ pub fn remove(ctx: &Context, args: RmArgs) -> Result<i32> {
 }
 
 /// image ID -> the ID of a container created from it, if any.
-fn containers_using(paths: &Paths) -> Result<impl Fn(&str) -> Option<String>> {
+pub(super) fn containers_using(paths: &Paths) -> Result<impl Fn(&str) -> Option<String>> {
     let records = crate::container::ContainerStore::open(paths)?.list()?;
     let users: Vec<(String, String)> = records.into_iter().map(|r| (r.image, r.id)).collect();
     Ok(move |image: &str| {
@@ -218,7 +219,12 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<i32> {
     let userxattr = join_userns(&paths)?;
     let images = ImageStore::open(&paths.root);
     let layers = LayerStore::open(paths.overlay_root(), userxattr);
-    let out = rm::prune(&images, &layers, args.all, &containers_using(&paths)?)?;
+    let out = rm::prune(
+        &images,
+        &layers,
+        &rm::dangling_or_all(args.all),
+        &containers_using(&paths)?,
+    )?;
     if !out.deleted.is_empty() {
         println!("Deleted Images:");
         for u in &out.untagged {

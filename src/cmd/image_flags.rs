@@ -35,6 +35,8 @@ pub enum ImageCommand {
     Load(super::archive::LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(super::archive::ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(super::build::BuildArgs),
 }
 
 #[derive(Args, Debug)]

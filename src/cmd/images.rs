@@ -34,7 +34,8 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<i32> {
 
     let mut rows = Vec::new();
     for img in &images {
-        if !filters.keep_image(img, &store)? {
+        // The build cache, like docker's intermediate images, only with -a.
+        if (img.is_build_cache() && !args.all) || !filters.keep_image(img, &store)? {
             continue;
         }
         for row in rows_of(img) {

@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. Nothing below `cmd/` knows clap exists.
 
 mod archive;
+mod build;
 mod commit;
 mod container;
 mod container_flags;
@@ -104,6 +105,11 @@ pub enum Command {
     Export(container_flags::ExportArgs),
     /// Create a new image from a container's changes
     Commit(commit::CommitArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Manage containers
     #[command(subcommand)]
     Container(container_flags::ContainerCommand),
@@ -209,6 +215,8 @@ pub fn main() -> Result<i32> {
         Command::Cp(a) => cp::cp(&ctx, a),
         Command::Export(a) => cp::export(&ctx, a),
         Command::Commit(a) => commit::commit(&ctx, a),
+        Command::Build(a) => build::build(&ctx, a),
+        Command::Builder(c) => build::builder(&ctx, c),
         Command::Container(c) => container_dispatch(&ctx, c),
         Command::Monitor { id } => container::monitor(&ctx, &id),
         Command::Pull(a) => image::pull(&ctx, a),

@@ -46,6 +46,15 @@ impl PullDisplay {
         PullDisplay::with(mode, false, input)
     }
 
+    /// The display `build` uses for its base images: plain lines, no default-tag note.
+    pub fn for_build(quiet: bool) -> PullDisplay {
+        PullDisplay {
+            mode: if quiet { Mode::Quiet } else { Mode::Lines },
+            stderr: false,
+            state: Mutex::new(State::default()),
+        }
+    }
+
     /// The display `run` uses when it pulls: plain lines on stderr.
     pub fn to_stderr(input: &str) -> PullDisplay {
         PullDisplay::with(Mode::Lines, true, input)

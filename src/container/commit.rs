@@ -101,6 +101,47 @@ pub fn commit(
     done
 }
 
+/// A stopped container's changes (its overlay upper directory, cove's own mount points left
+/// out) as a new layer on `parent`, placed by `adding`; None when nothing changed. For build
+/// steps, whose image config the builder writes itself.
+pub fn changes_layer<'a>(
+    paths: &Paths,
+    userxattr: bool,
+    rec: &ContainerRecord,
+    adding: &mut Adding<'a>,
+    parent: Option<&str>,
+    extra_skip: &[String],
+) -> Result<Option<NewLayer>> {
+    let (images, layers) = adding.stores();
+    let mut source = Source::find(paths, rec, false, None)?;
+    source.skip.extend(
+        extra_skip
+            .iter()
+            .map(|p| PathBuf::from(p.trim_start_matches('/'))),
+    );
+    let opts = DiffOptions {
+        userxattr,
+        skip: &source.skip,
+        one_fs: false,
+    };
+    let dir = source.dir.clone();
+    let (mut ingested, report) = ingest_written(images, layers, "the step's changes", |out| {
+        write_diff_tar(&dir, &opts, out).map_err(crate::image::Error::from)
+    })
+    .map_err(image_error)?;
+    for what in &report.skipped {
+        crate::warn!("not in the layer (a tar archive cannot hold it): {what}");
+    }
+    if report.entries == 0 {
+        return Ok(None);
+    }
+    let media_type = ingested.media_type();
+    adding
+        .place(&mut ingested, media_type, parent)
+        .map(Some)
+        .map_err(image_error)
+}
+
 /// What is read for the layer: the upper directory, or for a squash the whole merged root.
 struct Source {
     dir: PathBuf,
@@ -147,7 +188,7 @@ impl Source {
 }
 
 /// The base image's layers as the new manifest names them again.
-fn base_layers(
+pub fn base_layers(
     images: &ImageStore,
     layers: &LayerStore,
     base: &ImageRecord,

@@ -32,7 +32,7 @@ mod timezone;
 mod top;
 mod userdata;
 
-pub use commit::{commit, CommitRequest};
+pub use commit::{base_layers, changes_layer, commit, CommitRequest};
 pub use copy::{copy_in, copy_in_tar, copy_out, copy_out_tar, export, open_root, CopyRequest};
 pub use create::{check, create, CreateRequest};
 pub use diff::diff;

@@ -52,6 +52,11 @@ impl<'a> Adding<'a> {
         })
     }
 
+    /// The stores this addition writes to.
+    pub fn stores(&self) -> (&'a ImageStore, &'a LayerStore) {
+        (self.images, self.layers)
+    }
+
     /// Put an ingested layer in place as the layer on top of `parent`, and keep its blob.
     /// A layer already placed under another parent is unpacked again from its blob.
     pub fn place(
@@ -147,6 +152,7 @@ impl<'a> Adding<'a> {
             size: layers.iter().map(|l| l.size).sum(),
             created,
             stored_at: crate::time::now().0,
+            build_key: None,
         })
     }
 
@@ -291,6 +297,7 @@ mod tests {
             size: 0,
             created: None,
             stored_at: 0,
+            build_key: None,
         };
         let mut all = vec![rec("a", &["x:1", "y:1"]), rec("b", &[])];
         let mut newer = rec("b", &["x:1"]);

@@ -156,6 +156,7 @@ pub fn pull(
             size: sizes.iter().sum(),
             created: config.created.clone(),
             stored_at: crate::time::now().0,
+            build_key: None,
         };
         images.update(|all| {
             store_record(all, record);

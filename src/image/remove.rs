@@ -73,13 +73,13 @@ pub fn remove_image(
 pub fn prune(
     images: &ImageStore,
     layers: &LayerStore,
-    all: bool,
+    select: &dyn Fn(&ImageRecord) -> bool,
     in_use: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Removed> {
     let gone = images.update(|list| {
         let (gone, keep): (Vec<ImageRecord>, Vec<ImageRecord>) = list
             .drain(..)
-            .partition(|img| (all || img.repo_tags.is_empty()) && in_use(&img.id).is_none());
+            .partition(|img| select(img) && in_use(&img.id).is_none());
         *list = keep;
         Ok(gone)
     })?;
@@ -94,6 +94,12 @@ pub fn prune(
     out.reclaimed = free_unused(images, layers, &gone)?;
     out.reclaimed += super::debris::scan(images, layers)?.remove(images, layers)?;
     Ok(out)
+}
+
+/// What `image prune` removes: untagged images (not the build cache, which `builder prune`
+/// removes), or with `all` every image no container uses.
+pub fn dangling_or_all(all: bool) -> impl Fn(&ImageRecord) -> bool {
+    move |img| all || (img.repo_tags.is_empty() && img.build_key.is_none())
 }
 
 /// Remove the records of the images `ids` and free what no remaining image uses (damaged

@@ -40,6 +40,17 @@ pub struct ImageRecord {
     /// When this image was stored (unix seconds).
     #[serde(default)]
     pub stored_at: i64,
+    /// For an image a build step made: the step's cache key. Untagged, such images are the
+    /// build cache: `images` lists them only with `-a`, `builder prune` removes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_key: Option<String>,
+}
+
+impl ImageRecord {
+    /// An untagged image a build step left: cache, not something the user made.
+    pub fn is_build_cache(&self) -> bool {
+        self.build_key.is_some() && self.repo_tags.is_empty()
+    }
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -232,6 +243,7 @@ mod tests {
                     size: 1,
                     created: None,
                     stored_at: 0,
+                    build_key: None,
                 });
                 Ok(())
             })

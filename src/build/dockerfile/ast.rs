@@ -2,8 +2,6 @@
 //! as written. Variables are not substituted here: that needs the build's ARG and ENV state,
 //! so the builder calls `expand` on the words docker substitutes in.
 
-use std::collections::BTreeMap;
-
 /// A whole Dockerfile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dockerfile {
@@ -140,6 +138,3 @@ impl std::fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
-
-/// A map of variables for `expand`.
-pub type Vars = BTreeMap<String, String>;

@@ -1,0 +1,462 @@
+//! COPY and ADD (and WORKDIR's directory): sources from the context (globs, directories'
+//! contents, symlinks as links, ignored files left out), another stage or an image, or a
+//! heredoc, unpacked into a step container's root with their owner (`--chown`, else 0:0) and
+//! `--chmod`; the container's changes become the layer.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use super::dockerfile::{Heredoc, Instruction, Kind};
+use super::run::{self, StepContainer};
+use super::state::State;
+use super::step::{key_of, Builder, Made};
+use super::{BuildError, Result};
+use crate::container;
+use crate::image::local::Adding;
+use crate::overlay::{ContainerRoot, Kind as PathKind, Owners};
+
+/// Where COPY's files come from.
+enum From {
+    Context,
+    /// A finished stage or an image: its state.
+    Image(Box<State>),
+}
+
+pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
+    let (flags, words, heredocs, add) = match &ins.kind {
+        Kind::Copy {
+            flags,
+            words,
+            heredocs,
+        } => (flags, words, heredocs, false),
+        Kind::Add {
+            flags,
+            words,
+            heredocs,
+        } => (flags, words, heredocs, true),
+        _ => return Err(BuildError::Engine("not a COPY".into())),
+    };
+    let keyword = if add { "ADD" } else { "COPY" };
+    let bad = |m: String| BuildError::Input(format!("{}:{}: {m}", b.ctx.dockerfile_name, ins.line));
+    let sub = |w: &str| super::config::sub(state, b.df.escape, w).map_err(bad);
+    let mut from = From::Context;
+    let mut chown = None;
+    let mut chmod = None;
+    let mut from_text = String::new();
+    for (k, v) in flags {
+        match k.as_str() {
+            "from" => {
+                let v = sub(v)?;
+                from_text = v.clone();
+                from = match super::stages::find_stage(&b.df, &v) {
+                    Some(i) => {
+                        From::Image(Box::new(b.done.get(&i).cloned().ok_or_else(|| {
+                            bad(format!("stage {v} is not built before this step"))
+                        })?))
+                    }
+                    None => {
+                        let image = b.image(&v, ins.line)?;
+                        From::Image(Box::new(b.state_of(&image)?))
+                    }
+                };
+            }
+            "chown" => chown = Some(sub(v)?),
+            "chmod" => {
+                let v = sub(v)?;
+                chmod = Some(u32::from_str_radix(&v, 8).map_err(|_| {
+                    bad(format!(
+                        "invalid chmod {v:?}: expected an octal mode like 0755"
+                    ))
+                })?);
+            }
+            "link" | "parents" => {}
+            other => return Err(bad(format!("unknown flag: --{other}"))),
+        }
+    }
+    let mut words: Vec<String> = words.iter().map(|w| sub(w)).collect::<Result<_>>()?;
+    if words.len() < 2 {
+        return Err(bad(format!("{keyword} requires at least two arguments")));
+    }
+    let dest_word = words.pop().unwrap_or_default();
+    let dest = if dest_word.starts_with('/') {
+        dest_word.clone()
+    } else {
+        let wd = state.workdir();
+        format!("{}/{dest_word}", wd.trim_end_matches('/'))
+    };
+    // Sources: heredocs by name, else context paths (globs resolved) or paths in the image.
+    let docs: Vec<&Heredoc> = words
+        .iter()
+        .filter_map(|w| {
+            let name = w.strip_prefix("<<")?.trim_start_matches('-');
+            heredocs
+                .iter()
+                .find(|h| h.name == name.trim_matches(['"', '\'']))
+        })
+        .collect();
+    let mut sources = Vec::new();
+    let content = match &from {
+        _ if !docs.is_empty() => docs
+            .iter()
+            .map(|h| format!("{}={}", h.name, h.content))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        From::Context => {
+            for w in &words {
+                if add && is_url(w) {
+                    return Err(bad("ADD from a URL is not supported yet".into()));
+                }
+                sources.extend(b.ctx.resolve(w).map_err(|e| bad(e.to_string()))?);
+            }
+            b.ctx.hash(&sources)?
+        }
+        From::Image(st) => {
+            sources = words.clone();
+            st.key.clone()
+        }
+    };
+    let many = words.len() > 1 || sources.len() > 1 || docs.len() > 1;
+    let text = format!(
+        "{keyword} --from={from_text} --chown={} --chmod={} {} {dest_word}",
+        chown.clone().unwrap_or_default(),
+        chmod.map(|m| format!("{m:o}")).unwrap_or_default(),
+        words.join(" ")
+    );
+    let key = key_of(&state.key, &text, &content);
+    if b.try_cache(state, &key)? {
+        return Ok(());
+    }
+    let ctr = run::idle(b.paths, &b.store, state)?;
+    let root = container::open_root(&b.store, b.paths, &ctr.rec)?;
+    let dest_is_dir = dest_word.ends_with('/') || root.kind(&dest)? == PathKind::Dir;
+    if many && !dest_is_dir {
+        return Err(bad(format!(
+            "When using {keyword} with more than one source file, the destination must be a \
+             directory and end with a /"
+        )));
+    }
+    let (uid, gid) = match &chown {
+        Some(c) => owner(b, &ctr, c).map_err(bad)?,
+        None => (0, 0),
+    };
+    let dest_rel = dest
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_string();
+    let missing_dest = root.kind(&dest)? == PathKind::Missing;
+    let wrote = if !docs.is_empty() {
+        let files: Vec<(String, Vec<u8>)> = docs
+            .iter()
+            .map(|h| {
+                let body = if h.quoted {
+                    h.content.clone()
+                } else {
+                    super::config::sub(state, b.df.escape, &h.content).unwrap_or(h.content.clone())
+                };
+                let name = if dest_is_dir {
+                    format!("{dest_rel}/{}", h.name)
+                } else {
+                    dest_rel.clone()
+                };
+                (name, body.into_bytes())
+            })
+            .collect();
+        unpack(&root, uid, gid, |w| write_files(&files, chmod, w))
+    } else {
+        match &from {
+            From::Context => {
+                let plan = plan_context(b, &sources, &dest_rel, dest_is_dir, missing_dest)?;
+                let ctx = &b.ctx;
+                unpack(&root, uid, gid, |w| write_context(ctx, &plan, chmod, w))
+            }
+            From::Image(src) => {
+                copy_from_image(b, src, &sources, &dest_rel, dest_is_dir, &root, uid, gid)
+            }
+        }
+    };
+    release(b, &ctr);
+    wrote.map_err(|e| bad(e.to_string()))?;
+    let mut adding = Adding::begin(&b.images, &b.layers)?;
+    let parent = state.layers.last().map(|l| l.chain_id.clone());
+    let layer = container::changes_layer(
+        b.paths,
+        b.userxattr,
+        &ctr.rec,
+        &mut adding,
+        parent.as_deref(),
+        &[],
+    )?;
+    drop(ctr);
+    state.history(&format!("{text} # buildkit"), layer.is_none());
+    b.finish(
+        state,
+        key,
+        Made {
+            adding: Some(adding),
+            layer,
+        },
+    )?;
+    Ok(())
+}
+
+fn is_url(w: &str) -> bool {
+    w.starts_with("http://") || w.starts_with("https://")
+}
+
+/// WORKDIR's directory, made when the image does not have it.
+pub fn make_dir<'b>(b: &'b Builder, state: &mut State, dir: &str) -> Result<Made<'b>> {
+    if state.image.is_none() {
+        // scratch: the directory comes with the first layer that needs it.
+        return Ok(Made::default());
+    }
+    let ctr = run::idle(b.paths, &b.store, state)?;
+    let root = container::open_root(&b.store, b.paths, &ctr.rec)?;
+    let missing = root.kind(dir)? == PathKind::Missing;
+    let wrote = if missing {
+        let name = dir.trim_start_matches('/').to_string();
+        unpack(&root, 0, 0, |w| {
+            let mut t = tar::Builder::new(w);
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            t.append_data(&mut h, &name, io::empty())?;
+            t.finish()
+        })
+    } else {
+        Ok(())
+    };
+    release(b, &ctr);
+    wrote.map_err(|e| BuildError::Engine(format!("WORKDIR {dir}: {e}")))?;
+    if !missing {
+        return Ok(Made::default());
+    }
+    let mut adding = Adding::begin(&b.images, &b.layers)?;
+    let parent = state.layers.last().map(|l| l.chain_id.clone());
+    let layer = container::changes_layer(
+        b.paths,
+        b.userxattr,
+        &ctr.rec,
+        &mut adding,
+        parent.as_deref(),
+        &[],
+    )?;
+    if let Some(h) = state.config["history"]
+        .as_array_mut()
+        .and_then(|h| h.last_mut())
+    {
+        if layer.is_some() {
+            h["empty_layer"] = serde_json::Value::Null;
+            if let Some(m) = h.as_object_mut() {
+                m.remove("empty_layer");
+            }
+        }
+    }
+    Ok(Made {
+        adding: Some(adding),
+        layer,
+    })
+}
+
+/// Unmount the step container's root (mounted by `open_root`) so it can be removed.
+fn release(b: &Builder, ctr: &StepContainer) {
+    if let Ok(spec) = container::to_spec(b.paths, &ctr.rec) {
+        crate::sandbox::release_rootfs(&spec.rootfs.merged);
+    }
+}
+
+/// `--chown`: numbers, or names looked up in the image's /etc/passwd and /etc/group.
+fn owner(b: &Builder, ctr: &StepContainer, spec: &str) -> Result<(u32, u32), String> {
+    let (user, group) = spec.split_once(':').unwrap_or((spec, ""));
+    if let (Ok(u), Ok(g)) = (user.parse::<u32>(), group.parse::<u32>()) {
+        return Ok((u, g));
+    }
+    if group.is_empty() {
+        if let Ok(u) = user.parse::<u32>() {
+            return Ok((u, u));
+        }
+    }
+    let spec_ = container::to_spec(b.paths, &ctr.rec).map_err(|e| e.to_string())?;
+    let (u, g, _) = crate::sandbox::resolve_user_in_layers(&spec_.rootfs.lower, spec)
+        .map_err(|e| format!("--chown={spec}: {e}"))?;
+    let g = if group.is_empty() { u } else { g };
+    Ok((u, g))
+}
+
+/// Stream a tar made by `produce` on a thread into the root at `/`, owned by uid:gid.
+fn unpack(
+    root: &ContainerRoot,
+    uid: u32,
+    gid: u32,
+    produce: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send,
+) -> io::Result<()> {
+    let (mut reader, writer) = io::pipe()?;
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut w = io::BufWriter::with_capacity(1 << 16, writer);
+            produce(&mut w)?;
+            w.flush()
+        });
+        let consumed = root
+            .extract("/", &mut reader, Owners::Fixed(uid, gid))
+            .map_err(|e| io::Error::other(e.to_string()));
+        drop(reader);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the archive writer failed")));
+        consumed.and(produced)
+    })
+}
+
+/// Context files and the names they get: (context path, name in the root).
+fn plan_context(
+    b: &Builder,
+    sources: &[String],
+    dest: &str,
+    dest_is_dir: bool,
+    missing_dest: bool,
+) -> Result<Vec<(String, String)>> {
+    let mut plan = Vec::new();
+    for src in sources {
+        let is_dir = fs::symlink_metadata(b.ctx.root.join(src)).is_ok_and(|m| m.is_dir());
+        for (full, below) in b.ctx.walk(src)? {
+            let name = if is_dir {
+                if below.is_empty() {
+                    if !missing_dest {
+                        continue;
+                    }
+                    dest.to_string()
+                } else if dest.is_empty() {
+                    below
+                } else {
+                    format!("{dest}/{below}")
+                }
+            } else if dest_is_dir {
+                let base = Path::new(src)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if dest.is_empty() {
+                    base
+                } else {
+                    format!("{dest}/{base}")
+                }
+            } else {
+                dest.to_string()
+            };
+            if !name.is_empty() {
+                plan.push((full, name));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn write_context(
+    ctx: &super::context::Context,
+    plan: &[(String, String)],
+    chmod: Option<u32>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let mut t = tar::Builder::new(w);
+    t.follow_symlinks(false);
+    for (full, name) in plan {
+        let path = ctx.root.join(full);
+        let meta = fs::symlink_metadata(&path)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
+        let mode = chmod.unwrap_or(meta.permissions().mode() & 0o7777);
+        h.set_mode(mode);
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            t.append_data(&mut h, name, io::empty())?;
+        } else if ft.is_symlink() {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            let target = fs::read_link(&path)?;
+            t.append_link(&mut h, name, target)?;
+        } else if ft.is_file() {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(meta.len());
+            t.append_data(&mut h, name, fs::File::open(&path)?)?;
+        } else {
+            crate::warn!("not copied (not a file, directory or link): {full}");
+        }
+    }
+    t.finish()
+}
+
+fn write_files(
+    files: &[(String, Vec<u8>)],
+    chmod: Option<u32>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let mut t = tar::Builder::new(w);
+    for (name, body) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(chmod.unwrap_or(0o644));
+        h.set_size(body.len() as u64);
+        t.append_data(&mut h, name, &body[..])?;
+    }
+    t.finish()
+}
+
+/// `COPY --from`: each path of the other image's root, archived under its new name.
+#[allow(clippy::too_many_arguments)]
+fn copy_from_image(
+    b: &Builder,
+    src: &State,
+    paths: &[String],
+    dest: &str,
+    dest_is_dir: bool,
+    root: &ContainerRoot,
+    uid: u32,
+    gid: u32,
+) -> io::Result<()> {
+    let other = run::idle(b.paths, &b.store, src).map_err(|e| io::Error::other(e.to_string()))?;
+    let result = (|| {
+        let src_root = container::open_root(&b.store, b.paths, &other.rec)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        for p in paths {
+            let kind = src_root
+                .kind(p)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let name = match kind {
+                PathKind::Missing => {
+                    return Err(io::Error::other(format!(
+                        "{p}: not found in the source image"
+                    )))
+                }
+                PathKind::Dir => dest.to_string(),
+                PathKind::Other if dest_is_dir => {
+                    let base = Path::new(p)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    format!("{dest}/{base}").trim_start_matches('/').to_string()
+                }
+                PathKind::Other => dest.to_string(),
+            };
+            let name = if name.is_empty() {
+                ".".to_string()
+            } else {
+                name
+            };
+            let src_root = &src_root;
+            unpack(root, uid, gid, move |w| {
+                src_root
+                    .archive(p, false, Path::new(&name), w)
+                    .map(|_| ())
+                    .map_err(|e| io::Error::other(e.to_string()))
+            })?;
+        }
+        Ok(())
+    })();
+    release(b, &other);
+    result
+}

@@ -1,0 +1,236 @@
+//! RUN: the command (shell form through SHELL, heredocs as docker runs them), its flags
+//! (`--mount=type=cache|tmpfs|secret|bind`, `--network`), its cache key (the command, the ARGs
+//! in scope, the mounts), and its layer: the step container's changes, mount points left out.
+
+use sha2::{Digest, Sha256};
+
+use super::dockerfile::{Command, Heredoc, Instruction, Kind};
+use super::run::RunSpec;
+use super::state::State;
+use super::step::{key_of, Builder, Made};
+use super::{BuildError, Result};
+use crate::container;
+use crate::image::local::Adding;
+
+/// The argv of a RUN: exec form as is; shell form through SHELL; a command that is only a
+/// heredoc runs the heredoc's body as the script; other heredocs go to the shell with the
+/// command, which feeds them as a shell does.
+pub fn argv_of(state: &State, command: &Command, heredocs: &[Heredoc]) -> Vec<String> {
+    let mut argv = state.shell();
+    match command {
+        Command::Exec(v) => return v.clone(),
+        Command::Shell(s) if heredocs.is_empty() => argv.push(s.clone()),
+        Command::Shell(s) => {
+            let only = heredocs.len() == 1 && {
+                let t = s.trim().trim_start_matches("<<").trim_start_matches('-');
+                let t = t.trim_matches(|c| c == '"' || c == '\'');
+                t == heredocs[0].name
+            };
+            if only {
+                argv.push(heredocs[0].content.clone());
+            } else {
+                let mut text = s.clone();
+                text.push('\n');
+                for h in heredocs {
+                    text.push_str(&h.content);
+                    text.push_str(&h.name);
+                    text.push('\n');
+                }
+                argv.push(text);
+            }
+        }
+    }
+    argv
+}
+
+/// The mounts and network of a RUN, and the text they add to its cache key.
+struct Mounts {
+    volumes: Vec<String>,
+    tmpfs: Vec<String>,
+    /// Mount points to leave out of the layer.
+    skip: Vec<String>,
+    network: String,
+    text: String,
+}
+
+fn mounts(b: &Builder, state: &State, ins: &Instruction) -> Result<Mounts> {
+    let Kind::Run { flags, .. } = &ins.kind else {
+        return Err(BuildError::Engine("not a RUN".into()));
+    };
+    let bad = |m: String| BuildError::Input(format!("{}:{}: {m}", b.ctx.dockerfile_name, ins.line));
+    let mut m = Mounts {
+        volumes: Vec::new(),
+        tmpfs: Vec::new(),
+        skip: Vec::new(),
+        network: b.req.network.clone(),
+        text: String::new(),
+    };
+    for (k, v) in flags {
+        match k.as_str() {
+            "network" => match v.as_str() {
+                "none" | "host" => {
+                    m.network = v.clone();
+                    m.text.push_str(&format!("--network={v} "));
+                }
+                "default" => {}
+                other => return Err(bad(format!("unsupported network mode {other:?}"))),
+            },
+            "mount" => one_mount(b, state, v, &mut m).map_err(bad)?,
+            other => return Err(bad(format!("unknown flag: --{other}"))),
+        }
+    }
+    Ok(m)
+}
+
+fn one_mount(b: &Builder, state: &State, spec: &str, m: &mut Mounts) -> Result<(), String> {
+    let mut kind = "bind".to_string();
+    let mut target = None;
+    let mut source = None;
+    let mut id = None;
+    let mut required = false;
+    for part in spec.split(',') {
+        let (k, v) = part.split_once('=').unwrap_or((part, "true"));
+        let v = super::config::sub(state, b.df.escape, v)?;
+        match k {
+            "type" => kind = v,
+            "target" | "dst" | "destination" => target = Some(v),
+            "source" | "src" => source = Some(v),
+            "id" => id = Some(v),
+            "required" => required = v == "true",
+            "from" => return Err("RUN --mount with from= is not supported yet".into()),
+            "sharing" | "mode" | "uid" | "gid" | "ro" | "readonly" | "rw" | "readwrite" => {}
+            other => return Err(format!("unexpected key '{other}' in '{spec}'")),
+        }
+    }
+    let need_target = |t: Option<String>| t.ok_or_else(|| format!("--mount {spec}: no target"));
+    match kind.as_str() {
+        "cache" => {
+            let target = need_target(target)?;
+            let name = id.unwrap_or_else(|| target.clone());
+            let hex = format!("{:x}", Sha256::digest(name.as_bytes()));
+            let dir = b.paths.root.join("build-cache").join(&hex[..32]);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create the cache {}: {e}", dir.display()))?;
+            m.volumes.push(format!("{}:{target}", dir.display()));
+            m.skip.push(target.clone());
+            m.text
+                .push_str(&format!("--mount=type=cache,id={name},target={target} "));
+        }
+        "tmpfs" => {
+            let target = need_target(target)?;
+            m.tmpfs.push(target.clone());
+            m.skip.push(target.clone());
+            m.text
+                .push_str(&format!("--mount=type=tmpfs,target={target} "));
+        }
+        "secret" => {
+            let id = id
+                .or_else(|| {
+                    target
+                        .as_ref()
+                        .and_then(|t| t.rsplit('/').next().map(str::to_string))
+                })
+                .ok_or_else(|| format!("--mount {spec}: a secret needs an id"))?;
+            let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
+            match b.req.secrets.get(&id) {
+                Some(src) => {
+                    m.volumes.push(format!("{}:{target}:ro", src.display()));
+                    m.skip.push(target.clone());
+                }
+                None if required => {
+                    return Err(format!(
+                        "secret {id} not found (give it with --secret id={id},src=FILE)"
+                    ))
+                }
+                None => {}
+            }
+            // The secret's content never enters the key: only that it was mounted.
+            m.text
+                .push_str(&format!("--mount=type=secret,id={id},target={target} "));
+        }
+        "bind" => {
+            let target = need_target(target)?;
+            let rel = super::context::clean(source.as_deref().unwrap_or("."))
+                .map_err(|e| e.to_string())?;
+            let host = b.ctx.root.join(&rel);
+            if !host.exists() {
+                return Err(format!("--mount {spec}: {rel} is not in the build context"));
+            }
+            m.volumes.push(format!("{}:{target}:ro", host.display()));
+            m.skip.push(target.clone());
+            let hash = b
+                .ctx
+                .hash(std::slice::from_ref(&rel))
+                .map_err(|e| e.to_string())?;
+            m.text.push_str(&format!(
+                "--mount=type=bind,source={rel},target={target},content={hash} "
+            ));
+        }
+        other => return Err(format!("unsupported mount type {other:?}")),
+    }
+    Ok(())
+}
+
+pub fn run(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
+    let Kind::Run {
+        command, heredocs, ..
+    } = &ins.kind
+    else {
+        return Err(BuildError::Engine("not a RUN".into()));
+    };
+    let argv = argv_of(state, command, heredocs);
+    let m = mounts(b, state, ins)?;
+    let args = state.arg_env();
+    let shown_args = if args.is_empty() {
+        String::new()
+    } else {
+        format!("|{} {} ", args.len(), args.join(" "))
+    };
+    let created_by = format!("RUN {}{shown_args}{}", m.text, argv.join(" "));
+    let key = key_of(
+        &state.key,
+        &created_by,
+        &serde_json::json!(argv).to_string(),
+    );
+    if b.try_cache(state, &key)? {
+        return Ok(());
+    }
+    let spec = RunSpec {
+        argv: argv.clone(),
+        env: args,
+        network: m.network.clone(),
+        volumes: m.volumes.clone(),
+        tmpfs: m.tmpfs.clone(),
+    };
+    let (ctr, code) = b.step_run(state, &spec)?;
+    if code != 0 {
+        return Err(BuildError::StepFailed(format!(
+            "{}:{}: the command '{}' returned a non-zero code: {code}",
+            b.ctx.dockerfile_name,
+            ins.line,
+            argv.join(" ")
+        )));
+    }
+    let mut adding = Adding::begin(&b.images, &b.layers)?;
+    let parent = state.layers.last().map(|l| l.chain_id.clone());
+    let layer = container::changes_layer(
+        b.paths,
+        b.userxattr,
+        &ctr.rec,
+        &mut adding,
+        parent.as_deref(),
+        &m.skip,
+    )?;
+    state.history(&format!("{created_by} # buildkit"), layer.is_none());
+    b.out.removed(&ctr.rec.id);
+    drop(ctr);
+    b.finish(
+        state,
+        key,
+        Made {
+            adding: Some(adding),
+            layer,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! build: Dockerfiles built as docker builds them, observed as a user observes them — the
+//! step lines, what the built image holds (files, owners, modes) and says (`image inspect`),
+//! what it runs, cache hits and misses, multi-stage builds, and one clear line for each
+//! mistake with nothing tagged.
+
+// Tests may panic on what they set up and cast the numbers they make.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Cove, Who};
+
+/// A context directory with these files, owned by the user.
+fn context(c: &Cove, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = c.dir.join(name);
+    for (path, content) in files {
+        c.write(&dir.join(path), content);
+    }
+    // The user's files, readable as a context is (0600 from `write` is fine for the owner).
+    dir
+}
+
+fn build(c: &Cove, args: &[&str]) -> common::Out {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    c.run(&all)
+}
+
+fn inspect(c: &Cove, image: &str, fmt: &str) -> String {
+    c.ok(&["image", "inspect", "--format", fmt, image])
+        .stdout
+        .trim()
+        .to_string()
+}
+
+both!(
+    instructions_make_the_image_docker_makes,
+    cache_hits_and_misses,
+    multi_stage_builds_only_what_the_target_needs,
+    bad_input_is_one_line_and_tags_nothing
+);
+
+fn instructions_make_the_image_docker_makes(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let dockerfile = format!(
+        "FROM {base}\n\
+         ARG WHO=world\n\
+         ENV GREETING=hello\n\
+         LABEL org.cove.kind=test version=1\n\
+         MAINTAINER someone@example.com\n\
+         WORKDIR /app\n\
+         WORKDIR sub\n\
+         COPY src/ ./src/\n\
+         COPY *.txt notes/\n\
+         COPY --chmod=0751 run.sh /usr/local/bin/run.sh\n\
+         COPY --chown=1234:2345 owned.dat /data/owned.dat\n\
+         RUN echo \"$GREETING $WHO\" > greet && mkdir -p /var/made && touch /var/made/x\n\
+         EXPOSE 8080 53/udp\n\
+         VOLUME /data\n\
+         STOPSIGNAL SIGUSR1\n\
+         USER 1234\n\
+         ENTRYPOINT [\"/bin/sh\", \"-c\"]\n\
+         CMD [\"cat /app/sub/greet\"]\n"
+    );
+    let ctx = context(
+        &c,
+        "ctx",
+        &[
+            ("Dockerfile", &dockerfile),
+            ("src/a/one.txt", "one\n"),
+            ("src/two", "two\n"),
+            ("x.txt", "x\n"),
+            ("y.txt", "y\n"),
+            ("run.sh", "#!/bin/sh\necho ran\n"),
+            ("owned.dat", "data\n"),
+        ],
+    );
+    let out = build(
+        &c,
+        &[
+            "-t",
+            "built:1",
+            "--build-arg",
+            "WHO=you",
+            ctx.to_str().unwrap(),
+        ],
+    );
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .starts_with(&format!("Step 1/18 : FROM {base}\n")),
+        "{out}"
+    );
+    assert!(out.stdout.contains("Step 12/18 : RUN echo"), "{out}");
+    assert!(out.stdout.contains(" ---> Running in "), "{out}");
+    assert!(
+        out.stdout.contains("Successfully tagged built:1\n"),
+        "{out}"
+    );
+    let short = out
+        .lines()
+        .iter()
+        .find_map(|l| l.strip_prefix("Successfully built "))
+        .unwrap()
+        .to_string();
+    assert_eq!(inspect(&c, "built:1", "{{.Id}}")[7..19], short);
+
+    assert_eq!(c.ok(&["run", "--rm", "built:1"]).stdout, "hello you\n");
+    // ENV adds to the base's environment; ARG is not kept.
+    let env = |image: &str| -> Vec<String> {
+        serde_json::from_str(&inspect(&c, image, "{{json .Config.Env}}")).unwrap_or_default()
+    };
+    let mut want = env(&base);
+    want.push("GREETING=hello".into());
+    assert_eq!(env("built:1"), want);
+    assert_eq!(inspect(&c, "built:1", "{{.Config.WorkingDir}}"), "/app/sub");
+    assert_eq!(inspect(&c, "built:1", "{{.Config.User}}"), "1234");
+    assert_eq!(
+        inspect(&c, "built:1", "{{json .Config.Labels}}"),
+        r#"{"org.cove.kind":"test","org.cove.test":"busybox","version":"1"}"#,
+        "the base's labels and the new ones"
+    );
+    assert_eq!(
+        inspect(&c, "built:1", "{{json .Config.ExposedPorts}}"),
+        r#"{"53/udp":{},"8080/tcp":{}}"#
+    );
+    assert_eq!(
+        inspect(&c, "built:1", "{{json .Config.Volumes}}"),
+        r#"{"/data":{}}"#
+    );
+    assert_eq!(inspect(&c, "built:1", "{{.Config.StopSignal}}"), "SIGUSR1");
+    assert_eq!(
+        inspect(
+            &c,
+            "built:1",
+            "{{json .Config.Entrypoint}} {{json .Config.Cmd}}"
+        ),
+        r#"["/bin/sh","-c"] ["cat /app/sub/greet"]"#
+    );
+    assert_eq!(inspect(&c, "built:1", "{{.Author}}"), "someone@example.com");
+
+    // Files: directory contents, globs into a new directory, modes and owners.
+    let ls = c.ok(&[
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "--entrypoint",
+        "",
+        "built:1",
+        "sh",
+        "-c",
+        "cat src/a/one.txt src/two notes/x.txt notes/y.txt; \
+         stat -c '%a %u:%g %n' /usr/local/bin/run.sh /data/owned.dat src/two /var/made/x; \
+         /usr/local/bin/run.sh",
+    ]);
+    assert_eq!(
+        ls.stdout,
+        "one\ntwo\nx\ny\n751 0:0 /usr/local/bin/run.sh\n600 1234:2345 /data/owned.dat\n\
+         600 0:0 src/two\n644 0:0 /var/made/x\nran\n",
+        "{ls}"
+    );
+    // History: one entry per instruction, the config-only ones empty.
+    let history = c.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "built:1",
+    ]);
+    assert!(history.lines()[0].starts_with("CMD"), "{history}");
+    assert!(
+        history.stdout.contains("RUN |1 WHO=you /bin/sh -c echo"),
+        "{history}"
+    );
+}
+
+fn cache_hits_and_misses(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let dockerfile = format!(
+        "FROM {base}\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nCMD [\"cat\", \"/b.txt\"]\n"
+    );
+    let ctx = context(
+        &c,
+        "ctx",
+        &[("Dockerfile", &dockerfile), ("a.txt", "first\n")],
+    );
+    let dir = ctx.to_str().unwrap();
+    let first = build(&c, &["-q", "-t", "cached", dir]);
+    first.assert_ok();
+    let id = first.stdout.trim().to_string();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{first}");
+
+    // Unchanged: every step from the cache, no RUN, the same image.
+    let again = build(&c, &["-t", "cached", dir]);
+    again.assert_ok();
+    assert_eq!(
+        again.stdout.matches(" ---> Using cache").count(),
+        3,
+        "{again}"
+    );
+    assert!(!again.stdout.contains("Running in"), "{again}");
+    assert_eq!(inspect(&c, "cached", "{{.Id}}"), id);
+
+    // A touch changes no content: still cached.
+    let a = ctx.join("a.txt");
+    let f = std::fs::File::options().append(true).open(&a).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(build(&c, &["-q", dir]).stdout.trim(), id);
+
+    // New content: COPY and everything after it run again.
+    c.write(&a, "second\n");
+    let changed = build(&c, &["-t", "cached", dir]);
+    changed.assert_ok();
+    assert_eq!(
+        changed.stdout.matches(" ---> Using cache").count(),
+        0,
+        "{changed}"
+    );
+    assert!(changed.stdout.contains("Running in"), "{changed}");
+    assert_eq!(c.ok(&["run", "--rm", "cached"]).stdout, "second\n");
+
+    // --no-cache (also as --no-cache=true) runs everything.
+    let fresh = build(&c, &["--no-cache=true", "-t", "cached", dir]);
+    fresh.assert_ok();
+    assert!(!fresh.stdout.contains("Using cache"), "{fresh}");
+
+    // The cache is not listed by `images`, only with -a; builder prune removes it.
+    let listed = c.ok(&["images", "-q"]);
+    assert_eq!(listed.lines().len(), 2, "busybox and cached only: {listed}");
+    assert!(c.ok(&["images", "-a", "-q"]).lines().len() > 2);
+    let pruned = c.ok(&["builder", "prune", "-f"]);
+    assert!(pruned.stdout.contains("Total reclaimed space"), "{pruned}");
+    assert_eq!(c.ok(&["images", "-a", "-q"]).lines().len(), 2);
+    assert_eq!(c.ok(&["run", "--rm", "cached"]).stdout, "second\n");
+}
+
+fn multi_stage_builds_only_what_the_target_needs(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let dockerfile = format!(
+        "FROM {base} AS build\n\
+         RUN mkdir -p /out /junk && echo binary > /out/app && echo junk > /junk/file\n\
+         FROM {base} AS broken\n\
+         RUN exit 1\n\
+         FROM build AS test\n\
+         RUN test -f /out/app\n\
+         FROM {base}\n\
+         COPY --from=build /out/app /usr/bin/app\n\
+         COPY --from=0 /out /copied\n\
+         CMD [\"cat\", \"/usr/bin/app\"]\n"
+    );
+    let ctx = context(&c, "ctx", &[("Dockerfile", &dockerfile)]);
+    let dir = ctx.to_str().unwrap();
+    let out = build(&c, &["-t", "multi", dir]);
+    out.assert_ok();
+    assert!(
+        !out.stdout.contains("exit 1"),
+        "the broken stage is not built: {out}"
+    );
+    assert!(!out.stdout.contains("test -f"), "nor the test stage: {out}");
+    assert_eq!(c.ok(&["run", "--rm", "multi"]).stdout, "binary\n");
+    let files = c.ok(&[
+        "run",
+        "--rm",
+        "multi",
+        "sh",
+        "-c",
+        "ls /copied; test -e /junk || echo clean",
+    ]);
+    assert_eq!(files.stdout, "app\nclean\n");
+
+    let t = build(&c, &["--target", "test", "-t", "tested", dir]);
+    t.assert_ok();
+    assert!(t.stdout.contains("test -f"), "{t}");
+    assert!(!t.stdout.contains("exit 1"), "{t}");
+    let bad = build(&c, &["--target", "broken", dir]);
+    bad.assert_code(1);
+    assert!(bad.stderr.contains("returned a non-zero code: 1"), "{bad}");
+}
+
+fn bad_input_is_one_line_and_tags_nothing(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "failing-run",
+            format!("FROM {base}\nRUN echo before\nRUN exit 3\n"),
+            "Dockerfile:3: the command '/bin/sh -c exit 3' returned a non-zero code: 3",
+        ),
+        (
+            "unknown",
+            format!("FROM {base}\nFORM x\n"),
+            "Dockerfile:2: unknown instruction: FORM",
+        ),
+        ("empty", "# nothing\n".to_string(), "Dockerfile:"),
+        ("no-from", "RUN true\n".to_string(), "no build stage"),
+        (
+            "missing-source",
+            format!("FROM {base}\nCOPY nothere /x\n"),
+            "nothere",
+        ),
+        (
+            "outside",
+            format!("FROM {base}\nCOPY ../secret /x\n"),
+            "outside the build context",
+        ),
+        (
+            "many-to-file",
+            format!("FROM {base}\nCOPY a b /file\n"),
+            "must be a directory and end with a /",
+        ),
+        (
+            "bad-target",
+            format!("FROM {base} AS one\n"),
+            "target stage \"nope\" could not be found",
+        ),
+        (
+            "bad-chmod",
+            format!("FROM {base}\nCOPY --chmod=9x a /a\n"),
+            "invalid chmod",
+        ),
+    ];
+    for (name, dockerfile, message) in cases {
+        let ctx = context(
+            &c,
+            name,
+            &[("Dockerfile", &dockerfile), ("a", "a"), ("b", "b")],
+        );
+        let mut args = vec!["-t", "never:tagged"];
+        if name == "bad-target" {
+            args.extend(["--target", "nope"]);
+        }
+        args.push(ctx.to_str().unwrap());
+        let out = build(&c, &args);
+        out.assert_code(1);
+        let errors: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{name}: {out}");
+        assert!(
+            errors[0].contains(message),
+            "{name}: expected {message:?}: {out}"
+        );
+        c.run(&["image", "inspect", "never:tagged"])
+            .assert_code(125);
+    }
+    // No context at all.
+    let out = build(&c, &[c.dir.join("nowhere").to_str().unwrap()]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("not found"), "{out}");
+    // Nothing is left running or half-made: no containers, no temp files.
+    assert_eq!(c.ok(&["ps", "-a", "-q"]).stdout, "");
+}
