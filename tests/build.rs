@@ -44,7 +44,10 @@ both!(
     instructions_make_the_image_docker_makes,
     cache_hits_and_misses,
     multi_stage_builds_only_what_the_target_needs,
-    bad_input_is_one_line_and_tags_nothing
+    bad_input_is_one_line_and_tags_nothing,
+    healthcheck_shell_and_onbuild_are_kept,
+    secrets_and_cache_mounts_stay_out_of_layers,
+    contexts_from_stdin_and_dockerignore
 );
 
 fn instructions_make_the_image_docker_makes(who: Who) {
@@ -363,4 +366,173 @@ fn bad_input_is_one_line_and_tags_nothing(who: Who) {
     assert!(out.stderr.contains("not found"), "{out}");
     // Nothing is left running or half-made: no containers, no temp files.
     assert_eq!(c.ok(&["ps", "-a", "-q"]).stdout, "");
+}
+
+fn healthcheck_shell_and_onbuild_are_kept(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let parent = format!(
+        "FROM {base}\n\
+         SHELL [\"/bin/sh\", \"-ec\"]\n\
+         HEALTHCHECK --interval=30s --timeout=5s --retries=3 CMD echo ok\n\
+         ONBUILD RUN echo triggered > /onbuild.txt\n\
+         RUN echo shell-ok\n"
+    );
+    let ctx = context(&c, "parent", &[("Dockerfile", &parent)]);
+    let out = build(&c, &["-t", "parent", ctx.to_str().unwrap()]);
+    out.assert_ok();
+    assert!(out.stdout.contains("shell-ok"), "{out}");
+    assert_eq!(
+        inspect(&c, "parent", "{{json .Config.Healthcheck}}"),
+        r#"{"Interval":30000000000,"Retries":3,"Test":["CMD-SHELL","echo ok"],"Timeout":5000000000}"#
+    );
+    assert_eq!(
+        inspect(&c, "parent", "{{json .Config.Shell}}"),
+        r#"["/bin/sh","-ec"]"#
+    );
+    assert_eq!(
+        inspect(&c, "parent", "{{json .Config.OnBuild}}"),
+        r#"["RUN echo triggered > /onbuild.txt"]"#
+    );
+    // The trigger runs in a build FROM it, and is not passed on.
+    let child = context(
+        &c,
+        "child",
+        &[(
+            "Dockerfile",
+            "FROM parent\nCMD [\"cat\", \"/onbuild.txt\"]\n",
+        )],
+    );
+    let out = build(&c, &["-t", "child", child.to_str().unwrap()]);
+    out.assert_ok();
+    assert_eq!(c.ok(&["run", "--rm", "child"]).stdout, "triggered\n");
+    assert_eq!(inspect(&c, "child", "{{json .Config.OnBuild}}"), "null");
+    // HEALTHCHECK NONE clears it.
+    let none = context(
+        &c,
+        "none",
+        &[("Dockerfile", "FROM parent\nHEALTHCHECK NONE\n")],
+    );
+    build(&c, &["-t", "nohealth", none.to_str().unwrap()]).assert_ok();
+    assert_eq!(
+        inspect(&c, "nohealth", "{{json .Config.Healthcheck}}"),
+        r#"{"Test":["NONE"]}"#
+    );
+}
+
+fn secrets_and_cache_mounts_stay_out_of_layers(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let secret = c.write(&c.dir.join("token"), "s3cret-value");
+    let dockerfile = format!(
+        "FROM {base}\n\
+         RUN --mount=type=secret,id=tok echo secret-bytes=$(wc -c < /run/secrets/tok)\n\
+         RUN --mount=type=cache,target=/cache echo x >> /cache/log && echo runs=$(wc -l < /cache/log)\n"
+    );
+    let ctx = context(&c, "ctx", &[("Dockerfile", &dockerfile)]);
+    let dir = ctx.to_str().unwrap();
+    let spec = format!("id=tok,src={}", secret.display());
+    let first = build(&c, &["--secret", &spec, "-t", "mounts", dir]);
+    first.assert_ok();
+    assert!(first.stdout.contains("secret-bytes=12"), "{first}");
+    assert!(first.stdout.contains("runs=1"), "{first}");
+    let second = build(&c, &["--no-cache", "--secret", &spec, "-t", "mounts", dir]);
+    second.assert_ok();
+    assert!(
+        second.stdout.contains("runs=2"),
+        "the cache mount keeps its content: {second}"
+    );
+    let look = c.ok(&[
+        "run",
+        "--rm",
+        "mounts",
+        "sh",
+        "-c",
+        "ls /run/secrets 2>/dev/null; ls /cache 2>/dev/null; echo end",
+    ]);
+    assert_eq!(look.stdout, "end\n", "{look}");
+    // Not in any layer, nor in the history.
+    let tar = c.dir.join("mounts.tar");
+    c.ok(&["save", "-o", tar.to_str().unwrap(), "mounts"]);
+    let bytes = std::fs::read(&tar).unwrap();
+    assert!(
+        !bytes.windows(12).any(|w| w == b"s3cret-value"),
+        "the secret is in the archive"
+    );
+    let history = c.ok(&["history", "--no-trunc", "mounts"]);
+    assert!(!history.stdout.contains("s3cret"), "{history}");
+    // A required secret that is not given fails.
+    let need = context(
+        &c,
+        "need",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nRUN --mount=type=secret,id=missing,required=true true\n"),
+        )],
+    );
+    let out = build(&c, &[need.to_str().unwrap()]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("secret missing not found"), "{out}");
+}
+
+fn contexts_from_stdin_and_dockerignore(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    // A Dockerfile alone on stdin: an empty context.
+    let out = c
+        .cmd(&["build", "-t", "fromstdin", "-"])
+        .input(&format!(
+            "FROM {base}\nRUN echo piped > /p\nCMD [\"cat\", \"/p\"]\n"
+        ))
+        .run();
+    out.assert_ok();
+    assert_eq!(c.ok(&["run", "--rm", "fromstdin"]).stdout, "piped\n");
+
+    // -f - with a context directory.
+    let ctx = context(
+        &c,
+        "ctx",
+        &[
+            (".dockerignore", "*.log\nsecret/\n!keep.log\n"),
+            ("a.log", "no"),
+            ("keep.log", "yes"),
+            ("secret/key", "no"),
+            ("ok.txt", "ok"),
+        ],
+    );
+    let out = c
+        .cmd(&["build", "-f", "-", "-t", "ignored", ctx.to_str().unwrap()])
+        .input(&format!(
+            "FROM {base}\nCOPY . /ctx/\nCMD [\"ls\", \"-A\", \"/ctx\"]\n"
+        ))
+        .run();
+    out.assert_ok();
+    assert_eq!(
+        c.ok(&["run", "--rm", "ignored"]).stdout,
+        ".dockerignore\nkeep.log\nok.txt\n"
+    );
+
+    // A tar of the context on stdin.
+    let dir = context(
+        &c,
+        "tarred",
+        &[
+            (
+                "Dockerfile",
+                &format!("FROM {base}\nCOPY hello /hello\nCMD [\"cat\", \"/hello\"]\n"),
+            ),
+            ("hello", "from a tar\n"),
+        ],
+    );
+    let tar = std::process::Command::new("tar")
+        .args(["-C", dir.to_str().unwrap(), "-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let out = c
+        .cmd(&["build", "-t", "tarred", "-"])
+        .input_bytes(tar.stdout)
+        .run();
+    out.assert_ok();
+    assert_eq!(c.ok(&["run", "--rm", "tarred"]).stdout, "from a tar\n");
 }

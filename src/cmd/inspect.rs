@@ -138,7 +138,7 @@ fn image_json(img: &ImageRecord, store: &ImageStore, layers: &LayerStore) -> Res
             "Volumes": run.volumes,
             "WorkingDir": run.working_dir.clone().unwrap_or_default(),
             "Entrypoint": run.entrypoint,
-            "OnBuild": null,
+            "OnBuild": run.on_build,
             "Labels": run.labels,
             "StopSignal": run.stop_signal,
         },
@@ -166,6 +166,13 @@ fn image_json(img: &ImageRecord, store: &ImageStore, layers: &LayerStore) -> Res
         if let Some(c) = out["Config"].as_object_mut() {
             c.remove("StopSignal");
         }
+    }
+    // docker shows these only when the image has them.
+    if let Some(h) = &run.healthcheck {
+        out["Config"]["Healthcheck"] = h.clone();
+    }
+    if let Some(s) = &run.shell {
+        out["Config"]["Shell"] = json!(s);
     }
     Ok(out)
 }
