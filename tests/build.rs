@@ -47,7 +47,8 @@ both!(
     bad_input_is_one_line_and_tags_nothing,
     healthcheck_shell_and_onbuild_are_kept,
     secrets_and_cache_mounts_stay_out_of_layers,
-    contexts_from_stdin_and_dockerignore
+    contexts_from_stdin_and_dockerignore,
+    add_unpacks_archives_and_fetches_urls
 );
 
 fn instructions_make_the_image_docker_makes(who: Who) {
@@ -535,4 +536,70 @@ fn contexts_from_stdin_and_dockerignore(who: Who) {
         .run();
     out.assert_ok();
     assert_eq!(c.ok(&["run", "--rm", "tarred"]).stdout, "from a tar\n");
+}
+
+/// A server on loopback that answers every GET with `body`.
+fn file_server(body: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+fn add_unpacks_archives_and_fetches_urls(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let addr = file_server("fetched\n");
+    let ctx = context(&c, "ctx", &[("inner/a.txt", "in the archive\n")]);
+    let tgz = ctx.join("files.tar.gz");
+    let made = std::process::Command::new("tar")
+        .args([
+            "-C",
+            ctx.join("inner").to_str().unwrap(),
+            "-czf",
+            tgz.to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    nix::unistd::chown(&tgz, Some(c.uid.into()), Some(c.gid.into())).unwrap();
+    let dockerfile = format!(
+        "FROM {base}\n\
+         ADD files.tar.gz /unpacked/\n\
+         COPY files.tar.gz /copied/\n\
+         ADD http://{addr}/dl/hello.txt /web/\n\
+         CMD [\"sh\", \"-c\", \"cat /unpacked/a.txt /web/hello.txt; stat -c %a /web/hello.txt; ls /copied\"]\n"
+    );
+    c.write(&ctx.join("Dockerfile"), &dockerfile);
+    let out = build(&c, &["-t", "added", ctx.to_str().unwrap()]);
+    out.assert_ok();
+    assert_eq!(
+        c.ok(&["run", "--rm", "added"]).stdout,
+        "in the archive\nfetched\n600\nfiles.tar.gz\n"
+    );
+    // A URL that cannot be fetched fails the build.
+    let port = common::registry::free_port();
+    c.write(
+        &ctx.join("Dockerfile"),
+        &format!("FROM {base}\nADD http://127.0.0.1:{port}/x /x\n"),
+    );
+    let out = build(&c, &[ctx.to_str().unwrap()]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("ADD http://127.0.0.1"), "{out}");
 }

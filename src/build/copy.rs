@@ -3,15 +3,14 @@
 //! heredoc, unpacked into a step container's root with their owner (`--chown`, else 0:0) and
 //! `--chmod`; the container's changes become the layer.
 
-use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io;
 use std::path::Path;
 
 use super::dockerfile::{Heredoc, Instruction, Kind};
 use super::run::{self, StepContainer};
 use super::state::State;
 use super::step::{key_of, Builder, Made};
+use super::{add, files};
 use super::{BuildError, Result};
 use crate::container;
 use crate::image::local::Adding;
@@ -97,6 +96,7 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
         })
         .collect();
     let mut sources = Vec::new();
+    let mut downloads: Vec<add::Download> = Vec::new();
     let content = match &from {
         _ if !docs.is_empty() => docs
             .iter()
@@ -105,19 +105,30 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
             .join("\n"),
         From::Context => {
             for w in &words {
-                if add && is_url(w) {
-                    return Err(bad("ADD from a URL is not supported yet".into()));
+                if add && add::is_url(w) {
+                    let scratch = b.paths.runroot.join("build");
+                    downloads.push(add::download(w, &scratch, downloads.len()).map_err(bad)?);
+                    continue;
                 }
                 sources.extend(b.ctx.resolve(w).map_err(|e| bad(e.to_string()))?);
             }
-            b.ctx.hash(&sources)?
+            let mut h = b.ctx.hash(&sources)?;
+            for d in &downloads {
+                let bytes = std::fs::read(&d.path).map_err(|e| bad(format!("ADD: {e}")))?;
+                h.push_str(&format!(
+                    "\n{}={}",
+                    d.name,
+                    crate::registry::sha256_digest(&bytes)
+                ));
+            }
+            h
         }
         From::Image(st) => {
             sources = words.clone();
             st.key.clone()
         }
     };
-    let many = words.len() > 1 || sources.len() > 1 || docs.len() > 1;
+    let many = words.len() > 1 || sources.len() + downloads.len() > 1 || docs.len() > 1;
     let text = format!(
         "{keyword} --from={from_text} --chown={} --chmod={} {} {dest_word}",
         chown.clone().unwrap_or_default(),
@@ -129,55 +140,90 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
         return Ok(());
     }
     let ctr = run::idle(b.paths, &b.store, state)?;
-    let root = container::open_root(&b.store, b.paths, &ctr.rec)?;
-    let dest_is_dir = dest_word.ends_with('/') || root.kind(&dest)? == PathKind::Dir;
-    if many && !dest_is_dir {
-        return Err(bad(format!(
-            "When using {keyword} with more than one source file, the destination must be a \
+    let wrote = (|| -> Result<()> {
+        let root = container::open_root(&b.store, b.paths, &ctr.rec)?;
+        let dest_is_dir = dest_word.ends_with('/') || root.kind(&dest)? == PathKind::Dir;
+        if many && !dest_is_dir {
+            return Err(bad(format!(
+                "When using {keyword} with more than one source file, the destination must be a \
              directory and end with a /"
-        )));
-    }
-    let (uid, gid) = match &chown {
-        Some(c) => owner(b, &ctr, c).map_err(bad)?,
-        None => (0, 0),
-    };
-    let dest_rel = dest
-        .trim_start_matches('/')
-        .trim_end_matches('/')
-        .to_string();
-    let missing_dest = root.kind(&dest)? == PathKind::Missing;
-    let wrote = if !docs.is_empty() {
-        let files: Vec<(String, Vec<u8>)> = docs
-            .iter()
-            .map(|h| {
-                let body = if h.quoted {
-                    h.content.clone()
-                } else {
-                    super::config::sub(state, b.df.escape, &h.content).unwrap_or(h.content.clone())
-                };
-                let name = if dest_is_dir {
-                    format!("{dest_rel}/{}", h.name)
-                } else {
-                    dest_rel.clone()
-                };
-                (name, body.into_bytes())
-            })
-            .collect();
-        unpack(&root, uid, gid, |w| write_files(&files, chmod, w))
-    } else {
-        match &from {
-            From::Context => {
-                let plan = plan_context(b, &sources, &dest_rel, dest_is_dir, missing_dest)?;
-                let ctx = &b.ctx;
-                unpack(&root, uid, gid, |w| write_context(ctx, &plan, chmod, w))
-            }
-            From::Image(src) => {
-                copy_from_image(b, src, &sources, &dest_rel, dest_is_dir, &root, uid, gid)
-            }
+            )));
         }
-    };
+        let (uid, gid) = match &chown {
+            Some(c) => owner(b, &ctr, c).map_err(bad)?,
+            None => (0, 0),
+        };
+        let dest_rel = dest
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .to_string();
+        let missing_dest = root.kind(&dest)? == PathKind::Missing;
+        let wrote = if !docs.is_empty() {
+            let files: Vec<(String, Vec<u8>)> = docs
+                .iter()
+                .map(|h| {
+                    let body = if h.quoted {
+                        h.content.clone()
+                    } else {
+                        super::config::sub(state, b.df.escape, &h.content)
+                            .unwrap_or(h.content.clone())
+                    };
+                    let name = if dest_is_dir {
+                        format!("{dest_rel}/{}", h.name)
+                    } else {
+                        dest_rel.clone()
+                    };
+                    (name, body.into_bytes())
+                })
+                .collect();
+            files::unpack(&root, uid, gid, |w| files::write_files(&files, chmod, w))
+                .map_err(|e| bad(e.to_string()))
+        } else {
+            match &from {
+                From::Context => {
+                    let (archives, plain): (Vec<String>, Vec<String>) = sources
+                        .iter()
+                        .cloned()
+                        .partition(|s| add && add::is_archive(&b.ctx.root.join(s)));
+                    let mut plan =
+                        files::plan_context(&b.ctx, &plain, &dest_rel, dest_is_dir, missing_dest)?;
+                    for d in &downloads {
+                        let name = if dest_is_dir {
+                            format!("{dest_rel}/{}", d.name)
+                        } else {
+                            dest_rel.clone()
+                        };
+                        plan.push((d.path.display().to_string(), name));
+                    }
+                    let ctx = &b.ctx;
+                    files::unpack(&root, uid, gid, |w| {
+                        files::write_context(ctx, &plan, chmod, w)
+                    })
+                    .map_err(|e| bad(e.to_string()))?;
+                    let owners = match &chown {
+                        Some(_) => Owners::Fixed(uid, gid),
+                        None => Owners::FromTar,
+                    };
+                    for a in &archives {
+                        if root.kind(&dest)? == PathKind::Missing {
+                            files::unpack(&root, uid, gid, |w| files::write_dir(&dest_rel, w))
+                                .map_err(|e| bad(e.to_string()))?;
+                        }
+                        add::extract(&root, &b.ctx.root.join(a), &dest, owners)
+                            .map_err(|e| bad(format!("{keyword} {a}: {e}")))?;
+                    }
+                    Ok(())
+                }
+                From::Image(src) => {
+                    copy_from_image(b, src, &sources, &dest_rel, dest_is_dir, &root, uid, gid)
+                        .map_err(|e| bad(e.to_string()))
+                }
+            }
+        };
+        wrote
+    })();
     release(b, &ctr);
-    wrote.map_err(|e| bad(e.to_string()))?;
+    wrote?;
     let mut adding = Adding::begin(&b.images, &b.layers)?;
     let parent = state.layers.last().map(|l| l.chain_id.clone());
     let layer = container::changes_layer(
@@ -201,10 +247,6 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
     Ok(())
 }
 
-fn is_url(w: &str) -> bool {
-    w.starts_with("http://") || w.starts_with("https://")
-}
-
 /// WORKDIR's directory, made when the image does not have it.
 pub fn make_dir<'b>(b: &'b Builder, state: &mut State, dir: &str) -> Result<Made<'b>> {
     if state.image.is_none() {
@@ -216,15 +258,7 @@ pub fn make_dir<'b>(b: &'b Builder, state: &mut State, dir: &str) -> Result<Made
     let missing = root.kind(dir)? == PathKind::Missing;
     let wrote = if missing {
         let name = dir.trim_start_matches('/').to_string();
-        unpack(&root, 0, 0, |w| {
-            let mut t = tar::Builder::new(w);
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Directory);
-            h.set_mode(0o755);
-            h.set_size(0);
-            t.append_data(&mut h, &name, io::empty())?;
-            t.finish()
-        })
+        files::unpack(&root, 0, 0, |w| files::write_dir(&name, w))
     } else {
         Ok(())
     };
@@ -285,127 +319,6 @@ fn owner(b: &Builder, ctr: &StepContainer, spec: &str) -> Result<(u32, u32), Str
     Ok((u, g))
 }
 
-/// Stream a tar made by `produce` on a thread into the root at `/`, owned by uid:gid.
-fn unpack(
-    root: &ContainerRoot,
-    uid: u32,
-    gid: u32,
-    produce: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send,
-) -> io::Result<()> {
-    let (mut reader, writer) = io::pipe()?;
-    std::thread::scope(|scope| {
-        let producer = scope.spawn(move || {
-            let mut w = io::BufWriter::with_capacity(1 << 16, writer);
-            produce(&mut w)?;
-            w.flush()
-        });
-        let consumed = root
-            .extract("/", &mut reader, Owners::Fixed(uid, gid))
-            .map_err(|e| io::Error::other(e.to_string()));
-        drop(reader);
-        let produced = producer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the archive writer failed")));
-        consumed.and(produced)
-    })
-}
-
-/// Context files and the names they get: (context path, name in the root).
-fn plan_context(
-    b: &Builder,
-    sources: &[String],
-    dest: &str,
-    dest_is_dir: bool,
-    missing_dest: bool,
-) -> Result<Vec<(String, String)>> {
-    let mut plan = Vec::new();
-    for src in sources {
-        let is_dir = fs::symlink_metadata(b.ctx.root.join(src)).is_ok_and(|m| m.is_dir());
-        for (full, below) in b.ctx.walk(src)? {
-            let name = if is_dir {
-                if below.is_empty() {
-                    if !missing_dest {
-                        continue;
-                    }
-                    dest.to_string()
-                } else if dest.is_empty() {
-                    below
-                } else {
-                    format!("{dest}/{below}")
-                }
-            } else if dest_is_dir {
-                let base = Path::new(src)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if dest.is_empty() {
-                    base
-                } else {
-                    format!("{dest}/{base}")
-                }
-            } else {
-                dest.to_string()
-            };
-            if !name.is_empty() {
-                plan.push((full, name));
-            }
-        }
-    }
-    Ok(plan)
-}
-
-fn write_context(
-    ctx: &super::context::Context,
-    plan: &[(String, String)],
-    chmod: Option<u32>,
-    w: &mut dyn Write,
-) -> io::Result<()> {
-    let mut t = tar::Builder::new(w);
-    t.follow_symlinks(false);
-    for (full, name) in plan {
-        let path = ctx.root.join(full);
-        let meta = fs::symlink_metadata(&path)?;
-        let mut h = tar::Header::new_gnu();
-        h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
-        let mode = chmod.unwrap_or(meta.permissions().mode() & 0o7777);
-        h.set_mode(mode);
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            h.set_entry_type(tar::EntryType::Directory);
-            h.set_size(0);
-            t.append_data(&mut h, name, io::empty())?;
-        } else if ft.is_symlink() {
-            h.set_entry_type(tar::EntryType::Symlink);
-            h.set_size(0);
-            let target = fs::read_link(&path)?;
-            t.append_link(&mut h, name, target)?;
-        } else if ft.is_file() {
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(meta.len());
-            t.append_data(&mut h, name, fs::File::open(&path)?)?;
-        } else {
-            crate::warn!("not copied (not a file, directory or link): {full}");
-        }
-    }
-    t.finish()
-}
-
-fn write_files(
-    files: &[(String, Vec<u8>)],
-    chmod: Option<u32>,
-    w: &mut dyn Write,
-) -> io::Result<()> {
-    let mut t = tar::Builder::new(w);
-    for (name, body) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(chmod.unwrap_or(0o644));
-        h.set_size(body.len() as u64);
-        t.append_data(&mut h, name, &body[..])?;
-    }
-    t.finish()
-}
-
 /// `COPY --from`: each path of the other image's root, archived under its new name.
 #[allow(clippy::too_many_arguments)]
 fn copy_from_image(
@@ -448,7 +361,7 @@ fn copy_from_image(
                 name
             };
             let src_root = &src_root;
-            unpack(root, uid, gid, move |w| {
+            files::unpack(root, uid, gid, move |w| {
                 src_root
                     .archive(p, false, Path::new(&name), w)
                     .map(|_| ())

@@ -7,9 +7,11 @@
 pub mod dockerfile;
 pub mod ignore;
 
+mod add;
 mod config;
 mod context;
 mod copy;
+mod files;
 mod output;
 mod run;
 mod runstep;

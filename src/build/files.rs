@@ -1,0 +1,143 @@
+//! The tars COPY and ADD unpack into a step container's root: context files under their new
+//! names (symlinks as links, modes kept or `--chmod`), heredoc bodies, streamed from a thread.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use super::context::Context;
+use super::Result;
+use crate::overlay::{ContainerRoot, Owners};
+
+/// Stream a tar made by `produce` on a thread into the root at `/`, owned by uid:gid.
+pub fn unpack(
+    root: &ContainerRoot,
+    uid: u32,
+    gid: u32,
+    produce: impl FnOnce(&mut dyn Write) -> io::Result<()> + Send,
+) -> io::Result<()> {
+    let (mut reader, writer) = io::pipe()?;
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut w = io::BufWriter::with_capacity(1 << 16, writer);
+            produce(&mut w)?;
+            w.flush()
+        });
+        let consumed = root
+            .extract("/", &mut reader, Owners::Fixed(uid, gid))
+            .map_err(|e| io::Error::other(e.to_string()));
+        drop(reader);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the archive writer failed")));
+        consumed.and(produced)
+    })
+}
+
+/// Context files and the names they get: (context path, name in the root).
+pub fn plan_context(
+    ctx: &Context,
+    sources: &[String],
+    dest: &str,
+    dest_is_dir: bool,
+    missing_dest: bool,
+) -> Result<Vec<(String, String)>> {
+    let mut plan = Vec::new();
+    for src in sources {
+        let is_dir = fs::symlink_metadata(ctx.root.join(src)).is_ok_and(|m| m.is_dir());
+        for (full, below) in ctx.walk(src)? {
+            let name = if is_dir {
+                if below.is_empty() {
+                    if !missing_dest {
+                        continue;
+                    }
+                    dest.to_string()
+                } else if dest.is_empty() {
+                    below
+                } else {
+                    format!("{dest}/{below}")
+                }
+            } else if dest_is_dir {
+                let base = Path::new(src)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if dest.is_empty() {
+                    base
+                } else {
+                    format!("{dest}/{base}")
+                }
+            } else {
+                dest.to_string()
+            };
+            if !name.is_empty() {
+                plan.push((full, name));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+pub fn write_context(
+    ctx: &Context,
+    plan: &[(String, String)],
+    chmod: Option<u32>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let mut t = tar::Builder::new(w);
+    t.follow_symlinks(false);
+    for (full, name) in plan {
+        let path = ctx.root.join(full);
+        let meta = fs::symlink_metadata(&path)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
+        let mode = chmod.unwrap_or(meta.permissions().mode() & 0o7777);
+        h.set_mode(mode);
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            t.append_data(&mut h, name, io::empty())?;
+        } else if ft.is_symlink() {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            let target = fs::read_link(&path)?;
+            t.append_link(&mut h, name, target)?;
+        } else if ft.is_file() {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(meta.len());
+            t.append_data(&mut h, name, fs::File::open(&path)?)?;
+        } else {
+            crate::warn!("not copied (not a file, directory or link): {full}");
+        }
+    }
+    t.finish()
+}
+
+pub fn write_files(
+    files: &[(String, Vec<u8>)],
+    chmod: Option<u32>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let mut t = tar::Builder::new(w);
+    for (name, body) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(chmod.unwrap_or(0o644));
+        h.set_size(body.len() as u64);
+        t.append_data(&mut h, name, &body[..])?;
+    }
+    t.finish()
+}
+
+/// A tar of one directory entry (0755), for a destination that does not exist yet.
+pub fn write_dir(name: &str, w: &mut dyn Write) -> io::Result<()> {
+    let mut t = tar::Builder::new(w);
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_size(0);
+    t.append_data(&mut h, name, io::empty())?;
+    t.finish()
+}
