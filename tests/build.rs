@@ -513,6 +513,19 @@ fn contexts_from_stdin_and_dockerignore(who: Who) {
         ".dockerignore\nkeep.log\nok.txt\n"
     );
 
+    // A .dockerignore that leaves nothing to copy.
+    let all = context(&c, "all", &[(".dockerignore", "*\n"), ("f", "x")]);
+    let out = c
+        .cmd(&["build", "-f", "-", all.to_str().unwrap()])
+        .input(&format!("FROM {base}\nCOPY . /ctx/\n"))
+        .run();
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("everything in the build context is excluded"),
+        "{out}"
+    );
+
     // A tar of the context on stdin.
     let dir = context(
         &c,

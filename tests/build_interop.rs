@@ -42,15 +42,32 @@ fn podman_and_skopeo_take_what_cove_built() {
         .args(["inspect", "--tls-verify=false", &format!("docker://{dest}")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["Labels"]["org.cove.built"], "yes");
-    assert!(info["Env"].as_array().unwrap().iter().any(|e| e == "MODE=built"), "{info}");
+    assert!(
+        info["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "MODE=built"),
+        "{info}"
+    );
     let base_layers = fixtures().busybox.layers.len();
-    assert_eq!(info["Layers"].as_array().unwrap().len(), base_layers + 2, "{info}");
+    assert_eq!(
+        info["Layers"].as_array().unwrap().len(),
+        base_layers + 2,
+        "{info}"
+    );
 
     let podman = Podman::new(&c);
-    podman.run(&["pull", "--tls-verify=false", &dest]).assert_ok();
+    podman
+        .run(&["pull", "--tls-verify=false", &dest])
+        .assert_ok();
     let run = podman.run(&["run", "--rm", "--network", "none", &dest]);
     assert_eq!(run.assert_ok().stdout, "built by cove\nbuilt\n");
 }
@@ -76,7 +93,9 @@ fn cove_runs_what_podman_built() {
         ctx.to_str().unwrap(),
     ]);
     built.assert_ok();
-    podman.run(&["push", "--tls-verify=false", &dest]).assert_ok();
+    podman
+        .run(&["push", "--tls-verify=false", &dest])
+        .assert_ok();
     c.pull(&dest);
     assert_eq!(c.ok(&["run", "--rm", &dest]).stdout, "built by podman\n");
 }

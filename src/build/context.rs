@@ -145,6 +145,11 @@ impl Context {
     pub fn resolve(&self, source: &str) -> Result<Vec<String>> {
         let rel = clean(source)?;
         let has_glob = rel.contains(['*', '?', '[']);
+        if rel.is_empty() && self.everything_excluded() {
+            return Err(input(
+                "COPY failed: everything in the build context is excluded by .dockerignore",
+            ));
+        }
         if !has_glob {
             let path = self.root.join(&rel);
             if rel.is_empty() || (fs::symlink_metadata(&path).is_ok() && !self.excluded(&rel)) {
@@ -203,6 +208,21 @@ impl Context {
             }
         }
         Ok(())
+    }
+
+    /// The context has files and .dockerignore leaves none of them.
+    fn everything_excluded(&self) -> bool {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return false;
+        };
+        let names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| self.excluded(n) && !self.ignore.may_include_below(n))
     }
 
     pub fn excluded(&self, rel: &str) -> bool {
