@@ -48,7 +48,8 @@ both!(
     healthcheck_shell_and_onbuild_are_kept,
     secrets_and_cache_mounts_stay_out_of_layers,
     contexts_from_stdin_and_dockerignore,
-    add_unpacks_archives_and_fetches_urls
+    add_unpacks_archives_and_fetches_urls,
+    dockerfile_syntax_as_docker_reads_it
 );
 
 fn instructions_make_the_image_docker_makes(who: Who) {
@@ -615,4 +616,73 @@ fn add_unpacks_archives_and_fetches_urls(who: Who) {
     let out = build(&c, &[ctx.to_str().unwrap()]);
     out.assert_code(1);
     assert!(out.stderr.contains("ADD http://127.0.0.1"), "{out}");
+}
+
+fn dockerfile_syntax_as_docker_reads_it(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let dockerfile = format!(
+        "# syntax=docker/dockerfile:1\n\
+         # escape=\\\n\
+         from {base}\n\
+         ARG UNSET\n\
+         ENV A=\"two words\" B=plain \\\n\
+         # a comment inside a continuation\n\
+             C=${{UNSET:-fallback}} D=\\$A\n\
+         RUN <<EOF\n\
+         echo \"script $A\" > /script.out\n\
+         echo line2 >> /script.out\n\
+         EOF\n\
+         COPY <<-NOTE /note.txt\n\
+         \tB is $B\n\
+         \tNOTE\n\
+         RUN cat <<'RAW' > /raw.txt\n\
+         $A stays\n\
+         RAW\n\
+         CMD [\"sh\", \"-c\", \"cat /script.out /note.txt /raw.txt; echo $C $D\"]\n"
+    );
+    let ctx = context(&c, "ctx", &[("Dockerfile", &dockerfile)]);
+    let out = build(&c, &["-t", "syntax", ctx.to_str().unwrap()]);
+    out.assert_ok();
+    assert_eq!(
+        c.ok(&["run", "--rm", "syntax"]).stdout,
+        "script two words\nline2\nB is plain\n$A stays\nfallback $A\n"
+    );
+    let env = inspect(&c, "syntax", "{{json .Config.Env}}");
+    assert!(env.contains("\"A=two words\""), "{env}");
+
+    // The escape directive: ` continues lines and \\ is an ordinary character.
+    let win = format!(
+        "# escape=`\nFROM {base}\nRUN printf '%s\\n' 'c:\\dir' `\n    > /w.txt\nCMD [\"cat\", \"/w.txt\"]\n"
+    );
+    let ctx = context(&c, "win", &[("Dockerfile", &win)]);
+    build(&c, &["-t", "win", ctx.to_str().unwrap()]).assert_ok();
+    assert_eq!(c.ok(&["run", "--rm", "win"]).stdout, "c:\\dir\n");
+
+    // Errors name the file and line.
+    for (df, want) in [
+        (format!("FROM {base}\nRUN <<EOF\necho never ends\n"), "Dockerfile:2: unterminated heredoc EOF"),
+        (format!("FROM {base}\nCOPY --bogus=1 a /\n"), "Dockerfile:2: unknown flag: --bogus"),
+        (format!("FROM {base}\nENV A=\"open\nRUN true\n"), "Dockerfile:2:"),
+        (format!("FROM {base} AS a\nFROM a AS b\nCOPY --from=c /x /x\nFROM b AS c\nCOPY --from=b /x /x\n"), "circular dependency"),
+    ] {
+        let ctx = context(&c, "bad", &[("Dockerfile", &df)]);
+        let out = build(&c, &[ctx.to_str().unwrap()]);
+        assert_ne!(out.code(), 0, "{out}");
+        assert!(out.stderr.contains(want), "want {want:?}: {out}");
+    }
+    // A binary file is not a Dockerfile.
+    let ctx = context(&c, "binary", &[]);
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), [0u8, 1, 2, 0xff]).unwrap();
+    nix::unistd::chown(
+        &ctx.join("Dockerfile"),
+        Some(c.uid.into()),
+        Some(c.gid.into()),
+    )
+    .unwrap();
+    nix::unistd::chown(&ctx, Some(c.uid.into()), Some(c.gid.into())).unwrap();
+    let out = build(&c, &[ctx.to_str().unwrap()]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("not a text file"), "{out}");
 }

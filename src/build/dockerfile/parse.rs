@@ -1,180 +1,288 @@
-//! TEMPORARY stand-in parser (replaced by the real one): one instruction per line,
-//! continuations joined, exec/shell forms.
+//! Dockerfile text to stages: parser directives at the top (`# escape=`, `# syntax=`),
+//! comments (also inside continuations), line continuations with the escape character,
+//! heredocs after RUN/COPY/ADD, and each instruction's arguments (see `args.rs`).
 
+use super::args;
 use super::ast::*;
 
-pub fn parse(text: &[u8]) -> Result<Dockerfile, ParseError> {
-    let err = |line: usize, m: &str| ParseError {
+/// Larger Dockerfiles are refused.
+pub const MAX_SIZE: usize = 4 << 20;
+
+fn err(line: usize, message: impl Into<String>) -> ParseError {
+    ParseError {
         line,
-        message: m.to_string(),
-    };
-    let text = std::str::from_utf8(text).map_err(|_| err(1, "not a text file"))?;
-    let mut logical: Vec<(usize, String)> = Vec::new();
-    let mut cur: Option<(usize, String)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let t = raw.trim();
-        if t.starts_with('#') || (t.is_empty() && cur.is_none()) {
-            continue;
-        }
-        let (start, mut acc) = cur.take().unwrap_or((i + 1, String::new()));
-        if let Some(stripped) = t.strip_suffix('\\') {
-            acc.push_str(stripped);
-            cur = Some((start, acc));
-        } else {
-            acc.push_str(t);
-            logical.push((start, acc));
-        }
+        message: message.into(),
     }
-    if let Some(c) = cur {
-        logical.push(c);
+}
+
+pub fn parse(text: &[u8]) -> Result<Dockerfile, ParseError> {
+    if text.len() > MAX_SIZE {
+        return Err(err(1, "the Dockerfile is larger than 4 MiB"));
     }
+    let text = std::str::from_utf8(text)
+        .ok()
+        .filter(|t| !t.contains('\0'))
+        .ok_or_else(|| err(1, "the Dockerfile is not a text file"))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let (escape, syntax, first) = directives(&lines)?;
     let mut df = Dockerfile {
-        escape: '\\',
-        syntax: None,
+        escape,
+        syntax,
         global_args: Vec::new(),
         stages: Vec::new(),
     };
-    for (line, l) in logical {
-        let (kw, rest) = l.split_once(char::is_whitespace).unwrap_or((&l, ""));
-        let kw = kw.to_uppercase();
-        let rest = rest.trim().to_string();
-        let (flags, rest) = flags_of(&rest);
-        let original = format!("{kw} {}", l[kw.len()..].trim());
-        let command = || match serde_json::from_str::<Vec<String>>(&rest) {
-            Ok(v) => Command::Exec(v),
-            Err(_) => Command::Shell(rest.clone()),
-        };
-        let pairs = || -> Vec<(String, String)> {
-            if !rest.contains('=') {
-                let (k, v) = rest.split_once(' ').unwrap_or((&rest, ""));
-                return vec![(k.to_string(), v.trim().to_string())];
-            }
-            rest.split_whitespace()
-                .filter_map(|w| {
-                    w.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                })
-                .collect()
-        };
-        let kind = match kw.as_str() {
-            "FROM" => {
-                let words: Vec<&str> = rest.split_whitespace().collect();
-                let name = if words.len() == 3 {
-                    Some(words[2].to_lowercase())
-                } else {
-                    None
-                };
-                let base = words
-                    .first()
-                    .map(|s| s.to_string())
-                    .ok_or_else(|| err(line, "FROM requires an argument"))?;
-                let platform = flags
-                    .iter()
-                    .find(|(k, _)| k == "platform")
-                    .map(|(_, v)| v.clone());
-                df.stages.push(Stage {
-                    index: df.stages.len(),
-                    name,
-                    base,
-                    platform,
-                    line,
-                    original,
-                    instructions: Vec::new(),
-                });
-                continue;
-            }
-            "RUN" => Kind::Run {
-                flags,
-                command: command(),
-                heredocs: Vec::new(),
-            },
-            "CMD" => Kind::Cmd(command()),
-            "ENTRYPOINT" => Kind::Entrypoint(command()),
-            "ENV" => Kind::Env(pairs()),
-            "LABEL" => Kind::Label(pairs()),
-            "ARG" => Kind::Arg(
-                rest.split_whitespace()
-                    .map(|w| match w.split_once('=') {
-                        Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                        None => (w.to_string(), None),
-                    })
-                    .collect(),
-            ),
-            "COPY" | "ADD" => {
-                let words = match serde_json::from_str::<Vec<String>>(&rest) {
-                    Ok(v) => v,
-                    Err(_) => rest.split_whitespace().map(str::to_string).collect(),
-                };
-                if kw == "COPY" {
-                    Kind::Copy {
-                        flags,
-                        words,
-                        heredocs: Vec::new(),
+    let mut i = first;
+    let mut any = false;
+    while i < lines.len() {
+        let t = lines[i].trim();
+        if t.is_empty() || t.starts_with('#') {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut joined = String::new();
+        loop {
+            let raw = lines[i];
+            let trimmed = raw.trim_end();
+            i += 1;
+            match trimmed.strip_suffix(escape) {
+                Some(body) if !ends_escaped(body, escape) => {
+                    joined.push_str(body);
+                    // Comment and blank lines inside a continuation are dropped.
+                    while i < lines.len() {
+                        let n = lines[i].trim();
+                        if n.is_empty() || n.starts_with('#') {
+                            i += 1;
+                        } else {
+                            break;
+                        }
                     }
-                } else {
-                    Kind::Add {
-                        flags,
-                        words,
-                        heredocs: Vec::new(),
+                    if i >= lines.len() {
+                        break;
                     }
                 }
+                _ => {
+                    joined.push_str(trimmed);
+                    break;
+                }
             }
-            "WORKDIR" => Kind::Workdir(rest),
-            "USER" => Kind::User(rest),
-            "STOPSIGNAL" => Kind::StopSignal(rest),
-            "MAINTAINER" => Kind::Maintainer(rest),
-            "EXPOSE" => Kind::Expose(rest.split_whitespace().map(str::to_string).collect()),
-            "VOLUME" => Kind::Volume(match serde_json::from_str::<Vec<String>>(&rest) {
-                Ok(v) => v,
-                Err(_) => rest.split_whitespace().map(str::to_string).collect(),
-            }),
-            "SHELL" => Kind::Shell(
-                serde_json::from_str(&rest)
-                    .map_err(|_| err(line, "SHELL requires the arguments to be in JSON form"))?,
-            ),
-            "ONBUILD" => Kind::Onbuild(rest),
-            "HEALTHCHECK" => Kind::Healthcheck(Healthcheck {
-                flags,
-                command: if rest.eq_ignore_ascii_case("none") {
-                    None
-                } else {
-                    Some(match command() {
-                        Command::Shell(s) => {
-                            Command::Shell(s.trim_start_matches("CMD ").to_string())
-                        }
-                        c => c,
-                    })
-                },
-            }),
-            other => return Err(err(line, &format!("unknown instruction: {other}"))),
+        }
+        any = true;
+        let joined = joined.trim();
+        let (word, rest) = split_keyword(joined);
+        let keyword = word.to_ascii_uppercase();
+        let heredocs = if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
+            read_heredocs(rest, &lines, &mut i, start)?
+        } else {
+            Vec::new()
         };
+        let original = if rest.is_empty() {
+            keyword.clone()
+        } else {
+            format!("{keyword} {rest}")
+        };
+        if keyword == "FROM" {
+            let (flags, rest) = args::flags(rest, &["platform"], start)?;
+            let (base, name) = args::from(rest, start)?;
+            df.stages.push(Stage {
+                index: df.stages.len(),
+                name,
+                base,
+                platform: flags
+                    .into_iter()
+                    .find(|(k, _)| k == "platform")
+                    .map(|(_, v)| v),
+                line: start,
+                original,
+                instructions: Vec::new(),
+            });
+            continue;
+        }
+        let kind = args::instruction(&keyword, rest, heredocs, start)?;
         let ins = Instruction {
-            line,
+            line: start,
             original,
             kind,
         };
         match df.stages.last_mut() {
             Some(s) => s.instructions.push(ins),
             None if matches!(ins.kind, Kind::Arg(_)) => df.global_args.push(ins),
-            None => return Err(err(line, "no build stage in current context")),
+            None => return Err(err(start, "no build stage in current context")),
         }
     }
+    if !any {
+        return Err(err(
+            1,
+            "the Dockerfile has no instructions (file with no instructions)",
+        ));
+    }
     if df.stages.is_empty() {
-        return Err(err(1, "file with no instructions"));
+        return Err(err(lines.len().max(1), "no build stage in current context"));
     }
     Ok(df)
 }
 
-fn flags_of(rest: &str) -> (Flags, String) {
-    let mut flags = Vec::new();
-    let mut s = rest.trim_start();
-    while let Some(f) = s.strip_prefix("--") {
-        let (word, tail) = f.split_once(char::is_whitespace).unwrap_or((f, ""));
-        match word.split_once('=') {
-            Some((k, v)) => flags.push((k.to_string(), v.to_string())),
-            None => flags.push((word.to_string(), "true".to_string())),
-        }
-        s = tail.trim_start();
-    }
-    (flags, s.to_string())
+/// True when `body` itself ends in an escaped escape character (`\\` at the end of a line is
+/// a literal backslash, not a continuation).
+fn ends_escaped(body: &str, escape: char) -> bool {
+    let n = body.chars().rev().take_while(|&c| c == escape).count();
+    n % 2 == 1
 }
+
+fn split_keyword(line: &str) -> (&str, &str) {
+    match line.find(char::is_whitespace) {
+        Some(i) => (&line[..i], line[i..].trim()),
+        None => (line, ""),
+    }
+}
+
+/// The parser directives at the top: (escape, syntax, index of the first line after them).
+fn directives(lines: &[&str]) -> Result<(char, Option<String>, usize), ParseError> {
+    let mut escape = '\\';
+    let mut syntax = None;
+    let mut seen = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(body) = line.trim().strip_prefix('#') else {
+            return Ok((escape, syntax, i));
+        };
+        let Some((key, value)) = body.split_once('=') else {
+            return Ok((escape, syntax, i));
+        };
+        let key = key.trim().to_ascii_lowercase();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric()) || key.contains(' ') {
+            return Ok((escape, syntax, i));
+        }
+        let value = value.trim();
+        if seen.contains(&key) {
+            return Err(err(
+                i + 1,
+                format!("only one {key} parser directive can be used"),
+            ));
+        }
+        match key.as_str() {
+            "escape" => {
+                escape = match value {
+                    "\\" => '\\',
+                    "`" => '`',
+                    _ => {
+                        return Err(err(
+                            i + 1,
+                            format!("invalid escape token '{value}' does not match ` or \\"),
+                        ))
+                    }
+                }
+            }
+            "syntax" => syntax = Some(value.to_string()),
+            // `check` and unknown directives are comments to us.
+            _ => {}
+        }
+        seen.push(key);
+    }
+    Ok((escape, syntax, lines.len()))
+}
+
+/// The heredocs the instruction text names, read from the lines after it.
+fn read_heredocs(
+    text: &str,
+    lines: &[&str],
+    i: &mut usize,
+    start: usize,
+) -> Result<Vec<Heredoc>, ParseError> {
+    if text.trim_start().starts_with('[') {
+        return Ok(Vec::new());
+    }
+    let mut docs = Vec::new();
+    for (name, quoted, strip_tabs) in heredoc_markers(text) {
+        let mut content = String::new();
+        loop {
+            let Some(line) = lines.get(*i) else {
+                return Err(err(start, format!("unterminated heredoc {name}")));
+            };
+            *i += 1;
+            let line = if strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if line == name {
+                break;
+            }
+            content.push_str(line);
+            content.push('\n');
+        }
+        docs.push(Heredoc {
+            name,
+            content,
+            quoted,
+            strip_tabs,
+        });
+    }
+    Ok(docs)
+}
+
+/// `<<NAME`, `<<-NAME`, `<<"NAME"`, `<<'NAME'` outside quotes (not `<<<`): (name, quoted,
+/// strip tabs), in order.
+fn heredoc_markers(text: &str) -> Vec<(String, bool, bool)> {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut k = 0;
+    while k < c.len() {
+        let ch = c[k];
+        if let Some(q) = quote {
+            if ch == q {
+                quote = None;
+            }
+            k += 1;
+            continue;
+        }
+        if ch == '\'' || ch == '"' {
+            quote = Some(ch);
+            k += 1;
+            continue;
+        }
+        if ch == '<'
+            && c.get(k + 1) == Some(&'<')
+            && c.get(k + 2) != Some(&'<')
+            && (k == 0 || c[k - 1] != '<')
+        {
+            let mut j = k + 2;
+            let strip = c.get(j) == Some(&'-');
+            if strip {
+                j += 1;
+            }
+            let q = match c.get(j) {
+                Some(&q @ ('"' | '\'')) => {
+                    j += 1;
+                    Some(q)
+                }
+                _ => None,
+            };
+            let name_start = j;
+            while j < c.len()
+                && (c[j].is_ascii_alphanumeric() || c[j] == '_' || c[j] == '-' || c[j] == '.')
+            {
+                j += 1;
+            }
+            let name: String = c[name_start..j].iter().collect();
+            if let Some(q) = q {
+                if c.get(j) != Some(&q) {
+                    k += 2;
+                    continue;
+                }
+                j += 1;
+            }
+            if !name.is_empty() {
+                out.push((name, q.is_some(), strip));
+            }
+            k = j;
+            continue;
+        }
+        k += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;
