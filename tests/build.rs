@@ -49,7 +49,8 @@ both!(
     secrets_and_cache_mounts_stay_out_of_layers,
     contexts_from_stdin_and_dockerignore,
     add_unpacks_archives_and_fetches_urls,
-    dockerfile_syntax_as_docker_reads_it
+    dockerfile_syntax_as_docker_reads_it,
+    copy_keeps_what_the_image_has
 );
 
 fn instructions_make_the_image_docker_makes(who: Who) {
@@ -685,4 +686,34 @@ fn dockerfile_syntax_as_docker_reads_it(who: Who) {
     let out = build(&c, &[ctx.to_str().unwrap()]);
     out.assert_code(1);
     assert!(out.stderr.contains("not a text file"), "{out}");
+}
+
+/// COPY into directories the image has keeps their owner and mode, and follows a symlink on
+/// the way inside the image.
+fn copy_keeps_what_the_image_has(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let dockerfile = format!(
+        "FROM {base}\n\
+         RUN mkdir -p /home/app /srv/real && chown 1000:1000 /home/app && chmod 700 /home/app \\\n\
+             && ln -s /srv/real /linked\n\
+         COPY a.txt /home/app/\n\
+         COPY a.txt /linked/\n\
+         COPY dir /home/app/dir\n\
+         CMD [\"sh\", \"-c\", \"stat -c '%a %u:%g' /home/app /home/app/a.txt; cat /srv/real/a.txt /home/app/dir/b; test -L /linked && echo link\"]\n"
+    );
+    let ctx = context(
+        &c,
+        "ctx",
+        &[
+            ("Dockerfile", &dockerfile),
+            ("a.txt", "a\n"),
+            ("dir/b", "b\n"),
+        ],
+    );
+    build(&c, &["-t", "kept", ctx.to_str().unwrap()]).assert_ok();
+    assert_eq!(
+        c.ok(&["run", "--rm", "kept"]).stdout,
+        "700 1000:1000\n600 0:0\na\nb\nlink\n"
+    );
 }

@@ -13,6 +13,7 @@ use super::step::{key_of, Builder, Made};
 use super::{add, files};
 use super::{BuildError, Result};
 use crate::container;
+use crate::image::ingest::ingest_written;
 use crate::image::local::Adding;
 use crate::overlay::{ContainerRoot, Kind as PathKind, Owners};
 
@@ -140,7 +141,8 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
         return Ok(());
     }
     let ctr = run::idle(b.paths, &b.store, state)?;
-    let wrote = (|| -> Result<()> {
+    // Some((parents, plan)): the layer is written directly instead of through the root.
+    let wrote = (|| -> Result<Option<Direct>> {
         let root = container::open_root(&b.store, b.paths, &ctr.rec)?;
         let dest_is_dir = dest_word.ends_with('/') || root.kind(&dest)? == PathKind::Dir;
         if many && !dest_is_dir {
@@ -177,6 +179,7 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
                 })
                 .collect();
             files::unpack(&root, uid, gid, |w| files::write_files(&files, chmod, w))
+                .map(|_| None)
                 .map_err(|e| bad(e.to_string()))
         } else {
             match &from {
@@ -195,6 +198,16 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
                         };
                         plan.push((d.path.display().to_string(), name));
                     }
+                    if archives.is_empty() && downloads.is_empty() {
+                        if let Some(parents) = direct_parents(&b.ctx, &root, &plan)? {
+                            return Ok(Some(Direct {
+                                parents,
+                                plan,
+                                uid,
+                                gid,
+                            }));
+                        }
+                    }
                     let ctx = &b.ctx;
                     files::unpack(&root, uid, gid, |w| {
                         files::write_context(ctx, &plan, chmod, w)
@@ -212,10 +225,11 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
                         add::extract(&root, &b.ctx.root.join(a), &dest, owners)
                             .map_err(|e| bad(format!("{keyword} {a}: {e}")))?;
                     }
-                    Ok(())
+                    Ok(None)
                 }
                 From::Image(src) => {
                     copy_from_image(b, src, &sources, &dest_rel, dest_is_dir, &root, uid, gid)
+                        .map(|_| None)
                         .map_err(|e| bad(e.to_string()))
                 }
             }
@@ -223,17 +237,28 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
         wrote
     })();
     release(b, &ctr);
-    wrote?;
+    let direct = wrote?;
     let mut adding = Adding::begin(&b.images, &b.layers)?;
     let parent = state.layers.last().map(|l| l.chain_id.clone());
-    let layer = container::changes_layer(
-        b.paths,
-        b.userxattr,
-        &ctr.rec,
-        &mut adding,
-        parent.as_deref(),
-        &[],
-    )?;
+    let layer = match direct {
+        Some(d) => {
+            let ctx = &b.ctx;
+            let (mut ingested, ()) = ingest_written(&b.images, &b.layers, "the COPY", |out| {
+                files::write_layer(ctx, &d.parents, &d.plan, chmod, d.uid, d.gid, out)
+                    .map_err(|e| crate::image::Error::Other(format!("writing the layer: {e}")))
+            })?;
+            let media_type = ingested.media_type();
+            Some(adding.place(&mut ingested, media_type, parent.as_deref())?)
+        }
+        None => container::changes_layer(
+            b.paths,
+            b.userxattr,
+            &ctr.rec,
+            &mut adding,
+            parent.as_deref(),
+            &[],
+        )?,
+    };
     drop(ctr);
     state.history(&format!("{text} # buildkit"), layer.is_none());
     b.finish(
@@ -245,6 +270,83 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// A COPY layer to write directly: the image's directories on the way, the files, the owner.
+struct Direct {
+    parents: Vec<files::ParentDir>,
+    plan: Vec<(String, String)>,
+    uid: u32,
+    gid: u32,
+}
+
+/// The directories above what `plan` writes, as the image has them (new ones 0755 root), when
+/// the layer can be written directly: every one a real directory, and nothing in the image
+/// of another kind (or a symlink) where a planned entry goes. None otherwise.
+fn direct_parents(
+    ctx: &super::context::Context,
+    root: &ContainerRoot,
+    plan: &[(String, String)],
+) -> Result<Option<Vec<files::ParentDir>>> {
+    use nix::sys::stat::SFlag;
+    let kind =
+        |st: &nix::sys::stat::FileStat| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    let planned: std::collections::HashSet<&str> = plan.iter().map(|(_, n)| n.as_str()).collect();
+    let mut parents: std::collections::BTreeMap<String, files::ParentDir> = Default::default();
+    let mut missing: Vec<String> = Vec::new();
+    let now = u64::try_from(crate::time::now().0).unwrap_or(0);
+    let under_missing =
+        |missing: &[String], name: &str| missing.iter().any(|m| name.starts_with(&format!("{m}/")));
+    for (full, name) in plan {
+        let mut prefix = String::new();
+        let comps: Vec<&str> = name.split('/').collect();
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(c);
+            if planned.contains(prefix.as_str()) || parents.contains_key(&prefix) {
+                continue;
+            }
+            let st = if under_missing(&missing, &prefix) {
+                None
+            } else {
+                root.lstat(&prefix)?
+            };
+            let dir = match st {
+                Some(st) if kind(&st) == SFlag::S_IFDIR => files::ParentDir {
+                    name: prefix.clone(),
+                    mode: st.st_mode,
+                    uid: st.st_uid,
+                    gid: st.st_gid,
+                    mtime: u64::try_from(st.st_mtime).unwrap_or(0),
+                },
+                Some(_) => return Ok(None),
+                None => {
+                    missing.push(prefix.clone());
+                    files::ParentDir {
+                        name: prefix.clone(),
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        mtime: now,
+                    }
+                }
+            };
+            parents.insert(prefix.clone(), dir);
+        }
+        if under_missing(&missing, name) {
+            continue;
+        }
+        if let Some(st) = root.lstat(name)? {
+            let src_dir = std::fs::symlink_metadata(ctx.root.join(full)).is_ok_and(|m| m.is_dir());
+            let image_dir = kind(&st) == SFlag::S_IFDIR;
+            if src_dir != image_dir || kind(&st) == SFlag::S_IFLNK {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(parents.into_values().collect()))
 }
 
 /// WORKDIR's directory, made when the image does not have it.

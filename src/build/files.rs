@@ -141,3 +141,65 @@ pub fn write_dir(name: &str, w: &mut dyn Write) -> io::Result<()> {
     t.append_data(&mut h, name, io::empty())?;
     t.finish()
 }
+
+/// A directory a COPY layer must carry: an ancestor of what is copied, with the metadata the
+/// image gives it (or a new one's).
+pub struct ParentDir {
+    pub name: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: u64,
+}
+
+/// A COPY layer written directly: the parent directories as the image has them (what an
+/// overlay copy-up would have put in the upper directory), then the planned files, owned by
+/// uid:gid.
+pub fn write_layer(
+    ctx: &Context,
+    parents: &[ParentDir],
+    plan: &[(String, String)],
+    chmod: Option<u32>,
+    uid: u32,
+    gid: u32,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let mut t = tar::Builder::new(w);
+    t.follow_symlinks(false);
+    for p in parents {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(p.mode & 0o7777);
+        h.set_uid(u64::from(p.uid));
+        h.set_gid(u64::from(p.gid));
+        h.set_mtime(p.mtime);
+        h.set_size(0);
+        t.append_data(&mut h, &p.name, io::empty())?;
+    }
+    for (full, name) in plan {
+        let path = ctx.root.join(full);
+        let meta = fs::symlink_metadata(&path)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
+        h.set_mode(chmod.unwrap_or(meta.permissions().mode() & 0o7777));
+        h.set_uid(u64::from(uid));
+        h.set_gid(u64::from(gid));
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            t.append_data(&mut h, name, io::empty())?;
+        } else if ft.is_symlink() {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            t.append_link(&mut h, name, fs::read_link(&path)?)?;
+        } else if ft.is_file() {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(meta.len());
+            t.append_data(&mut h, name, fs::File::open(&path)?)?;
+        } else {
+            crate::warn!("not copied (not a file, directory or link): {full}");
+        }
+    }
+    t.finish()
+}

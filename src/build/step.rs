@@ -83,7 +83,7 @@ pub fn build(
         ctx,
         df,
         images,
-        layers: LayerStore::open(paths.overlay_root(), userxattr),
+        layers: LayerStore::open(paths.overlay_root(), userxattr).with_deferred_sync(),
         store: ContainerStore::open(paths)?,
         cache: RefCell::new(cache),
         done: BTreeMap::new(),
@@ -146,6 +146,8 @@ pub fn build(
             "[Warning] One or more build-args {unused:?} were not consumed"
         ));
     }
+    // The steps' layers were not flushed one by one: once, before the result gets its name.
+    b.layers.sync();
     if !req.tags.is_empty() {
         let adding = Adding::begin(&b.images, &b.layers)?;
         adding.record(Vec::new(), vec![(id.clone(), req.tags.clone())])?;

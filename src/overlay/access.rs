@@ -54,6 +54,17 @@ impl ContainerRoot {
         }
     }
 
+    /// The metadata of `path` itself (a final symlink not followed; those before it are,
+    /// inside the root); None when it does not exist.
+    pub fn lstat(&self, path: &str) -> Result<Option<nix::sys::stat::FileStat>, Error> {
+        match self.resolve(path, OFlag::O_PATH | OFlag::O_NOFOLLOW)? {
+            None => Ok(None),
+            Some(fd) => nix::sys::stat::fstat(fd.as_raw_fd())
+                .map(Some)
+                .map_err(|e| Error::sys(path, Some(Path::new(path)), e)),
+        }
+    }
+
     /// Whether `path` exists in the container and is a directory (symlinks followed inside).
     pub fn kind(&self, path: &str) -> Result<Kind, Error> {
         Ok(match self.resolve(path, OFlag::O_PATH)? {

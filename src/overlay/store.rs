@@ -20,13 +20,31 @@ const TRASH: &str = ".trash-";
 pub struct LayerStore {
     dir: PathBuf,
     userxattr: bool,
+    /// New layers are not flushed one by one; the owner calls `sync` once when done (a build:
+    /// one flush for all its steps instead of one per step).
+    deferred_sync: bool,
 }
 
 impl LayerStore {
     /// `dir` = <data root>/overlay. `userxattr`: running in a user namespace (rootless), so
     /// overlay attributes live in `user.overlay.*` rather than the privileged `trusted.overlay.*`.
     pub fn open(dir: PathBuf, userxattr: bool) -> LayerStore {
-        LayerStore { dir, userxattr }
+        LayerStore {
+            dir,
+            userxattr,
+            deferred_sync: false,
+        }
+    }
+
+    /// A store whose new layers are flushed by `sync`, not each as it is placed.
+    pub fn with_deferred_sync(mut self) -> LayerStore {
+        self.deferred_sync = true;
+        self
+    }
+
+    /// Flush what was written to the store's file system.
+    pub fn sync(&self) {
+        sync_tree(&self.dir);
     }
 
     fn layers(&self) -> PathBuf {
@@ -178,7 +196,9 @@ impl LayerStore {
     /// Make the filled staging dir `tmp` the layer `info` names: data flushed, layer.json
     /// written, then renamed into place.
     pub(super) fn finish(&self, tmp: &Path, info: &LayerInfo, layer: &str) -> Result<(), Error> {
-        sync_tree(&tmp.join("diff"));
+        if !self.deferred_sync {
+            sync_tree(&tmp.join("diff"));
+        }
         let json = tmp.join("layer.json");
         write_json_atomic(&json, info)
             .map_err(|e| Error::io(format!("{layer}: writing layer.json"), Some(&json), &e))?;
