@@ -27,54 +27,9 @@ bench_tools docker-registry:docker-registry skopeo:skopeo podman:podman runc:run
     slirp4netns:slirp4netns curl:curl python3:python3
 
 # --- 1. image -----------------------------------------------------------------
-# The first bookworm mirror that apt itself uses (sources.list or deb822 .sources).
-apt_mirror() {
-    python3 - <<'EOF'
-import glob, re, sys
-for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        continue
-    for line in lines:
-        line = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-        if len(line) >= 3 and line[0] == "deb" and line[2] == "bookworm":
-            print(line[1]); sys.exit(0)
-for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    for para in open(path).read().split("\n\n"):
-        fields = {}
-        for line in para.splitlines():
-            if line.startswith("#") or ":" not in line or line[0].isspace():
-                continue
-            k, v = line.split(":", 1)
-            fields[k.strip().lower()] = v.split()
-        if (fields.get("enabled", ["yes"])[0] != "no" and "deb" in fields.get("types", [])
-                and "bookworm" in fields.get("suites", []) and fields.get("uris")):
-            print(fields["uris"][0]); sys.exit(0)
-sys.exit("no bookworm mirror in apt's sources")
-EOF
-}
-
-build_image() {
-    local rootfs=$CACHE/rootfs mirror
-    mirror=$(apt_mirror) || die "cannot find a Debian mirror in apt's configuration"
-    say "debootstrap --variant=minbase bookworm from $mirror (a few minutes, once)"
-    rm -rf "$rootfs" "$CACHE/oci" "$CACHE/layer.tar" "$CACHE/layer.tar.gz"
-    mkdir -p "$rootfs"
-    debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
-        { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*_Packages
-    say "tar + gzip"
-    tar --numeric-owner --sort=name --xattrs -C "$rootfs" -cf "$CACHE/layer.tar" .
-    gzip -n -6 -c "$CACHE/layer.tar" >"$CACHE/layer.tar.gz"
-    python3 "$BENCH/lib/mklayout.py" "$CACHE/layer.tar" "$CACHE/layer.tar.gz" "$CACHE/oci" >/dev/null
-    stat -c %s "$CACHE/layer.tar" >"$CACHE/layer.tar.size"
-    rm -rf "$rootfs" "$CACHE/layer.tar"
-    touch "$CACHE/oci/.complete"
-}
-
-mkdir -p "$CACHE"
-[ -f "$CACHE/oci/.complete" ] || build_image
+# shellcheck source=lib/debian.sh
+. "$BENCH/lib/debian.sh"
+debian_layout
 GZ_SIZE=$(stat -c %s "$CACHE/layer.tar.gz")
 TAR_SIZE=$(cat "$CACHE/layer.tar.size")
 
