@@ -50,7 +50,8 @@ both!(
     contexts_from_stdin_and_dockerignore,
     add_unpacks_archives_and_fetches_urls,
     dockerfile_syntax_as_docker_reads_it,
-    copy_keeps_what_the_image_has
+    copy_keeps_what_the_image_has,
+    debug_on_fail_opens_the_failed_step
 );
 
 fn instructions_make_the_image_docker_makes(who: Who) {
@@ -716,4 +717,37 @@ fn copy_keeps_what_the_image_has(who: Who) {
         c.ok(&["run", "--rm", "kept"]).stdout,
         "700 1000:1000\n600 0:0\na\nb\nlink\n"
     );
+}
+
+/// `--debug-on-fail`: a shell in the failed step's file system, with its changes so far and
+/// its environment; the build still fails afterwards.
+fn debug_on_fail_opens_the_failed_step(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let dockerfile = format!(
+        "FROM {base}\nENV STAGE=testing\nWORKDIR /work\nRUN echo partial > /work/made && exit 4\n"
+    );
+    let ctx = context(&c, "ctx", &[("Dockerfile", &dockerfile)]);
+    let out = c
+        .cmd(&[
+            "build",
+            "--debug-on-fail",
+            "-t",
+            "never",
+            ctx.to_str().unwrap(),
+        ])
+        .input("cat made; echo \"in $(pwd) as $STAGE\"\n")
+        .run();
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("partial\nin /work as testing\n"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("returned a non-zero code: 4"), "{out}");
+    c.run(&["image", "inspect", "never"]).assert_code(125);
+    // With a command of its own.
+    let out = build(&c, &["--debug-on-fail=ls /work", ctx.to_str().unwrap()]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("made\n"), "{out}");
+    assert_eq!(c.ok(&["ps", "-a", "-q"]).stdout, "");
 }

@@ -47,6 +47,8 @@ pub struct BuildRequest {
     /// `--secret id=ID,src=PATH`.
     pub secrets: BTreeMap<String, PathBuf>,
     pub tls_verify: Option<bool>,
+    /// `--debug-on-fail`: the command run in a failed RUN step's file system.
+    pub debug_on_fail: Option<String>,
 }
 
 /// Why a build stopped.

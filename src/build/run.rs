@@ -83,6 +83,30 @@ pub fn run<'a>(
     spec: &RunSpec,
     out: &Output,
 ) -> Result<(StepContainer<'a>, i32)> {
+    run_with(paths, store, state, spec, out, false)
+}
+
+/// `--debug-on-fail`: the command on the caller's stdin (and terminal, when there is one).
+pub fn debug(
+    paths: &Paths,
+    store: &ContainerStore,
+    state: &State,
+    spec: &RunSpec,
+    out: &Output,
+) -> Result<i32> {
+    run_with(paths, store, state, spec, out, true).map(|(_, code)| code)
+}
+
+fn run_with<'a>(
+    paths: &Paths,
+    store: &'a ContainerStore,
+    state: &State,
+    spec: &RunSpec,
+    out: &Output,
+    interactive: bool,
+) -> Result<(StepContainer<'a>, i32)> {
+    use std::io::IsTerminal;
+    let tty = interactive && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let (image, config) = image_of(paths, state)?;
     let mut env = state.env();
     env.extend(spec.env.iter().cloned());
@@ -100,16 +124,20 @@ pub fn run<'a>(
         launch: Launch::Foreground,
         log_driver: "none".into(),
         attach: Some(Attach {
-            stdin: false,
-            stdout: !out.quiet,
-            stderr: !out.quiet,
+            stdin: interactive,
+            stdout: !out.quiet || interactive,
+            stderr: !out.quiet || interactive,
         }),
+        interactive,
+        tty,
         ..CreateRequest::default()
     };
     let host = container::check(&req)?;
     let rec = container::create(store, &req, host, &image, &config)?;
     let ctr = StepContainer { store, rec };
-    out.running_in(&ctr.rec.id);
+    if !interactive {
+        out.running_in(&ctr.rec.id);
+    }
     let here = supervisor::Foreground {
         sig_proxy: true,
         preserve_fds: 0,

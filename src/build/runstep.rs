@@ -171,6 +171,50 @@ fn one_mount(b: &Builder, state: &State, spec: &str, m: &mut Mounts) -> Result<(
     Ok(())
 }
 
+/// The failed step's file system (its changes so far) as an image, and `cmd` run in it
+/// through the step's shell with its environment, on the caller's terminal.
+fn debug_failed(
+    b: &Builder,
+    state: &State,
+    ctr: &super::run::StepContainer,
+    spec: &RunSpec,
+    cmd: &str,
+    key: &str,
+) -> Result<()> {
+    let mut adding = Adding::begin(&b.images, &b.layers)?;
+    let parent = state.layers.last().map(|l| l.chain_id.clone());
+    let layer = container::changes_layer(
+        b.paths,
+        b.userxattr,
+        &ctr.rec,
+        &mut adding,
+        parent.as_deref(),
+        &[],
+    )?;
+    let mut failed = state.clone();
+    failed.history("(the failed step, for --debug-on-fail)", layer.is_none());
+    b.finish(
+        &mut failed,
+        key_of(key, "debug-on-fail", ""),
+        Made {
+            adding: Some(adding),
+            layer,
+        },
+    )?;
+    eprintln!("The step failed: running {cmd:?} in its file system (exit it to end the build)");
+    let mut argv = state.shell();
+    argv.push(cmd.to_string());
+    let debug = RunSpec {
+        argv,
+        env: spec.env.clone(),
+        network: spec.network.clone(),
+        volumes: spec.volumes.clone(),
+        tmpfs: spec.tmpfs.clone(),
+    };
+    super::run::debug(b.paths, &b.store, &failed, &debug, b.out)?;
+    Ok(())
+}
+
 pub fn run(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
     let Kind::Run {
         command, heredocs, ..
@@ -204,6 +248,9 @@ pub fn run(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
     };
     let (ctr, code) = b.step_run(state, &spec)?;
     if code != 0 {
+        if let Some(cmd) = &b.req.debug_on_fail {
+            debug_failed(b, state, &ctr, &spec, cmd, &key)?;
+        }
         return Err(BuildError::StepFailed(format!(
             "{}:{}: the command '{}' returned a non-zero code: {code}",
             b.ctx.dockerfile_name,

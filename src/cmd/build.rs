@@ -59,6 +59,9 @@ pub struct BuildArgs {
     /// Require HTTPS and verify certificates when pulling base images
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub tls_verify: Option<bool>,
+    /// When a RUN step fails, run COMMAND (default: an interactive sh) in its file system
+    #[arg(long, value_name = "COMMAND", num_args = 0..=1, require_equals = true, default_missing_value = "sh")]
+    pub debug_on_fail: Option<String>,
     /// Remove intermediate containers (always done; accepted)
     #[arg(long, hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub rm: Option<bool>,
@@ -163,6 +166,7 @@ fn request(args: &BuildArgs, conf: &RegistriesConf) -> Result<BuildRequest> {
         platform: args.platform.clone(),
         secrets,
         tls_verify: args.tls_verify,
+        debug_on_fail: args.debug_on_fail.clone(),
     })
 }
 
