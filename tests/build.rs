@@ -51,7 +51,8 @@ both!(
     add_unpacks_archives_and_fetches_urls,
     dockerfile_syntax_as_docker_reads_it,
     copy_keeps_what_the_image_has,
-    debug_on_fail_opens_the_failed_step
+    debug_on_fail_opens_the_failed_step,
+    other_platforms_say_why_they_cannot_run
 );
 
 fn instructions_make_the_image_docker_makes(who: Who) {
@@ -750,4 +751,39 @@ fn debug_on_fail_opens_the_failed_step(who: Who) {
     out.assert_code(1);
     assert!(out.stdout.contains("made\n"), "{out}");
     assert_eq!(c.ok(&["ps", "-a", "-q"]).stdout, "");
+}
+
+/// `--platform` of another architecture: the base's image for it is used; a RUN that cannot
+/// execute says why.
+fn other_platforms_say_why_they_cannot_run(who: Who) {
+    let c = Cove::new(who);
+    let multi = common::fixtures().reference("multi:latest");
+    let dockerfile = format!("FROM {multi}\nARG TARGETARCH\nLABEL arch=$TARGETARCH\n");
+    let ctx = context(&c, "ctx", &[("Dockerfile", &dockerfile)]);
+    let out = build(
+        &c,
+        &[
+            "--platform",
+            "linux/arm64",
+            "-t",
+            "armed",
+            ctx.to_str().unwrap(),
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(
+        inspect(&c, "armed", "{{.Architecture}} {{.Config.Labels.arch}}"),
+        "arm64 arm64"
+    );
+    c.write(
+        &ctx.join("Dockerfile"),
+        &format!("FROM {multi}\nRUN true\n"),
+    );
+    let out = build(&c, &["--platform", "linux/arm64", ctx.to_str().unwrap()]);
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("this machine runs linux/amd64 programs only"),
+        "{out}"
+    );
 }

@@ -171,6 +171,23 @@ fn one_mount(b: &Builder, state: &State, spec: &str, m: &mut Mounts) -> Result<(
     Ok(())
 }
 
+/// Why a RUN of a build for another architecture may not run here; empty otherwise.
+fn foreign_hint(b: &Builder) -> String {
+    let host = crate::registry::Platform::host();
+    match b
+        .req
+        .platform
+        .as_deref()
+        .and_then(|p| crate::registry::Platform::parse(p).ok())
+    {
+        Some(p) if p.architecture != host.architecture => format!(
+            " (the image is for {}/{}; this machine runs {}/{} programs only)",
+            p.os, p.architecture, host.os, host.architecture
+        ),
+        _ => String::new(),
+    }
+}
+
 /// The failed step's file system (its changes so far) as an image, and `cmd` run in it
 /// through the step's shell with its environment, on the caller's terminal.
 fn debug_failed(
@@ -246,15 +263,25 @@ pub fn run(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
         volumes: m.volumes.clone(),
         tmpfs: m.tmpfs.clone(),
     };
-    let (ctr, code) = b.step_run(state, &spec)?;
+    let hint = foreign_hint(b);
+    let where_ = format!("{}:{}", b.ctx.dockerfile_name, ins.line);
+    let (ctr, code) = b.step_run(state, &spec).map_err(|e| match e {
+        BuildError::Engine(m) => {
+            BuildError::StepFailed(format!("{where_}: {}: {m}{hint}", ins.original))
+        }
+        other => other,
+    })?;
     if code != 0 {
         if let Some(cmd) = &b.req.debug_on_fail {
             debug_failed(b, state, &ctr, &spec, cmd, &key)?;
         }
+        let hint = if code == 126 || code == 127 {
+            hint
+        } else {
+            String::new()
+        };
         return Err(BuildError::StepFailed(format!(
-            "{}:{}: the command '{}' returned a non-zero code: {code}",
-            b.ctx.dockerfile_name,
-            ins.line,
+            "{where_}: the command '{}' returned a non-zero code: {code}{hint}",
             argv.join(" ")
         )));
     }
