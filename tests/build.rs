@@ -52,7 +52,8 @@ both!(
     dockerfile_syntax_as_docker_reads_it,
     copy_keeps_what_the_image_has,
     debug_on_fail_opens_the_failed_step,
-    other_platforms_say_why_they_cannot_run
+    other_platforms_say_why_they_cannot_run,
+    cache_travels_through_a_directory
 );
 
 fn instructions_make_the_image_docker_makes(who: Who) {
@@ -786,4 +787,48 @@ fn other_platforms_say_why_they_cannot_run(who: Who) {
             .contains("this machine runs linux/amd64 programs only"),
         "{out}"
     );
+}
+
+/// `--cache-to` a directory, then `--cache-from` it in a clean store: every step from the
+/// cache, the same image.
+fn cache_travels_through_a_directory(who: Who) {
+    let c = Cove::new(who);
+    let base = c.busybox();
+    let dockerfile =
+        format!("FROM {base}\nRUN echo cached > /c\nCOPY f /f\nCMD [\"cat\", \"/c\"]\n");
+    let ctx = context(&c, "ctx", &[("Dockerfile", &dockerfile), ("f", "f")]);
+    let dir = c.dir.join("cachedir");
+    let to = format!("type=local,dest={}", dir.display());
+    let first = build(&c, &["-q", "--cache-to", &to, ctx.to_str().unwrap()]);
+    first.assert_ok();
+    assert!(dir.join("cache.tar").is_file());
+    let fresh = Cove::new(who);
+    fresh.busybox();
+    let from = format!("type=local,src={}", dir.display());
+    let again = fresh.run(&[
+        "build",
+        "--cache-from",
+        &from,
+        "-t",
+        "fromcache",
+        ctx.to_str().unwrap(),
+    ]);
+    again.assert_ok();
+    assert_eq!(again.stdout.matches("Using cache").count(), 3, "{again}");
+    assert!(!again.stdout.contains("Running in"), "{again}");
+    assert_eq!(inspect(&fresh, "fromcache", "{{.Id}}"), first.stdout.trim());
+    assert_eq!(fresh.ok(&["run", "--rm", "fromcache"]).stdout, "cached\n");
+    // The cache's own names are not left behind.
+    assert!(!fresh
+        .ok(&["images", "-a"])
+        .stdout
+        .contains("cove-build-cache"));
+    fresh
+        .run(&[
+            "build",
+            "--cache-to",
+            "type=registry,ref=x",
+            ctx.to_str().unwrap(),
+        ])
+        .assert_code(1);
 }

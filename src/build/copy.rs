@@ -71,7 +71,11 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
                     ))
                 })?);
             }
-            "link" | "parents" => {}
+            // Layers here are always independent of what is below them.
+            "link" => {}
+            other @ ("parents" | "exclude" | "checksum" | "keep-git-dir") => {
+                return Err(bad(format!("{keyword} --{other} is not supported yet")))
+            }
             other => return Err(bad(format!("unknown flag: --{other}"))),
         }
     }

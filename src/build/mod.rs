@@ -8,6 +8,7 @@ pub mod dockerfile;
 pub mod ignore;
 
 mod add;
+mod cache;
 mod config;
 mod context;
 mod copy;
@@ -49,6 +50,9 @@ pub struct BuildRequest {
     pub tls_verify: Option<bool>,
     /// `--debug-on-fail`: the command run in a failed RUN step's file system.
     pub debug_on_fail: Option<String>,
+    /// `--cache-from` / `--cache-to` as given (`type=local,src=DIR`, `type=local,dest=DIR`).
+    pub cache_from: Vec<String>,
+    pub cache_to: Option<String>,
 }
 
 /// Why a build stopped.

@@ -40,6 +40,8 @@ pub struct Builder<'a> {
     cache: RefCell<HashMap<String, String>>,
     /// Finished stages.
     pub done: BTreeMap<usize, State>,
+    /// The image of every step taken or made, for --cache-to.
+    steps: RefCell<Vec<String>>,
     globals: BTreeMap<String, Option<String>>,
     used_args: BTreeSet<String>,
     step: usize,
@@ -67,6 +69,13 @@ pub fn build(
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
     };
+    for spec in &req.cache_from {
+        super::cache::import(paths, userxattr, &super::cache::parse_dir(spec, "src")?)?;
+    }
+    let cache_to = match &req.cache_to {
+        Some(spec) => Some(super::cache::parse_dir(spec, "dest")?),
+        None => None,
+    };
     let images = ImageStore::open(&paths.root);
     let cache = images
         .load()?
@@ -87,6 +96,7 @@ pub fn build(
         store: ContainerStore::open(paths)?,
         cache: RefCell::new(cache),
         done: BTreeMap::new(),
+        steps: RefCell::new(Vec::new()),
         globals: BTreeMap::new(),
         used_args: BTreeSet::new(),
         step: 0,
@@ -151,6 +161,10 @@ pub fn build(
     if !req.tags.is_empty() {
         let adding = Adding::begin(&b.images, &b.layers)?;
         adding.record(Vec::new(), vec![(id.clone(), req.tags.clone())])?;
+    }
+    if let Some(dir) = &cache_to {
+        let steps = b.steps.borrow().clone();
+        super::cache::export(paths, dir, &steps)?;
     }
     out.built(&id, &req.tags);
     Ok(BuildOutcome { id })
@@ -427,6 +441,7 @@ impl Builder<'_> {
         *state = st;
         self.out.cached();
         self.out.image(&hit.id);
+        self.steps.borrow_mut().push(hit.id);
         Ok(true)
     }
 
@@ -452,6 +467,7 @@ impl Builder<'_> {
             .insert(state.key.clone(), id.clone());
         state.config = config;
         state.image = Some(id.clone());
+        self.steps.borrow_mut().push(id.clone());
         self.out.image(&id);
         Ok(id)
     }

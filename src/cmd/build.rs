@@ -62,6 +62,12 @@ pub struct BuildArgs {
     /// When a RUN step fails, run COMMAND (default: an interactive sh) in its file system
     #[arg(long, value_name = "COMMAND", num_args = 0..=1, require_equals = true, default_missing_value = "sh")]
     pub debug_on_fail: Option<String>,
+    /// Use the build cache saved in a directory: type=local,src=DIR (or DIR)
+    #[arg(long, value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Save this build's cache to a directory: type=local,dest=DIR (or DIR)
+    #[arg(long, value_name = "SPEC")]
+    pub cache_to: Option<String>,
     /// Remove intermediate containers (always done; accepted)
     #[arg(long, hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = GoBool)]
     pub rm: Option<bool>,
@@ -167,6 +173,8 @@ fn request(args: &BuildArgs, conf: &RegistriesConf) -> Result<BuildRequest> {
         secrets,
         tls_verify: args.tls_verify,
         debug_on_fail: args.debug_on_fail.clone(),
+        cache_from: args.cache_from.clone(),
+        cache_to: args.cache_to.clone(),
     })
 }
 
