@@ -29,7 +29,7 @@ pub fn dispatch(ctx: &Context, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Save(a) => super::archive::save(ctx, a),
         ImageCommand::Load(a) => super::archive::load(ctx, a),
         ImageCommand::Import(a) => super::archive::import(ctx, a),
-        ImageCommand::Build(a) => super::build::build(ctx, a),
+        ImageCommand::Build(a) => super::build::build(ctx, *a),
     }
 }
 

@@ -36,7 +36,7 @@ pub enum ImageCommand {
     /// Import the contents from a tarball to create a filesystem image
     Import(super::archive::ImportArgs),
     /// Build an image from a Dockerfile
-    Build(super::build::BuildArgs),
+    Build(Box<super::build::BuildArgs>),
 }
 
 #[derive(Args, Debug)]
