@@ -1,7 +1,8 @@
 #!/bin/bash
-# Compare `cove build` with rootless `podman build` on the same context: a busybox base,
-# three RUN steps, a COPY of 1,000 small files, ENV, WORKDIR, CMD. Uncached builds
-# (--no-cache) and fully cached rebuilds. Run as root; see bench/README.md.
+# Compare `cove build` with rootless `podman build` on the same contexts: (a) a busybox base,
+# three RUN steps, a COPY of 1,000 small files, ENV, WORKDIR, CMD; (b) a two-stage build on
+# the Debian minbase image (lib/debian.sh). Uncached builds (--no-cache) and fully cached
+# rebuilds. Run as root; see bench/README.md.
 # Environment knobs:
 #   ROUNDS=5             timed rounds of the uncached build
 #   CACHED_ROUNDS=10     timed rounds of the cached rebuild
@@ -26,10 +27,13 @@ COVE=${COVE:-$REPO/target/x86_64-unknown-linux-gnu/release/cove}
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages and creates the $BUSER user)"
 
 bench_tools docker-registry:docker-registry skopeo:skopeo podman:podman runc:runc conmon:conmon \
-    newuidmap:uidmap busybox:busybox-static curl:curl python3:python3 file:file
+    newuidmap:uidmap busybox:busybox-static curl:curl python3:python3 file:file debootstrap:debootstrap
 
 mkdir -p "$CACHE"
 busybox_layout "$CACHE/busybox-oci"
+# shellcheck source=lib/debian.sh
+. "$BENCH/lib/debian.sh"
+debian_layout
 bench_user
 W=$HOMEDIR/buildbench
 RW=$RUNDIR/buildbench
@@ -60,6 +64,8 @@ start_registry "$CACHE/build-registry"
 IMAGE=127.0.0.1:$REG_PORT/busybox:latest
 say "registry on 127.0.0.1:$REG_PORT (pid $REG_PID); pushing $IMAGE"
 skopeo copy -q --dest-tls-verify=false "oci:$CACHE/busybox-oci:latest" "docker://$IMAGE" >/dev/null
+DEBIAN=127.0.0.1:$REG_PORT/debian:bookworm
+skopeo copy -q --dest-tls-verify=false "oci:$CACHE/oci:latest" "docker://$DEBIAN" >/dev/null
 
 # --- the context ----------------------------------------------------------------------
 CTX=$W/ctx
@@ -76,6 +82,20 @@ COPY files/ /app/files/
 RUN ls /app/files > /app/list
 RUN cat /app/one /app/list > /app/all
 CMD ["cat", "/app/one"]
+EOF
+# (b): a build stage that makes a tree of files with the base's tools, and a final stage
+# that takes only the result.
+CTX2=$W/ctx2
+mkdir -p "$CTX2"
+cat >"$CTX2/Dockerfile" <<EOF
+FROM $DEBIAN AS build
+WORKDIR /src
+RUN mkdir -p out && for i in \$(seq 200); do echo "unit \$i" > out/u\$i.txt; done && tar -C out -czf /app.tgz .
+RUN sha256sum /app.tgz > /app.sum
+FROM $DEBIAN
+COPY --from=build /app.tgz /app.sum /opt/app/
+ENV APP=/opt/app
+CMD ["cat", "/opt/app/app.sum"]
 EOF
 install -m 0755 "$BENCH/lib/timeit.sh" "$W/timeit.sh"
 chown -R "$BUSER:" "$W" "$RW"
@@ -103,6 +123,11 @@ $(tail -20 "$out")"
 measure() { # TOOL CMD EXTRA_BUILD_FLAGS
     local tool=$1 x=$2 flags=$3
     step "$tool" pull $x pull -q --tls-verify=false "$IMAGE" || return 0
+    step "$tool" "pull debian" $x pull -q --tls-verify=false "$DEBIAN" || return 0
+    step "$tool" "first build (b)" $x build $flags -q -t benchtwo "$CTX2" || return 0
+    timed "$tool" uncached2 "$ROUNDS" "$x build $flags --no-cache -q -t benchtwo $CTX2" || return 0
+    step "$tool" "warm build (b)" $x build $flags -q -t benchtwo "$CTX2" || return 0
+    timed "$tool" cached2 "$CACHED_ROUNDS" "$x build $flags -q -t benchtwo $CTX2" || return 0
     step "$tool" "first build" $x build $flags -q -t benchapp "$CTX" || return 0
     timed "$tool" uncached "$ROUNDS" "$x build $flags --no-cache -q -t benchapp $CTX" || return 0
     step "$tool" "warm build" $x build $flags -q -t benchapp "$CTX" || return 0
@@ -140,9 +165,10 @@ ratio() { # PHASE
     else echo "-"; fi
 }
 echo
-echo "build of busybox + 3 RUN + COPY of $NFILES files (load average: $(cut -d' ' -f1-3 /proc/loadavg), timer: $TIMER)"
+echo "(a) busybox + 3 RUN + COPY of $NFILES files; (b) two stages on Debian minbase"
+echo "(load average: $(cut -d' ' -f1-3 /proc/loadavg), timer: $TIMER)"
 printf '%-22s %12s %12s %12s %12s %10s\n' phase "cove med" "cove min" "podman med" "podman min" cove/podman
-for phase in uncached cached; do
+for phase in uncached cached uncached2 cached2; do
     printf '%-22s %12s %12s %12s %12s %10s\n' "$phase" "$(cell MED cove $phase)" "$(cell MIN cove $phase)" \
         "$(cell MED podman $phase)" "$(cell MIN podman $phase)" "$(ratio $phase)"
 done
