@@ -232,40 +232,12 @@ fn healthcheck(state: &State, h: &Healthcheck) -> Result<Value, String> {
     Ok(hc)
 }
 
-/// Go's `time.ParseDuration` for what Dockerfiles use: `1h2m3.5s`, `300ms`, `0`.
+/// Go's `time.ParseDuration` (a bare number other than 0 is refused), in nanoseconds.
 pub fn duration_ns(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
+    if s != "0" && s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    // Durations in Dockerfiles are far below i64's range of nanoseconds (292 years).
-    #[allow(clippy::cast_possible_truncation)]
-    Some(total as i64)
+    crate::time::parse_duration(s).and_then(|n| i64::try_from(n).ok())
 }
 
 #[cfg(test)]

@@ -265,14 +265,11 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
     };
     drop(ctr);
     state.history(&format!("{text} # buildkit"), layer.is_none());
-    b.finish(
-        state,
-        key,
-        Made {
-            adding: Some(adding),
-            layer,
-        },
-    )?;
+    let made = Made {
+        adding: Some(adding),
+        layer,
+    };
+    b.finish(state, key, made)?;
     Ok(())
 }
 
@@ -373,31 +370,19 @@ pub fn make_dir<'b>(b: &'b Builder, state: &mut State, dir: &str) -> Result<Made
     if !missing {
         return Ok(Made::default());
     }
-    let mut adding = Adding::begin(&b.images, &b.layers)?;
-    let parent = state.layers.last().map(|l| l.chain_id.clone());
-    let layer = container::changes_layer(
-        b.paths,
-        b.userxattr,
-        &ctr.rec,
-        &mut adding,
-        parent.as_deref(),
-        &[],
-    )?;
+    let made = b.container_layer(state, &ctr.rec, &[])?;
     if let Some(h) = state.config["history"]
         .as_array_mut()
         .and_then(|h| h.last_mut())
     {
-        if layer.is_some() {
+        if made.layer.is_some() {
             h["empty_layer"] = serde_json::Value::Null;
             if let Some(m) = h.as_object_mut() {
                 m.remove("empty_layer");
             }
         }
     }
-    Ok(Made {
-        adding: Some(adding),
-        layer,
-    })
+    Ok(made)
 }
 
 /// Unmount the step container's root (mounted by `open_root`) so it can be removed.

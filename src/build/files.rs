@@ -88,31 +88,47 @@ pub fn write_context(
     let mut t = tar::Builder::new(w);
     t.follow_symlinks(false);
     for (full, name) in plan {
-        let path = ctx.root.join(full);
-        let meta = fs::symlink_metadata(&path)?;
-        let mut h = tar::Header::new_gnu();
-        h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
-        let mode = chmod.unwrap_or(meta.permissions().mode() & 0o7777);
-        h.set_mode(mode);
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            h.set_entry_type(tar::EntryType::Directory);
-            h.set_size(0);
-            t.append_data(&mut h, name, io::empty())?;
-        } else if ft.is_symlink() {
-            h.set_entry_type(tar::EntryType::Symlink);
-            h.set_size(0);
-            let target = fs::read_link(&path)?;
-            t.append_link(&mut h, name, target)?;
-        } else if ft.is_file() {
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(meta.len());
-            t.append_data(&mut h, name, fs::File::open(&path)?)?;
-        } else {
-            crate::warn!("not copied (not a file, directory or link): {full}");
-        }
+        append(&mut t, ctx, full, name, chmod, None)?;
     }
     t.finish()
+}
+
+/// One context path as a tar entry named `name`: its mode (or `chmod`), its time, and
+/// `owner` when given; anything but a file, directory or link is left out with a warning.
+fn append<W: Write>(
+    t: &mut tar::Builder<W>,
+    ctx: &Context,
+    full: &str,
+    name: &str,
+    chmod: Option<u32>,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
+    let path = ctx.root.join(full);
+    let meta = fs::symlink_metadata(&path)?;
+    let mut h = tar::Header::new_gnu();
+    h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
+    h.set_mode(chmod.unwrap_or(meta.permissions().mode() & 0o7777));
+    if let Some((uid, gid)) = owner {
+        h.set_uid(u64::from(uid));
+        h.set_gid(u64::from(gid));
+    }
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        t.append_data(&mut h, name, io::empty())
+    } else if ft.is_symlink() {
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        t.append_link(&mut h, name, fs::read_link(&path)?)
+    } else if ft.is_file() {
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(meta.len());
+        t.append_data(&mut h, name, fs::File::open(&path)?)
+    } else {
+        crate::warn!("not copied (not a file, directory or link): {full}");
+        Ok(())
+    }
 }
 
 pub fn write_files(
@@ -177,29 +193,7 @@ pub fn write_layer(
         t.append_data(&mut h, &p.name, io::empty())?;
     }
     for (full, name) in plan {
-        let path = ctx.root.join(full);
-        let meta = fs::symlink_metadata(&path)?;
-        let mut h = tar::Header::new_gnu();
-        h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
-        h.set_mode(chmod.unwrap_or(meta.permissions().mode() & 0o7777));
-        h.set_uid(u64::from(uid));
-        h.set_gid(u64::from(gid));
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            h.set_entry_type(tar::EntryType::Directory);
-            h.set_size(0);
-            t.append_data(&mut h, name, io::empty())?;
-        } else if ft.is_symlink() {
-            h.set_entry_type(tar::EntryType::Symlink);
-            h.set_size(0);
-            t.append_link(&mut h, name, fs::read_link(&path)?)?;
-        } else if ft.is_file() {
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(meta.len());
-            t.append_data(&mut h, name, fs::File::open(&path)?)?;
-        } else {
-            crate::warn!("not copied (not a file, directory or link): {full}");
-        }
+        append(&mut t, ctx, full, name, chmod, Some((uid, gid)))?;
     }
     t.finish()
 }

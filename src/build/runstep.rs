@@ -7,10 +7,8 @@ use sha2::{Digest, Sha256};
 use super::dockerfile::{Command, Heredoc, Instruction, Kind};
 use super::run::RunSpec;
 use super::state::State;
-use super::step::{key_of, Builder, Made};
+use super::step::{key_of, Builder};
 use super::{BuildError, Result};
-use crate::container;
-use crate::image::local::Adding;
 
 /// The argv of a RUN: exec form as is; shell form through SHELL; a command that is only a
 /// heredoc runs the heredoc's body as the script; other heredocs go to the shell with the
@@ -198,26 +196,13 @@ fn debug_failed(
     cmd: &str,
     key: &str,
 ) -> Result<()> {
-    let mut adding = Adding::begin(&b.images, &b.layers)?;
-    let parent = state.layers.last().map(|l| l.chain_id.clone());
-    let layer = container::changes_layer(
-        b.paths,
-        b.userxattr,
-        &ctr.rec,
-        &mut adding,
-        parent.as_deref(),
-        &[],
-    )?;
+    let made = b.container_layer(state, &ctr.rec, &[])?;
     let mut failed = state.clone();
-    failed.history("(the failed step, for --debug-on-fail)", layer.is_none());
-    b.finish(
-        &mut failed,
-        key_of(key, "debug-on-fail", ""),
-        Made {
-            adding: Some(adding),
-            layer,
-        },
-    )?;
+    failed.history(
+        "(the failed step, for --debug-on-fail)",
+        made.layer.is_none(),
+    );
+    b.finish(&mut failed, key_of(key, "debug-on-fail", ""), made)?;
     eprintln!("The step failed: running {cmd:?} in its file system (exit it to end the build)");
     let mut argv = state.shell();
     argv.push(cmd.to_string());
@@ -285,26 +270,10 @@ pub fn run(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
             argv.join(" ")
         )));
     }
-    let mut adding = Adding::begin(&b.images, &b.layers)?;
-    let parent = state.layers.last().map(|l| l.chain_id.clone());
-    let layer = container::changes_layer(
-        b.paths,
-        b.userxattr,
-        &ctr.rec,
-        &mut adding,
-        parent.as_deref(),
-        &m.skip,
-    )?;
-    state.history(&format!("{created_by} # buildkit"), layer.is_none());
+    let made = b.container_layer(state, &ctr.rec, &m.skip)?;
+    state.history(&format!("{created_by} # buildkit"), made.layer.is_none());
     b.out.removed(&ctr.rec.id);
     drop(ctr);
-    b.finish(
-        state,
-        key,
-        Made {
-            adding: Some(adding),
-            layer,
-        },
-    )?;
+    b.finish(state, key, made)?;
     Ok(())
 }

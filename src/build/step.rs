@@ -472,6 +472,30 @@ impl Builder<'_> {
         Ok(id)
     }
 
+    /// A stopped step container's changes as a layer on the state's, placed by a new
+    /// addition that the step's image is then recorded with.
+    pub fn container_layer(
+        &self,
+        state: &State,
+        rec: &container::ContainerRecord,
+        skip: &[String],
+    ) -> Result<Made<'_>> {
+        let mut adding = Adding::begin(&self.images, &self.layers)?;
+        let parent = state.layers.last().map(|l| l.chain_id.clone());
+        let layer = container::changes_layer(
+            self.paths,
+            self.userxattr,
+            rec,
+            &mut adding,
+            parent.as_deref(),
+            skip,
+        )?;
+        Ok(Made {
+            adding: Some(adding),
+            layer,
+        })
+    }
+
     pub fn step_run<'s>(
         &'s self,
         state: &State,
