@@ -640,17 +640,21 @@ fn dockerfile_syntax_as_docker_reads_it(who: Who) {
          COPY <<-NOTE /note.txt\n\
          \tB is $B\n\
          \tNOTE\n\
+         RUN <<SCRIPT\n\
+         #!/bin/sh -e\n\
+         echo \"from a script: $0\" | grep -q cove-heredoc && echo scripted > /scripted\n\
+         SCRIPT\n\
          RUN cat <<'RAW' > /raw.txt\n\
          $A stays\n\
          RAW\n\
-         CMD [\"sh\", \"-c\", \"cat /script.out /note.txt /raw.txt; echo $C $D\"]\n"
+         CMD [\"sh\", \"-c\", \"cat /script.out /note.txt /raw.txt /scripted; echo $C $D\"]\n"
     );
     let ctx = context(&c, "ctx", &[("Dockerfile", &dockerfile)]);
     let out = build(&c, &["-t", "syntax", ctx.to_str().unwrap()]);
     out.assert_ok();
     assert_eq!(
         c.ok(&["run", "--rm", "syntax"]).stdout,
-        "script two words\nline2\nB is plain\n$A stays\nfallback $A\n"
+        "script two words\nline2\nB is plain\n$A stays\nscripted\nfallback $A\n"
     );
     let env = inspect(&c, "syntax", "{{json .Config.Env}}");
     assert!(env.contains("\"A=two words\""), "{env}");

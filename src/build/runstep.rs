@@ -10,6 +10,10 @@ use super::state::State;
 use super::step::{key_of, Builder};
 use super::{BuildError, Result};
 
+/// Runs the script given as `$0` from a temporary file, removed afterwards.
+const SCRIPT_RUNNER: &str = "f=$(mktemp \"${TMPDIR:-/tmp}/cove-heredoc.XXXXXX\") || exit 1; \
+    printf '%s' \"$0\" > \"$f\" && chmod 700 \"$f\" && \"$f\"; r=$?; rm -f \"$f\"; exit $r";
+
 /// The argv of a RUN: exec form as is; shell form through SHELL; a command that is only a
 /// heredoc runs the heredoc's body as the script; other heredocs go to the shell with the
 /// command, which feeds them as a shell does.
@@ -24,7 +28,11 @@ pub fn argv_of(state: &State, command: &Command, heredocs: &[Heredoc]) -> Vec<St
                 let t = t.trim_matches(|c| c == '"' || c == '\'');
                 t == heredocs[0].name
             };
-            if only {
+            if only && heredocs[0].content.starts_with("#!") {
+                // A script with its own interpreter runs as a file, as BuildKit runs it.
+                argv.push(SCRIPT_RUNNER.to_string());
+                argv.push(heredocs[0].content.clone());
+            } else if only {
                 argv.push(heredocs[0].content.clone());
             } else {
                 let mut text = s.clone();
