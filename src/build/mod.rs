@@ -16,6 +16,7 @@ mod files;
 mod output;
 mod run;
 mod runstep;
+mod scope;
 mod stages;
 mod state;
 mod step;

@@ -42,11 +42,11 @@ pub struct Builder<'a> {
     pub done: BTreeMap<usize, State>,
     /// The image of every step taken or made, for --cache-to.
     steps: RefCell<Vec<String>>,
-    globals: BTreeMap<String, Option<String>>,
-    used_args: BTreeSet<String>,
+    pub(super) globals: BTreeMap<String, Option<String>>,
+    pub(super) used_args: BTreeSet<String>,
     step: usize,
     total: usize,
-    platform: Platform,
+    pub(super) platform: Platform,
 }
 
 /// Build what `req` asks for; pulls report to `pull_progress`.
@@ -149,7 +149,7 @@ pub fn build(
     let unused: Vec<&String> = req
         .build_args
         .keys()
-        .filter(|k| !b.used_args.contains(*k) && !is_predefined(k))
+        .filter(|k| !b.used_args.contains(*k) && !super::scope::is_predefined(k))
         .collect();
     if !unused.is_empty() {
         b.out.note(&format!(
@@ -170,21 +170,6 @@ pub fn build(
     Ok(BuildOutcome { id })
 }
 
-/// Build args every build has without an ARG declaring them (proxies; BuildKit's platforms).
-fn is_predefined(name: &str) -> bool {
-    const NAMES: [&str; 8] = [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "FTP_PROXY",
-        "NO_PROXY",
-        "ALL_PROXY",
-        "TARGETPLATFORM",
-        "TARGETARCH",
-        "TARGETOS",
-    ];
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
-}
-
 /// What a step made: a layer placed by `adding` (which the step's image is recorded with).
 #[derive(Default)]
 pub struct Made<'a> {
@@ -203,70 +188,8 @@ pub fn key_of(parent: &str, text: &str, extra: &str) -> String {
 }
 
 impl Builder<'_> {
-    fn input(&self, line: usize, msg: impl std::fmt::Display) -> BuildError {
+    pub(super) fn input(&self, line: usize, msg: impl std::fmt::Display) -> BuildError {
         BuildError::Input(format!("{}:{line}: {msg}", self.ctx.dockerfile_name))
-    }
-
-    /// The build's predefined args and the ARGs before the first FROM.
-    fn global_args(&mut self) -> Result<()> {
-        let p = &self.platform;
-        let mut platform = format!("{}/{}", p.os, p.architecture);
-        if let Some(v) = &p.variant {
-            platform.push('/');
-            platform.push_str(v);
-        }
-        let host = Platform::host();
-        let predefined = [
-            ("TARGETPLATFORM", platform.clone()),
-            ("TARGETOS", p.os.clone()),
-            ("TARGETARCH", p.architecture.clone()),
-            ("TARGETVARIANT", p.variant.clone().unwrap_or_default()),
-            (
-                "BUILDPLATFORM",
-                format!("{}/{}", host.os, host.architecture),
-            ),
-            ("BUILDOS", host.os.clone()),
-            ("BUILDARCH", host.architecture.clone()),
-            ("BUILDVARIANT", host.variant.clone().unwrap_or_default()),
-        ];
-        for (k, v) in predefined {
-            self.globals.insert(k.to_string(), Some(v));
-        }
-        let args = self.df.global_args.clone();
-        for ins in &args {
-            if let Kind::Arg(list) = &ins.kind {
-                for (name, default) in list {
-                    let value = self.arg_value(
-                        name,
-                        default.as_deref(),
-                        &|n| self.globals.get(n).cloned().flatten(),
-                        ins.line,
-                    )?;
-                    self.globals.insert(name.clone(), value);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// An ARG's value: the build arg, else its default expanded, else nothing.
-    fn arg_value(
-        &self,
-        name: &str,
-        default: Option<&str>,
-        vars: &dyn Fn(&str) -> Option<String>,
-        line: usize,
-    ) -> Result<Option<String>> {
-        match self.req.build_args.get(name) {
-            Some(Some(v)) => Ok(Some(v.clone())),
-            Some(None) => Ok(std::env::var(name).ok()),
-            None => match default {
-                Some(d) => expand(d, self.df.escape, vars)
-                    .map(Some)
-                    .map_err(|e| self.input(line, e)),
-                None => Ok(None),
-            },
-        }
     }
 
     fn base_of(&self, df: &Dockerfile, i: usize) -> Result<String> {
@@ -377,25 +300,7 @@ impl Builder<'_> {
 
     fn instruction(&mut self, state: &mut State, ins: &Instruction) -> Result<()> {
         match &ins.kind {
-            Kind::Arg(list) => {
-                for (name, default) in list {
-                    self.used_args.insert(name.clone());
-                    let global = self.globals.get(name).cloned().flatten();
-                    let value = match self.arg_value(
-                        name,
-                        default.as_deref(),
-                        &|n| state.lookup(n),
-                        ins.line,
-                    )? {
-                        Some(v) => Some(v),
-                        None if default.is_none() => global,
-                        None => None,
-                    };
-                    state.args.insert(name.clone(), value.clone());
-                    state.key = key_of(&state.key, &format!("ARG {name}={value:?}"), "");
-                }
-                Ok(())
-            }
+            Kind::Arg(list) => self.arg(state, list, ins.line),
             Kind::Run { .. } => super::runstep::run(self, state, ins),
             Kind::Copy { .. } | Kind::Add { .. } => super::copy::copy(self, state, ins),
             kind => {
