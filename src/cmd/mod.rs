@@ -14,6 +14,7 @@ mod images;
 pub mod inspect;
 mod lifecycle;
 mod manifest;
+mod manifest_flags;
 mod progress;
 mod ps;
 mod registry;
