@@ -146,7 +146,7 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
     }
     let ctr = run::idle(b.paths, &b.store, state)?;
     // Some((parents, plan)): the layer is written directly instead of through the root.
-    let wrote = (|| -> Result<Option<Direct>> {
+    let wrote = (|| -> Result<Option<files::Direct>> {
         let root = container::open_root(&b.store, b.paths, &ctr.rec)?;
         let dest_is_dir = dest_word.ends_with('/') || root.kind(&dest)? == PathKind::Dir;
         if many && !dest_is_dir {
@@ -203,8 +203,8 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
                         plan.push((d.path.display().to_string(), name));
                     }
                     if archives.is_empty() && downloads.is_empty() {
-                        if let Some(parents) = direct_parents(&b.ctx, &root, &plan)? {
-                            return Ok(Some(Direct {
+                        if let Some(parents) = files::direct_parents(&b.ctx, &root, &plan)? {
+                            return Ok(Some(files::Direct {
                                 parents,
                                 plan,
                                 uid,
@@ -271,83 +271,6 @@ pub fn copy(b: &Builder, state: &mut State, ins: &Instruction) -> Result<()> {
     };
     b.finish(state, key, made)?;
     Ok(())
-}
-
-/// A COPY layer to write directly: the image's directories on the way, the files, the owner.
-struct Direct {
-    parents: Vec<files::ParentDir>,
-    plan: Vec<(String, String)>,
-    uid: u32,
-    gid: u32,
-}
-
-/// The directories above what `plan` writes, as the image has them (new ones 0755 root), when
-/// the layer can be written directly: every one a real directory, and nothing in the image
-/// of another kind (or a symlink) where a planned entry goes. None otherwise.
-fn direct_parents(
-    ctx: &super::context::Context,
-    root: &ContainerRoot,
-    plan: &[(String, String)],
-) -> Result<Option<Vec<files::ParentDir>>> {
-    use nix::sys::stat::SFlag;
-    let kind =
-        |st: &nix::sys::stat::FileStat| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-    let planned: std::collections::HashSet<&str> = plan.iter().map(|(_, n)| n.as_str()).collect();
-    let mut parents: std::collections::BTreeMap<String, files::ParentDir> = Default::default();
-    let mut missing: Vec<String> = Vec::new();
-    let now = u64::try_from(crate::time::now().0).unwrap_or(0);
-    let under_missing =
-        |missing: &[String], name: &str| missing.iter().any(|m| name.starts_with(&format!("{m}/")));
-    for (full, name) in plan {
-        let mut prefix = String::new();
-        let comps: Vec<&str> = name.split('/').collect();
-        for c in &comps[..comps.len().saturating_sub(1)] {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(c);
-            if planned.contains(prefix.as_str()) || parents.contains_key(&prefix) {
-                continue;
-            }
-            let st = if under_missing(&missing, &prefix) {
-                None
-            } else {
-                root.lstat(&prefix)?
-            };
-            let dir = match st {
-                Some(st) if kind(&st) == SFlag::S_IFDIR => files::ParentDir {
-                    name: prefix.clone(),
-                    mode: st.st_mode,
-                    uid: st.st_uid,
-                    gid: st.st_gid,
-                    mtime: u64::try_from(st.st_mtime).unwrap_or(0),
-                },
-                Some(_) => return Ok(None),
-                None => {
-                    missing.push(prefix.clone());
-                    files::ParentDir {
-                        name: prefix.clone(),
-                        mode: 0o755,
-                        uid: 0,
-                        gid: 0,
-                        mtime: now,
-                    }
-                }
-            };
-            parents.insert(prefix.clone(), dir);
-        }
-        if under_missing(&missing, name) {
-            continue;
-        }
-        if let Some(st) = root.lstat(name)? {
-            let src_dir = std::fs::symlink_metadata(ctx.root.join(full)).is_ok_and(|m| m.is_dir());
-            let image_dir = kind(&st) == SFlag::S_IFDIR;
-            if src_dir != image_dir || kind(&st) == SFlag::S_IFLNK {
-                return Ok(None);
-            }
-        }
-    }
-    Ok(Some(parents.into_values().collect()))
 }
 
 /// WORKDIR's directory, made when the image does not have it.

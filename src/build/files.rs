@@ -1,4 +1,5 @@
-//! The tars COPY and ADD unpack into a step container's root: context files under their new
+//! The tars COPY and ADD write: into a step container's root, or as the layer itself (with the
+//! image's directories on the way, when nothing is in the way); context files under their new
 //! names (symlinks as links, modes kept or `--chmod`), heredoc bodies, streamed from a thread.
 
 use std::fs;
@@ -196,4 +197,81 @@ pub fn write_layer(
         append(&mut t, ctx, full, name, chmod, Some((uid, gid)))?;
     }
     t.finish()
+}
+
+/// A COPY layer to write directly: the image's directories on the way, the files, the owner.
+pub struct Direct {
+    pub parents: Vec<ParentDir>,
+    pub plan: Vec<(String, String)>,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The directories above what `plan` writes, as the image has them (new ones 0755 root), when
+/// the layer can be written directly: every one a real directory, and nothing in the image
+/// of another kind (or a symlink) where a planned entry goes. None otherwise.
+pub fn direct_parents(
+    ctx: &Context,
+    root: &ContainerRoot,
+    plan: &[(String, String)],
+) -> Result<Option<Vec<ParentDir>>> {
+    use nix::sys::stat::SFlag;
+    let kind =
+        |st: &nix::sys::stat::FileStat| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    let planned: std::collections::HashSet<&str> = plan.iter().map(|(_, n)| n.as_str()).collect();
+    let mut parents: std::collections::BTreeMap<String, ParentDir> = Default::default();
+    let mut missing: Vec<String> = Vec::new();
+    let now = u64::try_from(crate::time::now().0).unwrap_or(0);
+    let under_missing =
+        |missing: &[String], name: &str| missing.iter().any(|m| name.starts_with(&format!("{m}/")));
+    for (full, name) in plan {
+        let mut prefix = String::new();
+        let comps: Vec<&str> = name.split('/').collect();
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(c);
+            if planned.contains(prefix.as_str()) || parents.contains_key(&prefix) {
+                continue;
+            }
+            let st = if under_missing(&missing, &prefix) {
+                None
+            } else {
+                root.lstat(&prefix)?
+            };
+            let dir = match st {
+                Some(st) if kind(&st) == SFlag::S_IFDIR => ParentDir {
+                    name: prefix.clone(),
+                    mode: st.st_mode,
+                    uid: st.st_uid,
+                    gid: st.st_gid,
+                    mtime: u64::try_from(st.st_mtime).unwrap_or(0),
+                },
+                Some(_) => return Ok(None),
+                None => {
+                    missing.push(prefix.clone());
+                    ParentDir {
+                        name: prefix.clone(),
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        mtime: now,
+                    }
+                }
+            };
+            parents.insert(prefix.clone(), dir);
+        }
+        if under_missing(&missing, name) {
+            continue;
+        }
+        if let Some(st) = root.lstat(name)? {
+            let src_dir = std::fs::symlink_metadata(ctx.root.join(full)).is_ok_and(|m| m.is_dir());
+            let image_dir = kind(&st) == SFlag::S_IFDIR;
+            if src_dir != image_dir || kind(&st) == SFlag::S_IFLNK {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(parents.into_values().collect()))
 }

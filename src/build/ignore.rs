@@ -4,7 +4,7 @@
 //! one of its parent directories — decides. The builder still reads the Dockerfile and the
 //! ignore file themselves when they are excluded; they are only not copied.
 
-use super::context::glob_match;
+use super::glob::glob_match;
 
 #[derive(Debug, Default, Clone)]
 pub struct IgnoreRules {

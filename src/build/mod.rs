@@ -13,6 +13,7 @@ mod config;
 mod context;
 mod copy;
 mod files;
+mod glob;
 mod output;
 mod run;
 mod runstep;
